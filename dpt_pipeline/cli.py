@@ -1,0 +1,110 @@
+"""The `dpt` command: a thin layer over `pipeline`; it parses arguments, sets up logging, prints results
+and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dpt_pipeline import __version__
+from dpt_pipeline.errors import DptError
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  unexpected internal error (a bug: please report it with the log)
+  2  bad configuration (unknown key, wrong type, missing file)
+  3  bad input data (a file that cannot be read as a voter list at all)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dpt",
+        description="Clean the voter roll (DPT) of Kutai Timur and its neighbours, find voters registered "
+                    "twice, and map voters to polling stations (TPS).",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"dpt-pipeline {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+        sp.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
+
+    for name, help_text in (
+        ("run", "run every stage on the configured sources and publish the DuckDB database"),
+        ("ingest", "read and validate the configured sources only (publishes voters and rejects)"),
+    ):
+        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.add_argument("--config", required=True, type=Path, metavar="FILE",
+                        help="pipeline TOML file, e.g. config/pipeline.toml")
+        common(sp)
+
+    sp = sub.add_parser("sample", help="generate synthetic voter lists, a truth file and RT coordinates",
+                        description="Generate synthetic DPT lists (Kutim, Bontang, Kukar border areas) with "
+                                    "duplicates, hard negatives and malformed rows, plus truth.csv and "
+                                    "rt_coordinates.csv. Deterministic for a given seed.")
+    sp.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
+    sp.add_argument("--voters", type=int, default=5000, metavar="N", help="data rows in total (default 5000)")
+    sp.add_argument("--seed", type=int, default=20261128, metavar="S", help="random seed (default 20261128)")
+    common(sp)
+    return p
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _print_run(result: object, quiet: bool) -> None:
+    from dpt_pipeline.pipeline import RunResult
+
+    assert isinstance(result, RunResult)
+    if quiet:
+        return
+    print(f"{'source':<12} {'format':<8} {'rows':>9} {'voters':>9} {'rejects':>8} {'NIK invalid':>12} "
+          f"{'region unknown':>15}")
+    for s in result.sources:
+        print(f"{s.source:<12} {s.format:<8} {s.data_rows:>9} {s.voters:>9} {s.rejects:>8} "
+              f"{s.flags['nik_tidak_valid']:>12} {s.flags['wilayah_tidak_dikenal']:>15}")
+    print(f"{'total':<21} {result.voters + result.rejects:>9} {result.voters:>9} {result.rejects:>8}")
+    for s in result.sources:
+        if s.rejects_by_reason:
+            reasons = ", ".join(f"{k}: {v}" for k, v in s.rejects_by_reason.items())
+            print(f"rejects in {s.source}: {reasons}")
+    print(f"database: {result.database}")
+    print(f"summary:  {result.summary_file}")
+    print("stages:   " + ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        if args.command in ("run", "ingest"):
+            from dpt_pipeline import pipeline
+            from dpt_pipeline.config import load_config
+
+            config = load_config(args.config)
+            stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
+            _print_run(pipeline.run(config, stages=stages), args.quiet)
+        elif args.command == "sample":
+            from dpt_pipeline import sample
+
+            info = sample.generate(args.out, args.voters, args.seed)
+            if not args.quiet:
+                for k, v in info.items():
+                    print(f"{k}: {v}")
+        return 0
+    except DptError as e:
+        logging.getLogger("dpt").error("%s", e)
+        return e.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

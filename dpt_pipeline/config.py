@@ -1,0 +1,210 @@
+"""Typed configuration loaded from TOML.
+
+Every table maps onto a frozen dataclass. An unknown key is an error naming the key; a path is absolute or
+relative to the folder of the config file; a path that must exist is checked here, so that a run fails
+before it starts rather than halfway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dpt_pipeline.errors import ConfigError
+from dpt_pipeline.schema import CANONICAL_FIELDS, REGION_FIELDS
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """[output]: where the database and reports go."""
+
+    dir: Path
+    database: str = "dpt.duckdb"
+
+    @property
+    def database_path(self) -> Path:
+        return self.dir / self.database
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """[[sources]]: one voter list.
+
+    `columns` maps a canonical field (nik, nama, ...) to the header the file uses for it, for headers the
+    built-in aliases do not know. `defaults` gives kabupaten/kecamatan/desa for files that carry them in
+    their name or not at all.
+    """
+
+    name: str
+    path: Path
+    delimiter: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """[ingest]: validation settings."""
+
+    regions: Path
+    # The day ages are computed at (the election day); decides the NIK century and the under-age flag.
+    reference_date: dt.date | None = None
+    min_age: int = 17
+
+
+@dataclass(frozen=True)
+class TpsConfig:
+    """[tps]: polling-station rules (PKPU 7/2024 allows 600 per TPS for the Pilkada)."""
+
+    max_voters: int = 600
+    coordinates: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    output: OutputConfig
+    sources: list[SourceConfig]
+    ingest: IngestConfig
+    tps: TpsConfig
+    path: Path
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"{self.path}: no source named {name!r}")
+
+
+_ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "windows-1252", "latin-1"}
+_DELIMITERS = {",", ";", "\t", "|"}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a pipeline TOML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    base = path.resolve().parent
+    where = str(path)
+
+    _check_keys(raw, {"output", "sources", "ingest", "tps"}, where, "")
+    for required in ("output", "sources"):
+        if required not in raw:
+            raise ConfigError(f"{where}: missing required table [{required}]")
+    raw_sources = raw["sources"]
+    if not isinstance(raw_sources, list) or not raw_sources:
+        raise ConfigError(f"{where}: [[sources]] must list at least one source")
+
+    output = _build(OutputConfig, raw["output"], base, where, "output")
+    sources = [_build(SourceConfig, s, base, where, f"sources[{i}]") for i, s in enumerate(raw_sources)]
+    ingest_raw = dict(raw.get("ingest", {}))
+    ingest_raw.setdefault("regions", "regions.csv")
+    ingest = _build(IngestConfig, ingest_raw, base, where, "ingest")
+    tps = _build(TpsConfig, raw.get("tps", {}), base, where, "tps")
+
+    names = [s.name for s in sources]
+    for n in names:
+        if names.count(n) > 1:
+            raise ConfigError(f"{where}: source name {n!r} is used twice; names must be unique")
+        if not n or not all(c.isalnum() or c in "_-" for c in n):
+            raise ConfigError(f"{where}: source name {n!r} may hold only letters, digits, '_' and '-'")
+    for i, s in enumerate(sources):
+        _check_source(s, where, f"sources[{i}]")
+    _must_exist(ingest.regions, where, "ingest.regions")
+    if tps.coordinates is not None:
+        _must_exist(tps.coordinates, where, "tps.coordinates")
+    if tps.max_voters < 1:
+        raise ConfigError(f"{where}: tps.max_voters must be a positive number")
+    return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path)
+
+
+def _check_source(s: SourceConfig, where: str, key: str) -> None:
+    _must_exist(s.path, where, f"{key}.path")
+    if s.delimiter is not None and s.delimiter not in _DELIMITERS:
+        raise ConfigError(f"{where}: {key}.delimiter must be one of {sorted(_DELIMITERS)!r}")
+    if s.encoding is not None and s.encoding.lower() not in _ENCODINGS:
+        raise ConfigError(f"{where}: {key}.encoding must be one of {sorted(_ENCODINGS)}")
+    for k in s.columns:
+        if k not in CANONICAL_FIELDS:
+            raise ConfigError(f"{where}: unknown key {key}.columns.{k}; fields are {', '.join(CANONICAL_FIELDS)}")
+    for k in s.defaults:
+        if k not in REGION_FIELDS:
+            raise ConfigError(f"{where}: unknown key {key}.defaults.{k}; allowed: {', '.join(REGION_FIELDS)}")
+
+
+def _must_exist(p: Path, where: str, key: str) -> None:
+    if not p.exists():
+        raise ConfigError(f"{where}: {key}: file {p} does not exist")
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], where: str, prefix: str) -> None:
+    for k in data:
+        if k not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key {prefix}{k}; allowed here: {', '.join(sorted(allowed))}"
+            )
+
+
+def _build(cls: type, data: Any, base: Path, where: str, key: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _check_keys(data, set(fields), where, f"{key}.")
+    values = {}
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{where}: missing required key {key}.{name}")
+            continue
+        values[name] = _convert(hints[name], data[name], base, where, f"{key}.{name}")
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, base: Path, where: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is types.UnionType or origin is typing.Union:
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(inner[0], value, base, where, key)
+    if tp is Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a path string")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+    if tp is dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as e:
+            raise ConfigError(f"{where}: {key} must be a date like 2026-12-09") from e
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: {key} must be a table of strings")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be a whole number")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a string")
+        return value
+    raise ConfigError(f"{where}: {key}: unsupported setting type {tp}")  # pragma: no cover

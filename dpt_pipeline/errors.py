@@ -1,0 +1,41 @@
+"""One exception family. Every message names the file, the row or key, and what to do next.
+
+Messages never contain a NIK, an NKK or a name: they may end up in cron mail and logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DptError(Exception):
+    """Base of every error the pipeline raises on purpose; `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class ConfigError(DptError):
+    """The configuration file is wrong: unknown key, wrong type, missing file."""
+
+    exit_code = 2
+
+
+class InputError(DptError):
+    """An input file cannot be read as a voter list at all (single bad rows become rejects instead)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, path: Path | str | None = None, row: int | None = None,
+                 field: str | None = None) -> None:
+        parts = []
+        if path is not None:
+            parts.append(f"file {path}")
+        if row is not None:
+            parts.append(f"row {row}")
+        if field is not None:
+            parts.append(f"field {field!r}")
+        where = ", ".join(parts)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.row = row
+        self.field = field

@@ -1,0 +1,47 @@
+"""Last stage, publish: every table of the run into one DuckDB file that analysts query ad hoc.
+
+The database is written beside the old one and moved into place at the end, so a reader never sees a
+half-written run and a failed run leaves the previous night's database untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+# Read-only to everyone outside the owner's group: the tables hold NIK and birth dates.
+FILE_MODE = 0o640
+
+
+def publish(tables: dict[str, pl.DataFrame], path: Path) -> Path:
+    """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        for name, frame in tables.items():
+            con.register("_frame", frame)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
+            con.unregister("_frame")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+    log.info("published %d tables to %s", len(tables), path)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a text output readable by owner and group only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, FILE_MODE)
