@@ -101,9 +101,10 @@ def load_config(path: str | Path) -> Config:
     where = str(path)
 
     _check_keys(raw, {"output", "sources", "ingest", "tps"}, where, "")
-    for required in ("output", "sources"):
-        if required not in raw:
-            raise ConfigError(f"{where}: missing required table [{required}]")
+    if "output" not in raw:
+        raise ConfigError(f"{where}: missing required table [output]")
+    if "sources" not in raw:
+        raise ConfigError(f"{where}: missing [[sources]]: list at least one voter list")
     raw_sources = raw["sources"]
     if not isinstance(raw_sources, list) or not raw_sources:
         raise ConfigError(f"{where}: [[sources]] must list at least one source")

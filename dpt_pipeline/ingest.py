@@ -180,7 +180,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     rfc = rf'^(?:{quoted}|[^"{sep}]*)(?:{sep}(?:{quoted}|[^"{sep}]*))*$'
     frame = frame.with_columns(pl.col("raw").str.contains(rfc).alias("_rfc"))
     n_fields = pl.col("raw").str.replace_all(quoted, "").str.count_matches(delimiter, literal=True) + 1
-    blank = pl.col("raw").str.replace_all(rf'[\s{sep}"]', "").str.len_chars() == 0
+    blank = pl.col("raw").str.strip_chars(f' \t"{delimiter}').str.len_chars() == 0
     frame = frame.with_columns(
         pl.when(blank).then(pl.lit(REJECT_EMPTY_ROW))
         .when(pl.col("raw").str.contains("\x00", literal=True)).then(pl.lit(REJECT_UNREADABLE))
@@ -429,11 +429,14 @@ def _with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
         hashes = con.sql("SELECT md5(_content) AS h FROM contents").pl()["h"]
     finally:
         con.close()
-    v = v.with_columns(hashes.alias("row_hash"))
+    v = v.with_columns(
+        hashes.alias("row_hash"),
+        pl.format("{}-{}", pl.lit(source), hashes.str.slice(0, 16)).alias("voter_id"),
+    )
+    if not v["row_hash"].is_duplicated().any():
+        return v
     occurrence = pl.col("source_row").rank("ordinal").over("row_hash")
     return v.with_columns(
-        pl.format("{}-{}", pl.lit(source), pl.col("row_hash").str.slice(0, 16)).alias("voter_id")
-    ).with_columns(
         pl.when(occurrence > 1).then(pl.format("{}-{}", pl.col("voter_id"), occurrence))
         .otherwise(pl.col("voter_id")).alias("voter_id")
     )

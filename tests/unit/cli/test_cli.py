@@ -1,0 +1,69 @@
+"""The `dpt` command line: help, exit codes, and output of a run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dpt_pipeline.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_help_lists_every_command(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("run", "ingest", "sample"):
+        assert cmd in out
+    assert "exit codes" in out
+
+
+@pytest.mark.parametrize("cmd", ["run", "ingest", "sample"])
+def test_each_subcommand_has_help(capsys, cmd: str) -> None:
+    with pytest.raises(SystemExit):
+        main([cmd, "--help"])
+    out = capsys.readouterr().out
+    assert "--quiet" in out
+    assert ("--config" in out) or ("--out" in out)
+
+
+def test_bad_config_exits_2_with_the_key_named(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\nfoo = 1\n[[sources]]\nname = "a"\npath = "p.toml"\n')
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "unknown key output.foo" in capsys.readouterr().err
+
+
+def test_unreadable_list_exits_3(tmp_path: Path, capsys) -> None:
+    (tmp_path / "a.csv").write_text("FOO;BAR\n1;2\n")
+    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
+    assert main(["ingest", "--config", str(cfg)]) == 3
+    err = capsys.readouterr().err
+    assert "a.csv" in err and "no column for nama" in err
+    assert not (tmp_path / "out" / "dpt.duckdb").exists()
+
+
+def test_ingest_publishes_and_logs_no_personal_data(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("NAMA;NIK;TGL LAHIR\nRAHASIA WATI;6408134505800001;05-05-1980\n;1;x\n")
+    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
+    proc = subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "ingest", "--config", str(cfg)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "RAHASIA" not in proc.stderr and "6408134505800001" not in proc.stderr
+    assert "dpt.duckdb" in proc.stdout
+    db = tmp_path / "out" / "dpt.duckdb"
+    assert oct(db.stat().st_mode & 0o777) == "0o640"
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select count(*) from voters").fetchone() == (1,)
+    assert con.execute("select reason from rejects").fetchone() == ("nama kosong",)
+    assert con.execute("select voters, rejects from ingest_summary").fetchone() == (1, 1)
