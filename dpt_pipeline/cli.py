@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
-    logging.basicConfig(level=level, stream=sys.stderr,
+    logging.basicConfig(level=level, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{k}: {v}")
         return 0
     except DptError as e:
-        logging.getLogger("dpt").error("%s", e)
+        print(f"dpt: error: {e}", file=sys.stderr)
         return e.exit_code
 
 
