@@ -33,13 +33,13 @@ from dpt_pipeline.schema import (
     CANONICAL_FIELDS,
     HEADER_ALIASES,
     IGNORED_HEADERS,
+    REGION_FIELDS,
     REJECT_EMPTY_ROW,
     REJECT_NO_NAME,
     REJECT_SCHEMA,
     REJECT_TOO_FEW,
     REJECT_TOO_MANY,
     REJECT_UNREADABLE,
-    REGION_FIELDS,
     VOTER_SCHEMA,
     header_key,
 )
@@ -423,9 +423,9 @@ def _with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
     content = pl.concat_str(
         [pl.lit(source), *[pl.col(f).fill_null("") for f in CANONICAL_FIELDS]], separator="\x1f"
     ).alias("_content")
-    contents = v.select(content)
     con = duckdb.connect()
     try:
+        con.register("contents", v.select(content))
         hashes = con.sql("SELECT md5(_content) AS h FROM contents").pl()["h"]
     finally:
         con.close()

@@ -121,3 +121,12 @@ def test_every_row_becomes_a_voter_or_a_reject(ingest_file, rows) -> None:
     seen = sorted(voters["source_row"].to_list() + rejects["source_row"].to_list())
     assert seen == list(range(1, summary.data_rows + 1))
     assert summary.voters == voters.height and summary.rejects == rejects.height
+
+
+def test_binary_garbage_is_unreadable(ingest_file) -> None:
+    from dpt_pipeline.schema import REJECT_UNREADABLE
+
+    content = b"NAMA;NIK\nANI;6408134505800001\n\x00\x00\x17PK;\x00\nINA;6408134505800002\n"
+    voters, rejects, _ = ingest_file(content)
+    assert voters.sort("source_row")["nama"].to_list() == ["ANI", "INA"]
+    assert rejects.select("source_row", "reason").row(0) == (2, REJECT_UNREADABLE)
