@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="pipeline TOML file, e.g. config/pipeline.toml")
         common(sp)
 
+    sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
+                        description="Precision, recall and F1 of the published duplicate pairs (probability "
+                                    ">= 0.5) and groups against a truth file with columns source, source_row, "
+                                    "person_id (and case), such as the one `dpt sample` writes.",
+                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
+    sp.add_argument("--truth", required=True, type=Path, metavar="CSV", help="truth file")
+    sp.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    common(sp)
+
     sp = sub.add_parser("sample", help="generate synthetic voter lists, a truth file and RT coordinates",
                         description="Generate synthetic DPT lists (Kutim, Bontang, Kukar border areas) with "
                                     "duplicates, hard negatives and malformed rows, plus truth.csv and "
@@ -93,6 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(args.config)
             stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
             _print_run(pipeline.run(config, stages=stages), args.quiet)
+        elif args.command == "evaluate":
+            import json
+
+            from dpt_pipeline.config import load_config
+            from dpt_pipeline.evaluate import evaluate, format_report
+
+            config = load_config(args.config)
+            ev = evaluate(config.output.database_path, args.truth)
+            print(format_report(ev))
+            if args.json:
+                args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")
         elif args.command == "sample":
             from dpt_pipeline import sample
 

@@ -70,12 +70,42 @@ class TpsConfig:
 
 
 @dataclass(frozen=True)
+class BorderSide:
+    """One side of a border area: a desa (Kemendagri code) and an inclusive RT range."""
+
+    kode_desa: str
+    rt_from: int
+    rt_to: int
+
+
+@dataclass(frozen=True)
+class BorderArea:
+    """[[linkage.border_areas]]: residents who may be registered on both sides of a border."""
+
+    name: str
+    sides: list[BorderSide]
+    legal_kabupaten: str | None = None  # the side whose record is recommended to keep
+
+
+@dataclass(frozen=True)
+class LinkageConfig:
+    """[linkage]: duplicate detection."""
+
+    review_threshold: float = 0.2       # pairs at or above are listed for review
+    model: Path | None = None           # a fitted model JSON to use instead of fitting (pinned)
+    random_pairs: int = 300_000         # pairs drawn to estimate u
+    seed: int = 0
+    border_areas: list[BorderArea] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     output: OutputConfig
     sources: list[SourceConfig]
     ingest: IngestConfig
     tps: TpsConfig
     path: Path
+    linkage: LinkageConfig = field(default_factory=LinkageConfig)
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -100,7 +130,7 @@ def load_config(path: str | Path) -> Config:
     base = path.resolve().parent
     where = str(path)
 
-    _check_keys(raw, {"output", "sources", "ingest", "tps"}, where, "")
+    _check_keys(raw, {"output", "sources", "ingest", "tps", "linkage"}, where, "")
     if "output" not in raw:
         raise ConfigError(f"{where}: missing required table [output]")
     if "sources" not in raw:
@@ -115,6 +145,7 @@ def load_config(path: str | Path) -> Config:
     ingest_raw.setdefault("regions", "regions.csv")
     ingest = _build(IngestConfig, ingest_raw, base, where, "ingest")
     tps = _build(TpsConfig, raw.get("tps", {}), base, where, "tps")
+    linkage = _build(LinkageConfig, raw.get("linkage", {}), base, where, "linkage")
 
     names = [s.name for s in sources]
     for n in names:
@@ -129,7 +160,11 @@ def load_config(path: str | Path) -> Config:
         _must_exist(tps.coordinates, where, "tps.coordinates")
     if tps.max_voters < 1:
         raise ConfigError(f"{where}: tps.max_voters must be a positive number")
-    return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path)
+    if linkage.model is not None:
+        _must_exist(linkage.model, where, "linkage.model")
+    if not 0 < linkage.review_threshold < 0.5:
+        raise ConfigError(f"{where}: linkage.review_threshold must lie between 0 and 0.5")
+    return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path, linkage=linkage)
 
 
 def _check_source(s: SourceConfig, where: str, key: str) -> None:
@@ -192,6 +227,17 @@ def _convert(tp: Any, value: Any, base: Path, where: str, key: str) -> Any:
             return dt.date.fromisoformat(str(value))
         except ValueError as e:
             raise ConfigError(f"{where}: {key} must be a date like 2026-12-09") from e
+    if origin is list:
+        (inner_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list")
+        if dataclasses.is_dataclass(inner_tp):
+            return [_build(inner_tp, v, base, where, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_convert(inner_tp, v, base, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {key} must be a number")
+        return float(value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: {key} must be a table of strings")

@@ -21,12 +21,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from dpt_pipeline import nik as nikmod
 from dpt_pipeline.config import Config, SourceConfig
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.hashing import md5_hex
 from dpt_pipeline.regions import RegionTable
 from dpt_pipeline.schema import (
     ALIAS_INDEX,
@@ -423,12 +423,7 @@ def _with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
     content = pl.concat_str(
         [pl.lit(source), *[pl.col(f).fill_null("") for f in CANONICAL_FIELDS]], separator="\x1f"
     ).alias("_content")
-    con = duckdb.connect()
-    try:
-        con.register("contents", v.select(content))
-        hashes = con.sql("SELECT md5(_content) AS h FROM contents").pl()["h"]
-    finally:
-        con.close()
+    hashes = md5_hex(v.select(content).to_series())
     v = v.with_columns(
         hashes.alias("row_hash"),
         pl.format("{}-{}", pl.lit(source), hashes.str.slice(0, 16)).alias("voter_id"),

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, ingest
+from dpt_pipeline import __version__, block, border, cluster, compare, ingest, score, standardize
 from dpt_pipeline.config import Config
+from dpt_pipeline.hashing import md5_hex
 from dpt_pipeline.publish import publish, write_private
 from dpt_pipeline.regions import RegionTable
 
 log = logging.getLogger(__name__)
 
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
-ALL_STAGES: tuple[str, ...] = ("ingest",)
+ALL_STAGES: tuple[str, ...] = ("ingest", "link")
+MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
 
 
 @dataclass
@@ -63,6 +65,12 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         "ingest_summary": _summary_table(result.summaries),
         "regions": regions.frame,
     }
+    link_info: dict[str, object] = {}
+    if "link" in stages:
+        t0 = time.perf_counter()
+        link_tables, link_info = link(config, result.voters)
+        tables.update(link_tables)
+        timings["link"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     db = publish(tables, config.output.database_path)
     timings["publish"] = round(time.perf_counter() - t0, 3)
@@ -75,6 +83,74 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         "stages": list(stages),
         "stage_seconds": timings,
         "sources": [dataclasses.asdict(s) for s in result.summaries],
+        "linkage": link_info,
     }
     write_private(summary_file, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return RunResult(database=db, summary_file=summary_file, sources=result.summaries, stage_seconds=timings)
+
+
+def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
+    """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary."""
+    lc = config.linkage
+    records = block.prepare_records(standardize.standardize(voters))
+    cset = compare.dpt_comparisons()
+    t = time.perf_counter()
+    candidates, reports = block.candidate_pairs(records)
+    for r in reports:
+        log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
+                 r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
+    compared = compare.compare(records, candidates, cset)
+    if lc.model is not None:
+        model = score.FellegiSunter.load(lc.model)
+        model.check(cset, str(lc.model))
+    else:
+        model = score.fit(compared, records, cset, score.dpt_training(), random_pairs=lc.random_pairs,
+                          seed=lc.seed)
+    model_path = config.output.dir / "model.json"
+    write_private(model_path, model.to_json() + "\n")
+    scored = score.score(compared, records, cset, model)
+    log.info("linkage: %d candidate pairs compared and scored in %.1fs", scored.height, time.perf_counter() - t)
+
+    def score_fn(pairs: pl.DataFrame) -> pl.DataFrame:
+        return score.score(compare.compare(records, pairs, cset), records, cset, model)
+
+    records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
+    groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
+                             keep_rules=cluster.default_keep_rules("_border_legal"))
+    listed = scored.filter(pl.col("match_probability") >= lc.review_threshold)
+    pairs = _pairs_table(listed, cset)
+    same_nik = scored.filter((pl.col("nik_std_l") == pl.col("nik_std_r"))
+                             & (pl.col("match_probability") < MATCH_THRESHOLD))
+    conflicts = _pairs_table(same_nik, cset).select(
+        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
+    residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
+    blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
+                             for r in reports])
+    info = {
+        "candidate_pairs": scored.height, "listed_pairs": pairs.height,
+        "claimed_pairs": int((pairs["match_probability"] >= MATCH_THRESHOLD).sum()),
+        "groups": int(groups["group_id"].n_unique()) if groups.height else 0,
+        "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
+        "blocking": [dataclasses.asdict(r) for r in reports],
+        "border": border.border_summary(residents).to_dicts(),
+    }
+    for row in info["border"]:  # type: ignore[attr-defined]
+        log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
+    tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
+              "blocking_report": blocking, "border_residents": residents}
+    return tables, info
+
+
+def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFrame:
+    """The published shape of scored pairs: ids, probability, weight, one level column per comparison,
+    the reason in words, and whether the pair lies within one source or across two."""
+    key = pl.concat_str([pl.col("voter_id_l"), pl.col("voter_id_r")], separator="|")
+    ids = md5_hex(scored.select(key.alias("k"))["k"]).str.slice(0, 16)
+    levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
+              for c in cset.comparisons]
+    return scored.with_columns(ids.alias("pair_id"), compare.explain(scored, cset)).select(
+        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, "alasan",
+        pl.when(pl.col("source_l") == pl.col("source_r")).then(pl.lit("dalam")).otherwise(pl.lit("lintas"))
+        .alias("scope"),
+        pl.col("passes").list.join(",").alias("blocking_passes"),
+    ).sort("match_probability", "pair_id", descending=[True, False])

@@ -1,0 +1,192 @@
+"""Stage: block. Candidate pairs from several blocking passes, united, within and across sources.
+
+Records are addressed by `rid`, their row number in the standardized frame, which is sorted by voter_id,
+so that rid_l < rid_r means voter_id_l < voter_id_r. A pass is declared as data (`BlockingPass`); the
+cost of each is counted before any pair is compared, and a block larger than `max_block` is split by the
+pass's `refine` keys or, failing that, skipped and reported, so that no placeholder date (01-07-YYYY) or
+common name (SITI) can explode the pair count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
+
+
+@dataclass(frozen=True)
+class BlockingPass:
+    """Records sharing every key form candidate pairs."""
+
+    name: str
+    keys: tuple[pl.Expr, ...]
+    max_block: int = 300
+    refine: tuple[pl.Expr, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NikEditPass:
+    """Pairs whose 16-digit NIKs differ by one substituted digit or one adjacent transposition."""
+
+    name: str = "nik_1_digit"
+    column: str = "nik_std"
+    max_block: int = 50
+    description: str = "NIK berbeda satu digit atau dua digit bertukar"
+
+
+@dataclass
+class PassReport:
+    name: str
+    description: str
+    pairs: int
+    new_pairs: int
+    largest_blocks: list[int] = field(default_factory=list)
+    skipped_blocks: int = 0
+    skipped_records: int = 0
+
+
+def default_passes() -> list[BlockingPass | NikEditPass]:
+    """The passes for DPT records (columns from `standardize`)."""
+    tgl = pl.col("tanggal_lahir")
+    # Day and month in sorted order, so that a day/month swap lands in the same block.
+    dm_sorted = pl.concat_str([pl.min_horizontal(tgl.dt.day(), tgl.dt.month()).cast(pl.String),
+                               pl.max_horizontal(tgl.dt.day(), tgl.dt.month()).cast(pl.String),
+                               tgl.dt.year().cast(pl.String)], separator="-")
+    first_sound = pl.col("nama_fonetik").str.slice(0, 2)
+    return [
+        BlockingPass("nik", (pl.col("nik_std"),), max_block=50, description="NIK sama"),
+        NikEditPass(),
+        BlockingPass("nkk", (pl.col("nkk_std"),), max_block=40, description="NKK sama (satu keluarga)"),
+        BlockingPass("tanggal_jk", (dm_sorted, pl.col("jenis_kelamin")), max_block=300,
+                     refine=(first_sound,), description="tanggal lahir (hari/bulan boleh tertukar) + jenis kelamin"),
+        BlockingPass("nama_tanggal", (pl.col("nama_fonetik"), tgl), max_block=100,
+                     description="bunyi nama + tanggal lahir"),
+        BlockingPass("nama_tahun", (pl.col("nama_fonetik"), pl.col("tahun_lahir")), max_block=300,
+                     refine=(pl.col("jenis_kelamin"), tgl.dt.month()),
+                     description="bunyi nama + tahun lahir"),
+        BlockingPass("nama_tempat", (pl.col("nama_urut"), pl.col("tempat_lahir_key")), max_block=300,
+                     refine=(pl.col("tahun_lahir") // 10,), description="nama (urutan bebas) + tempat lahir"),
+    ]
+
+
+def _pairs_in_blocks(keyed: pl.DataFrame, key_cols: list[str]) -> pl.DataFrame:
+    left = keyed.rename({"rid": "rid_l"})
+    right = keyed.rename({"rid": "rid_r"})
+    return (left.join(right, on=key_cols, how="inner")
+            .filter(pl.col("rid_l") < pl.col("rid_r"))
+            .select("rid_l", "rid_r"))
+
+
+def _run_key_pass(records: pl.DataFrame, p: BlockingPass) -> tuple[pl.DataFrame, PassReport]:
+    keys = [k.alias(f"_k{i}") for i, k in enumerate(p.keys)]
+    refine = [k.alias(f"_r{i}") for i, k in enumerate(p.refine)]
+    key_cols = [f"_k{i}" for i in range(len(keys))]
+    ref_cols = [f"_r{i}" for i in range(len(refine))]
+    keyed = records.select(pl.col("rid"), *keys, *refine).drop_nulls(key_cols)
+    keyed = keyed.with_columns(pl.len().over(key_cols).alias("_n")).filter(pl.col("_n") > 1)
+    sizes = keyed.group_by(key_cols).agg(pl.len().alias("n")).sort("n", descending=True)
+    largest = sizes["n"].head(3).to_list()
+    small = keyed.filter(pl.col("_n") <= p.max_block)
+    big = keyed.filter(pl.col("_n") > p.max_block)
+    parts = [_pairs_in_blocks(small.select("rid", *key_cols), key_cols)]
+    skipped_blocks = skipped_records = 0
+    if big.height:
+        cols = key_cols + ref_cols
+        big = big.drop_nulls(ref_cols).with_columns(pl.len().over(cols).alias("_n2"))
+        ok = big.filter((pl.col("_n2") > 1) & (pl.col("_n2") <= p.max_block))
+        too_big = big.filter(pl.col("_n2") > p.max_block)
+        parts.append(_pairs_in_blocks(ok.select("rid", *cols), cols))
+        skipped_records = too_big.height
+        skipped_blocks = too_big.select(cols).unique().height
+    pairs = pl.concat(parts).unique()
+    return pairs, PassReport(p.name, p.description, pairs.height, 0, largest, skipped_blocks, skipped_records)
+
+
+def _run_nik_edit_pass(records: pl.DataFrame, p: NikEditPass) -> tuple[pl.DataFrame, PassReport]:
+    nik = records.select(
+        "rid", pl.col(p.column).cast(pl.UInt64, strict=False).alias("v")
+    ).drop_nulls("v")
+    parts = []
+    largest = 0
+    for i in range(16):
+        pw = 10 ** (15 - i)
+        d = (pl.col("v") // pw) % 10
+        keyed = nik.select("rid", (pl.col("v") - d * pw).alias("k"))
+        parts.append(_dups_to_pairs(keyed, ["k"], p.max_block))
+        if i < 15:
+            pw2 = 10 ** (14 - i)
+            d2 = (pl.col("v") // pw2) % 10
+            keyed = nik.filter(d != d2).select(
+                "rid",
+                (pl.col("v") - d * pw - d2 * pw2).alias("k"),
+                pl.min_horizontal(d, d2).alias("lo"), pl.max_horizontal(d, d2).alias("hi"),
+            )
+            parts.append(_dups_to_pairs(keyed, ["k", "lo", "hi"], p.max_block))
+    pairs = pl.concat([x[0] for x in parts]).unique()
+    largest = max(x[1] for x in parts) if parts else 0
+    # Identical NIKs share every key; they belong to the exact pass.
+    same = records.select("rid", pl.col(p.column).alias("v"))
+    pairs = (pairs.join(same.rename({"rid": "rid_l", "v": "v_l"}), on="rid_l")
+             .join(same.rename({"rid": "rid_r", "v": "v_r"}), on="rid_r")
+             .filter(pl.col("v_l") != pl.col("v_r")).select("rid_l", "rid_r"))
+    return pairs, PassReport(p.name, p.description, pairs.height, 0, [largest], 0, 0)
+
+
+def _dups_to_pairs(keyed: pl.DataFrame, cols: list[str], max_block: int) -> tuple[pl.DataFrame, int]:
+    d = keyed.filter(pl.struct(cols).is_duplicated() if len(cols) > 1 else pl.col(cols[0]).is_duplicated())
+    if d.height == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA), 0
+    d = d.with_columns(pl.len().over(cols).alias("_n"))
+    largest = int(d["_n"].max())  # type: ignore[arg-type]
+    d = d.filter(pl.col("_n") <= max_block).drop("_n")
+    return _pairs_in_blocks(d, cols).cast(PAIR_SCHEMA), largest  # type: ignore[arg-type]
+
+
+def candidate_pairs(records: pl.DataFrame, passes: list[BlockingPass | NikEditPass] | None = None
+                    ) -> tuple[pl.DataFrame, list[PassReport]]:
+    """United candidate pairs (rid_l, rid_r, passes: list of pass names) and a report per pass.
+
+    `records` must hold `rid` (UInt32, sorted like voter_id) and the columns the passes read.
+    """
+    passes = default_passes() if passes is None else passes
+    seen: pl.DataFrame = pl.DataFrame(schema={**PAIR_SCHEMA, "pass": pl.String})
+    reports = []
+    for p in passes:
+        if isinstance(p, NikEditPass):
+            pairs, rep = _run_nik_edit_pass(records, p)
+        else:
+            pairs, rep = _run_key_pass(records, p)
+        pairs = pairs.cast(PAIR_SCHEMA).with_columns(pl.lit(p.name).alias("pass"))  # type: ignore[arg-type]
+        rep.new_pairs = pairs.join(seen, on=["rid_l", "rid_r"], how="anti").height
+        seen = pl.concat([seen, pairs])
+        reports.append(rep)
+    united = seen.group_by("rid_l", "rid_r").agg(pl.col("pass").alias("passes")).sort("rid_l", "rid_r")
+    return united, reports
+
+
+# Tokens so common, or so much a prefix of rank or clan, that sharing one says little (domain.md: "common
+# tokens are weak evidence"). Removed from `nama_inti`, the part of a name that tells people apart.
+COMMON_NAME_TOKENS: tuple[str, ...] = (
+    "MUHAMMAD", "SITI", "NUR", "NURUL", "SRI", "ABDUL", "ABD", "AHMAD", "ACHMAD", "DEWI", "BIN", "BINTI",
+    "ANDI", "LA", "WA", "DAENG", "GUSTI", "ANTUNG", "ANANG", "GALUH", "AJI", "AWANG", "DAYANG", "HAJI", "HAJAH",
+)
+
+
+def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
+    """Sort by voter_id, number the rows (`rid`) and add the keys the DPT passes and comparisons read beside
+    standardize's: the birth date as YYYYMMDD text, a desa key (its code, else its name), `nama_inti`, the
+    name without its common tokens (the whole name when nothing else is left), and its first token."""
+    inti = (pl.col("nama_std").str.split(" ").list.filter(~pl.element().is_in(list(COMMON_NAME_TOKENS)))
+            .list.join(" "))
+    return (standardized.sort("voter_id").with_row_index("rid")
+            .with_columns(pl.col("tanggal_lahir").dt.strftime("%Y%m%d").alias("tanggal_text"),
+                          pl.when(inti.str.len_chars() > 0).then(inti).otherwise(pl.col("nama_std"))
+                          .alias("nama_inti"),
+                          pl.when(inti.str.len_chars() > 0).then(inti.str.split(" ").list.first())
+                          .otherwise(pl.col("nama_depan")).alias("nama_depan_inti"),
+                          pl.coalesce(pl.col("kode_desa"),
+                                      pl.col("desa").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", ""))
+                          .alias("desa_key")))

@@ -1,0 +1,341 @@
+"""Stage: compare. A comparison vector per candidate pair.
+
+A comparison is declared, not hard-wired: an ordered list of levels, each with a code, a human label
+(Indonesian, what a camat reads in `alasan`) and a polars condition over the pair frame, whose columns
+are `<column>_l`, `<column>_r` and the similarity scores the comparison asks for. The first level whose
+condition holds is the pair's level; level 0 is "missing on either side" and carries no evidence. A
+level may carry a fixed weight (a prior from domain knowledge, not learned); the others get m and u
+from `score`. Another schema is linked by declaring other comparisons (see `febrl_comparisons`).
+
+String similarities are computed with rapidfuzz's batch `cpdist` on the distinct value pairs only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from rapidfuzz import distance, fuzz, process
+
+NULL = 0
+
+
+def L(c: str) -> pl.Expr:  # noqa: N802 - reads as the left side of a pair
+    return pl.col(f"{c}_l")
+
+
+def R(c: str) -> pl.Expr:  # noqa: N802
+    return pl.col(f"{c}_r")
+
+
+def same(c: str) -> pl.Expr:
+    return L(c) == R(c)
+
+
+def either_null(*cols: str) -> pl.Expr:
+    return pl.any_horizontal([L(c).is_null() | R(c).is_null() for c in cols])
+
+
+_SCORERS: dict[str, Callable[..., float]] = {
+    "jaro_winkler": distance.JaroWinkler.normalized_similarity,
+    "token_set": fuzz.token_set_ratio,
+    "levenshtein": distance.Levenshtein.distance,
+    "osa": distance.OSA.distance,  # adjacent transposition counts as one edit
+    "hamming": distance.Hamming.distance,
+}
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A rapidfuzz score of a column between the two sides, added to the pair frame as `name`."""
+
+    column: str
+    scorer: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.scorer}_{self.column}"
+
+
+def sim(column: str, scorer: str) -> pl.Expr:
+    return pl.col(Similarity(column, scorer).name)
+
+
+@dataclass(frozen=True)
+class Level:
+    code: str
+    label: str
+    condition: pl.Expr
+    weight: float | None = None  # fixed match weight (log2 Bayes factor); None = learned
+    tf: bool = False             # term-frequency adjustment on the comparison's tf_column
+    explain: bool = True         # mention in `alasan`
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    columns: tuple[str, ...]
+    null_label: str
+    null_when: pl.Expr
+    levels: tuple[Level, ...]
+    similarities: tuple[Similarity, ...] = ()
+    tf_column: str | None = None
+    # May a rare value weigh more than the level's average? Yes for names; no for dates, where a value
+    # seen once is chance, not rarity.
+    tf_boost: bool = True
+
+    @property
+    def level_column(self) -> str:
+        return f"lvl_{self.name}"
+
+    @property
+    def codes(self) -> list[str]:
+        return ["null", *(lv.code for lv in self.levels)]
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.null_label, *(lv.label for lv in self.levels)]
+
+    def level_expr(self) -> pl.Expr:
+        expr = pl.when(self.null_when.fill_null(True)).then(pl.lit(NULL, dtype=pl.Int8))
+        for i, lv in enumerate(self.levels, start=1):
+            expr = expr.when(lv.condition.fill_null(False)).then(pl.lit(i, dtype=pl.Int8))
+        return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
+
+
+@dataclass(frozen=True)
+class ComparisonSet:
+    comparisons: tuple[Comparison, ...]
+    id_column: str = "voter_id"
+    extra_columns: tuple[str, ...] = field(default_factory=tuple)  # carried to the pair frame
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for c in self.comparisons:
+            for col in (*c.columns, *(s.column for s in c.similarities)):
+                if col not in cols:
+                    cols.append(col)
+        return cols
+
+    @property
+    def similarities(self) -> list[Similarity]:
+        out: list[Similarity] = []
+        for c in self.comparisons:
+            out.extend(s for s in c.similarities if s not in out)
+        return out
+
+
+def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
+    """Score distinct (left, right) value pairs once with rapidfuzz's batch cpdist, then join back."""
+    left, right = f"{s.column}_l", f"{s.column}_r"
+    distinct = pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String)).unique().drop_nulls()
+    if distinct.height:
+        scores = process.cpdist(distinct[left].to_list(), distinct[right].to_list(),
+                                scorer=_SCORERS[s.scorer], workers=-1)
+        if s.scorer == "token_set":
+            scores = np.asarray(scores) / 100.0
+        distinct = distinct.with_columns(pl.Series(s.name, np.asarray(scores, dtype=np.float64)))
+    else:
+        distinct = distinct.with_columns(pl.lit(None, dtype=pl.Float64).alias(s.name))
+    keyed = pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String))
+    return keyed.join(distinct, on=[left, right], how="left", maintain_order="left", nulls_equal=False)[s.name]
+
+
+def pair_frame(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
+    """The pair frame: rid_l, rid_r, ids, `<col>_l`/`<col>_r` for every column the comparisons read."""
+    cols = [cset.id_column, *cset.extra_columns, *cset.columns]
+    cols = list(dict.fromkeys(cols))
+    rid_l, rid_r = pairs["rid_l"], pairs["rid_r"]
+    sub = records.select(cols)
+    left = sub.select(pl.all().gather(rid_l)).rename({c: f"{c}_l" for c in cols})
+    right = sub.select(pl.all().gather(rid_r)).rename({c: f"{c}_r" for c in cols})
+    return pl.concat([pairs, left, right], how="horizontal")
+
+
+def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
+    """Comparison levels (`lvl_<name>`, Int8) for every candidate pair, on top of the pair frame."""
+    frame = pair_frame(records, pairs, cset)
+    frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
+    return frame.with_columns([c.level_expr() for c in cset.comparisons])
+
+
+# ------------------------------------------------------------------------------------ DPT comparisons
+
+def _same_date_parts() -> dict[str, pl.Expr]:
+    tl, tr = L("tanggal_lahir"), R("tanggal_lahir")
+    return {
+        "swap": (tl.dt.day() == tr.dt.month()) & (tl.dt.month() == tr.dt.day()) & (tl.dt.year() == tr.dt.year()),
+        "year": tl.dt.year() == tr.dt.year(),
+    }
+
+
+def dpt_comparisons() -> ComparisonSet:
+    """Comparisons for DPT records after `standardize`."""
+    d = _same_date_parts()
+    # Fuzzy levels read the name without its common tokens: MUHAMMAD ARSYAD and MUHAMMAD NORDIN share
+    # a prefix that makes them look alike to Jaro-Winkler and token-set alike.
+    jw_nama = sim("nama_inti", "jaro_winkler")
+    ts_nama = sim("nama_inti", "token_set")
+    nama = Comparison(
+        "nama", ("nama_std", "nama_rapat", "nama_urut", "nama_fonetik", "nama_depan_inti", "nama_inti"),
+        "nama kosong", either_null("nama_std"),
+        (
+            Level("sama", "nama sama", same("nama_std"), tf=True),
+            Level("spasi_urutan", "nama sama (spasi atau urutan kata berbeda)",
+                  same("nama_rapat") | same("nama_urut")),
+            Level("fonetik", "nama mirip (ejaan berbeda)", same("nama_fonetik")),
+            Level("jw95", "nama sangat mirip", jw_nama >= 0.95),
+            Level("jw88", "nama mirip", (jw_nama >= 0.88) | (ts_nama >= 0.95)),
+            # Fixed: sharing part of a name is how relatives and strangers look; Kemendagri wants the name.
+            Level("sebagian", "sebagian nama sama", (ts_nama >= 0.80) | (jw_nama >= 0.80), weight=-8.0),
+            # Fixed, not learned: Kemendagri never takes two records with unlike names for one person,
+            # whatever else agrees (a copied NIK, a shared placeholder birth date).
+            Level("beda", "nama berbeda", pl.lit(True), weight=-12.0),
+        ),
+        similarities=(Similarity("nama_inti", "jaro_winkler"), Similarity("nama_inti", "token_set"),
+                      Similarity("nama_depan_inti", "jaro_winkler")),
+        tf_column="nama_std",
+    )
+    osa_nik = sim("nik_std", "osa")
+    ham_nik = sim("nik_std", "hamming")
+    # Only a difference in the first 12 digits (region and birth date) looks like a typo. Two NIKs that
+    # differ in the serial alone are two registrations on the same day in the same kecamatan: twins,
+    # or two people born on a placeholder date; given the birth dates already agree, no evidence.
+    def part(a: int, n: int) -> pl.Expr:
+        return L("nik_std").str.slice(a, n) == R("nik_std").str.slice(a, n)
+
+    region_same, date_same, serial_same = part(0, 6), part(6, 6), part(12, 4)
+    head_differs = ~(region_same & date_same)
+    one_edit = (ham_nik == 1) | (osa_nik == 1)
+    dates_agree = same("tanggal_lahir").fill_null(True)
+    # NIK evidence by where the near miss lies, with fixed weights: its date digits repeat the birth date,
+    # which the date comparison counts already, so u from random pairs would count a near miss as if
+    # independent of it. Serials are small numbers each office starts afresh every day, so between two
+    # people born on one day in one kecamatan a serial one digit off is common: two registrations, a case
+    # for review rather than a claim. A slip in the date digits of two records whose dates agree cannot be
+    # such a coincidence; a slip in the region code could be either.
+    nik = Comparison(
+        "nik", ("nik_std",), "NIK kosong/rusak", either_null("nik_std"),
+        (
+            Level("sama", "NIK sama", same("nik_std")),
+            Level("salah_tanggal", "NIK beda satu digit (bagian tanggal)",
+                  region_same & serial_same & ~date_same & one_edit & dates_agree, weight=6.0),
+            Level("salah_wilayah", "NIK beda satu digit (kode wilayah)",
+                  ~region_same & date_same & serial_same & one_edit, weight=1.0),
+            Level("salah_urut", "NIK beda satu digit (nomor urut)", region_same & date_same & one_edit,
+                  weight=-12.0),
+            Level("tanggal_beda", "NIK dan tanggal lahir sama-sama sedikit berbeda",
+                  region_same & serial_same & one_edit, weight=0.0),
+            Level("nomor_urut", "NIK lain dengan wilayah dan tanggal lahir sama (beda nomor urut)",
+                  region_same & date_same, weight=-12.0),
+            # Two valid NIKs that are not a slip of each other belong to two people in Dukcapil's register;
+            # a person with two NIKs is a case for review, not a claim.
+            Level("beda", "NIK berbeda", pl.lit(True), weight=-20.0),
+        ),
+        similarities=(Similarity("nik_std", "osa"), Similarity("nik_std", "hamming")),
+    )
+    lev_tgl = sim("tanggal_text", "levenshtein")
+    tanggal = Comparison(
+        "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_text"), "tanggal lahir kosong",
+        either_null("tanggal_lahir"),
+        (
+            Level("sama", "tanggal lahir sama", same("tanggal_lahir") & ~L("tanggal_placeholder"), tf=True),
+            Level("sama_placeholder", "tanggal lahir sama (tanggal umum 1 Juli/31 Desember)",
+                  same("tanggal_lahir"), tf=True),
+            Level("tertukar", "tanggal lahir: hari dan bulan tertukar", d["swap"]),
+            Level("satu_digit", "tanggal lahir beda satu angka", lev_tgl == 1),
+            Level("tahun", "tahun lahir sama", d["year"]),
+            Level("beda", "tanggal lahir berbeda", pl.lit(True)),
+        ),
+        similarities=(Similarity("tanggal_text", "levenshtein"),),
+        tf_column="tanggal_text", tf_boost=False,
+    )
+    jw_tempat = sim("tempat_lahir_key", "jaro_winkler")
+    tempat = Comparison(
+        "tempat_lahir", ("tempat_lahir_key",), "tempat lahir kosong", either_null("tempat_lahir_key"),
+        (
+            Level("sama", "tempat lahir sama", same("tempat_lahir_key")),
+            Level("mirip", "tempat lahir mirip", jw_tempat >= 0.88),
+            Level("beda", "tempat lahir berbeda", pl.lit(True)),
+        ),
+        similarities=(Similarity("tempat_lahir_key", "jaro_winkler"),),
+    )
+    jk = Comparison(
+        "jenis_kelamin", ("jenis_kelamin",), "jenis kelamin kosong", either_null("jenis_kelamin"),
+        (
+            Level("sama", "jenis kelamin sama", same("jenis_kelamin"), explain=False),
+            Level("beda", "jenis kelamin berbeda", pl.lit(True)),
+        ),
+    )
+    # NKK and address in one comparison: members of one KK share the address, so counting both would
+    # count one fact twice.
+    keluarga = Comparison(
+        "keluarga", ("nkk_std", "alamat_std", "kode_kecamatan", "rt", "desa_key"), "NKK dan alamat kosong",
+        either_null("nkk_std") & either_null("desa_key"),
+        (
+            Level("satu_kk", "satu KK (NKK sama)", same("nkk_std")),
+            Level("alamat_rt", "alamat dan RT sama", same("alamat_std") & same("rt") & same("desa_key")),
+            Level("rt", "satu desa dan RT", same("desa_key") & same("rt")),
+            Level("desa", "satu desa", same("desa_key")),
+            Level("kecamatan", "satu kecamatan", same("kode_kecamatan")),
+            Level("beda", "alamat di kecamatan lain", pl.lit(True)),
+        ),
+    )
+    # Household patterns: fixed weights, because EM cannot learn from a handful of twins that agreeing
+    # on everything but the first name means two people. Values in bits (log2 Bayes factor).
+    year_gap = (L("tanggal_lahir").dt.year() - R("tanggal_lahir").dt.year()).abs()
+    # Twins hold two valid NIKs that differ only in the serial (or in the day too, +40, for a boy and a
+    # girl); a duplicate keeps its NIK. Without both NIKs, only clearly different first names say twin.
+    serial_only = (L("nik_std").str.slice(0, 12) == R("nik_std").str.slice(0, 12)) & ~same("nik_std")
+    no_nik = L("nik_std").is_null() | R("nik_std").is_null()
+    first_differs = ~same("nama_std") & (serial_only.fill_null(False)
+                                         | ~same("jenis_kelamin").fill_null(False)
+                                         | (no_nik & (sim("nama_depan_inti", "jaro_winkler") < 0.85)))
+    date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
+    nik_close = same("nik_std") | (one_edit & head_differs & (serial_same | ~region_same))
+    pola = Comparison(
+        "pola", ("nkk_std", "nama_depan", "nama_fonetik", "tanggal_lahir", "nik_std", "jenis_kelamin"),
+        "", pl.lit(False),
+        (
+            Level("kembar", "satu KK, tanggal lahir sama, nama depan berbeda (pola anak kembar)",
+                  same("nkk_std") & same("tanggal_lahir") & first_differs, weight=-40.0),
+            Level("ayah_anak", "satu KK, nama sama, tahun lahir jauh berbeda (pola ayah/ibu dan anak bernama sama)",
+                  same("nkk_std") & (same("nama_fonetik") | (jw_nama >= 0.95)) & (year_gap >= 12), weight=-40.0),
+            # A relative's NIK on another person's row: the birth date is not the NIK holder's (nor a typo of
+            # it) and the sex or the first name differs. A duplicate keeps its date or its name.
+            Level("nik_salinan", "NIK sama tetapi nama dan tanggal lahir/jenis kelamin berbeda (NIK keluarga "
+                  "tersalin, K2)",
+                  same("nik_std") & ~date_close.fill_null(False)
+                  & (~same("jenis_kelamin").fill_null(False) | (year_gap >= 12).fill_null(False)
+                     | ((sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88))),
+                  weight=-40.0),
+            # One KK, and neither the NIK nor the birth date is the same or a typo of the other: another
+            # member of the family, whatever the names share (a father's name, BIN ...).
+            Level("anggota_lain", "satu KK, NIK dan tanggal lahir berbeda (anggota keluarga lain)",
+                  same("nkk_std") & ~date_close.fill_null(False) & ~nik_close.fill_null(False), weight=-15.0),
+            # Kemendagri's rule of several elements: a name alone is no proof. Neither the NIK nor the birth
+            # date agrees (nor is a typo of the other): at most a case for review.
+            Level("hanya_nama", "hanya nama yang cocok; NIK dan tanggal lahir tidak",
+                  ~date_close.fill_null(False) & ~nik_close.fill_null(False), weight=-10.0),
+            Level("biasa", "", pl.lit(True), weight=0.0, explain=False),
+        ),
+    )
+    return ComparisonSet((nama, nik, tanggal, tempat, jk, keluarga, pola),
+                         extra_columns=("source", "kode_kabupaten", "kode_kecamatan", "kode_desa"))
+
+
+def explain(frame: pl.DataFrame, cset: ComparisonSet) -> pl.Series:
+    """`alasan`: the labels of each pair's levels, joined with '; ', generated from the declarations.
+
+    Levels flagged `explain=False` and the null level are left out.
+    """
+    parts = []
+    for c in cset.comparisons:
+        labels = {0: None}
+        for i, lv in enumerate(c.levels, start=1):
+            labels[i] = lv.label if (lv.explain and lv.label) else None
+        parts.append(pl.col(c.level_column).replace_strict(labels, default=None, return_dtype=pl.String))
+    return frame.select(pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("alasan"))["alasan"]

@@ -1,0 +1,276 @@
+"""Stage: score. A Fellegi-Sunter model over the comparison levels.
+
+u (the chance of each level between two different people) is counted on random record pairs; m (the
+chance between two records of one person) and the share of matches among candidates (lambda) are
+estimated by EM on the candidate pairs' level patterns, without labels. Levels with a fixed weight (the
+household patterns) take part in EM's E-step but are not learned. A level flagged `tf` is adjusted by
+the frequency of the agreeing value: two records that share a rare name are stronger evidence than two
+that share SITI. The fitted model is plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from dpt_pipeline.compare import NULL, ComparisonSet, compare
+from dpt_pipeline.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_FLOOR = 1e-9
+# m is never taken below this: a level that EM saw no match at (a changed sex, say) would otherwise
+# weigh -30 bits and veto every other agreement; data-entry errors do happen.
+M_FLOOR = 1e-3
+
+
+@dataclass
+class ComparisonParams:
+    name: str
+    codes: list[str]
+    m: list[float]
+    u: list[float]
+    fixed: dict[str, float] = field(default_factory=dict)  # code -> weight (bits)
+
+    def weights(self) -> np.ndarray:
+        """Match weight (bits) by level index; the null level weighs 0."""
+        w = np.zeros(len(self.codes))
+        for i, code in enumerate(self.codes):
+            if i == NULL:
+                continue
+            if code in self.fixed:
+                w[i] = self.fixed[code]
+            else:
+                w[i] = math.log2(max(self.m[i], M_FLOOR) / max(self.u[i], _FLOOR))
+        return w
+
+
+@dataclass
+class FellegiSunter:
+    comparisons: list[ComparisonParams]
+    lambda_: float
+    em_iterations: int = 0
+    random_pairs: int = 0
+
+    @property
+    def prior_weight(self) -> float:
+        return math.log2(self.lambda_ / (1 - self.lambda_))
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "model": "fellegi-sunter", "lambda": self.lambda_, "em_iterations": self.em_iterations,
+            "random_pairs": self.random_pairs,
+            "comparisons": [{"name": c.name, "levels": [
+                {"code": code, "m": c.m[i], "u": c.u[i], "weight": float(c.weights()[i]),
+                 **({"fixed": True} if code in c.fixed else {})}
+                for i, code in enumerate(c.codes)]} for c in self.comparisons],
+        }, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model") -> FellegiSunter:
+        try:
+            d = json.loads(text)
+            comps = [ComparisonParams(
+                c["name"], [lv["code"] for lv in c["levels"]], [lv["m"] for lv in c["levels"]],
+                [lv["u"] for lv in c["levels"]],
+                {lv["code"]: lv["weight"] for lv in c["levels"] if lv.get("fixed")})
+                for c in d["comparisons"]]
+            return cls(comps, d["lambda"], d.get("em_iterations", 0), d.get("random_pairs", 0))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{source}: not a fitted model file: {e}") from e
+
+    @classmethod
+    def load(cls, path: Path) -> FellegiSunter:
+        return cls.from_json(path.read_text(encoding="utf-8"), str(path))
+
+    def check(self, cset: ComparisonSet, source: str = "model") -> None:
+        names = [c.name for c in cset.comparisons]
+        if [c.name for c in self.comparisons] != names:
+            raise ConfigError(f"{source}: comparisons {[c.name for c in self.comparisons]} do not match "
+                              f"the engine's {names}; refit the model (remove the pinned file)")
+
+
+def _levels(frame: pl.DataFrame, cset: ComparisonSet) -> np.ndarray:
+    return frame.select([c.level_column for c in cset.comparisons]).to_numpy().astype(np.int16)
+
+
+def _random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> pl.DataFrame:
+    a = rng.integers(0, n, n_pairs, dtype=np.int64)
+    b = rng.integers(0, n, n_pairs, dtype=np.int64)
+    keep = a != b
+    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    return pl.DataFrame({"rid_l": lo.astype(np.uint32), "rid_r": hi.astype(np.uint32)}).unique()
+
+
+def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: int) -> tuple[list[np.ndarray], int]:
+    """Level frequencies among random record pairs (almost all of them two different people)."""
+    pairs = _random_pairs(records.height, n_pairs, np.random.default_rng(seed))
+    levels = _levels(compare(records, pairs, cset), cset)
+    out = []
+    for k, c in enumerate(cset.comparisons):
+        counts = np.bincount(levels[:, k], minlength=len(c.codes)).astype(float)
+        counts[NULL] = 0
+        # Half a pair where none was seen: random pairs almost never share a NIK, and log(0) is no answer.
+        counts[1:] = np.maximum(counts[1:], 0.5)
+        out.append(counts / counts.sum())
+    return out, pairs.height
+
+
+
+@dataclass(frozen=True)
+class TrainingSession:
+    """EM on the candidate pairs found by `passes`, learning m for every comparison except `frozen`.
+
+    As in Splink, a comparison whose fields the passes blocked on is frozen in that session: among pairs
+    that share a NIK, the NIK says nothing about which are matches. m of each comparison is the mean over
+    the sessions that learned it.
+    """
+
+    passes: tuple[str, ...]
+    frozen: tuple[str, ...]
+
+
+def dpt_training() -> list[TrainingSession]:
+    """Pairs sharing a NIK teach everything but the NIK; pairs sharing a name sound and a birth date teach
+    everything but the name and the date. Both sets are mostly one person each, so EM finds the matches
+    and not some other cluster (pairs sharing only a name are mostly namesakes at scale)."""
+    return [TrainingSession(("nik",), ("nik",)),
+            TrainingSession(("nama_tanggal",), ("nama", "tanggal_lahir"))]
+
+
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    return patterns, counts.astype(float)
+
+
+def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_list: list[np.ndarray],
+        lam: float, fixed_w: np.ndarray, used: list[int], estimate: set[int], max_iter: int, tol: float
+        ) -> tuple[list[np.ndarray], float, int]:
+    """EM over level patterns; `used` comparisons enter the E-step, `estimate` ones get new m."""
+    m_list = [m.copy() for m in m_list]
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+        logit = np.full(len(patterns), math.log(lam / (1 - lam))) + fixed_w
+        for k in used:
+            lv = patterns[:, k]
+            mask = lv != NULL
+            logit += np.where(mask, np.log(np.maximum(m_list[k][lv], _FLOOR))
+                              - np.log(np.maximum(u_list[k][lv], _FLOOR)), 0.0)
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        wpost = post * counts
+        new_lam = min(max(float(wpost.sum() / counts.sum()), 1e-6), 1 - 1e-6)
+        delta = abs(new_lam - lam)
+        for k in estimate:
+            lv = patterns[:, k]
+            sums = np.bincount(lv, weights=wpost, minlength=len(m_list[k]))
+            sums[NULL] = 0
+            new_m = (sums + 1e-6) / (sums[1:].sum() + 1e-6 * (len(sums) - 1))
+            new_m[NULL] = 0
+            delta = max(delta, float(np.abs(new_m - m_list[k]).max()))
+            m_list[k] = new_m
+        lam = new_lam
+        if delta < tol:
+            break
+    return m_list, lam, it
+
+
+def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
+        sessions: list[TrainingSession] | None = None, *, random_pairs: int = 300_000, seed: int = 0,
+        max_iter: int = 200, tol: float = 1e-6) -> FellegiSunter:
+    """Estimate u on random pairs, then m by EM sessions on the compared candidate pairs (no labels), then
+    lambda on all candidates with m and u held."""
+    u_list, n_random = estimate_u(records, cset, random_pairs, seed)
+    names = [c.name for c in cset.comparisons]
+    levels = _levels(candidates, cset)
+    fixed_cols = np.zeros((len(levels),))
+    learned = []
+    for k, c in enumerate(cset.comparisons):
+        fixed = {i + 1: lv.weight for i, lv in enumerate(c.levels) if lv.weight is not None}
+        for idx, w in fixed.items():
+            fixed_cols += np.where(levels[:, k] == idx, w * math.log(2), 0.0)
+        if len(fixed) < len(c.levels):
+            learned.append(k)
+    # Start: m falls with the level order (level 1 is the strongest agreement).
+    m_list = []
+    for c in cset.comparisons:
+        m = np.array([0.0] + [2.0 ** -(i * 2) for i in range(len(c.codes) - 1)])
+        m_list.append(m / m.sum())
+    if sessions is None:
+        sessions = [TrainingSession(passes=(), frozen=())]
+    learned_m: dict[int, list[np.ndarray]] = {k: [] for k in learned}
+    iterations = 0
+    for sess in sessions:
+        unknown = [f for f in sess.frozen if f not in names]
+        if unknown:
+            raise ConfigError(f"training session freezes unknown comparisons {unknown}; known: {names}")
+        if sess.passes:
+            sel = candidates.select(pl.col("passes").list.eval(pl.element().is_in(list(sess.passes))).list.any())
+            mask = sel.to_series().to_numpy()
+        else:
+            mask = np.ones(len(levels), dtype=bool)
+        if mask.sum() == 0:
+            log.warning("training session on %s has no pairs; skipped", sess.passes)
+            continue
+        # A frozen comparison is left out of the session altogether: the pairs were chosen by its fields.
+        estimate = {k for k in learned if names[k] not in sess.frozen}
+        pats, idx, cnt = np.unique(levels[mask], axis=0, return_index=True, return_counts=True)
+        fw = fixed_cols[mask][idx]
+        m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fw, sorted(estimate), estimate,
+                         max_iter, tol)
+        iterations += it
+        for k in estimate:
+            learned_m[k].append(m_s[k])
+        log.info("EM session on %s: %d pairs, %d iterations", sess.passes or "all", int(mask.sum()), it)
+    for k, ms in learned_m.items():
+        if ms:
+            m_list[k] = np.mean(ms, axis=0)
+    pats, idx, cnt = np.unique(levels, axis=0, return_index=True, return_counts=True)
+    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[idx], learned, set(), max_iter, tol)
+    params = []
+    for k, c in enumerate(cset.comparisons):
+        fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
+        params.append(ComparisonParams(c.name, c.codes, [float(x) for x in m_list[k]],
+                                       [float(x) for x in u_list[k]], fixed))
+    log.info("Fellegi-Sunter fitted: lambda %.5f on %d candidate pairs", lam, len(levels))
+    return FellegiSunter(params, lam, iterations + it, n_random)
+
+
+def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Share of records holding each value of `column` (value, tf)."""
+    n = records.height
+    return (records.group_by(column).len().drop_nulls(column)
+            .select(pl.col(column).alias("value"), (pl.col("len") / n).alias("tf")))
+
+
+def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter
+          ) -> pl.DataFrame:
+    """Add `w_<comparison>` (bits), match_weight and match_probability to the compared pairs."""
+    model.check(cset)
+    levels = _levels(candidates, cset)
+    total = np.full(len(candidates), model.prior_weight)
+    cols = []
+    for k, (c, p) in enumerate(zip(cset.comparisons, model.comparisons, strict=True)):
+        w = p.weights()[levels[:, k]]
+        tf_levels = [i + 1 for i, lv in enumerate(c.levels) if lv.tf]
+        if c.tf_column and tf_levels:
+            tf = term_frequencies(records, c.tf_column)
+            values = candidates.select(pl.col(f"{c.tf_column}_l").alias("value")).join(
+                tf, on="value", how="left", maintain_order="left")["tf"].to_numpy()
+            for idx in tf_levels:
+                at = (levels[:, k] == idx) & ~np.isnan(values)
+                # u for agreeing on this value is its frequency (Splink's term-frequency adjustment); without
+                # tf_boost never below the level's average, so a common value (01-07-1970) weighs less and a
+                # value seen once no more than an average agreement.
+                floor = 1.0 / max(records.height, 1) if c.tf_boost else p.u[idx]
+                u_v = np.maximum(values[at], floor)
+                w[at] = np.log2(max(p.m[idx], M_FLOOR) / u_v)
+        total += w
+        cols.append(pl.Series(f"w_{c.name}", w.astype(np.float32)))
+    prob = 1.0 / (1.0 + np.exp2(-total))
+    return candidates.with_columns(*cols, pl.Series("match_weight", total), pl.Series("match_probability", prob))
