@@ -34,7 +34,10 @@ class NikEditPass:
     name: str = "nik_1_digit"
     column: str = "nik_std"
     max_block: int = 50
-    description: str = "NIK berbeda satu digit atau dua digit bertukar"
+    digits: int = 12  # the first 12 (region and birth date) may hold the slip
+    # Only records that also agree on these: compare counts a slip only where the birth dates agree.
+    also: tuple[str, ...] = ("tanggal_lahir",)
+    description: str = "NIK berbeda satu digit atau dua digit bertukar (kode wilayah/tanggal)"
 
 
 @dataclass
@@ -49,26 +52,37 @@ class PassReport:
 
 
 def default_passes() -> list[BlockingPass | NikEditPass]:
-    """The passes for DPT records (columns from `standardize`)."""
+    """The passes for DPT records (columns from `standardize` and `prepare_records`).
+
+    Sized for a million records: every name pass also holds part of the birth date (so SITI does not
+    make one block) and every date pass part of the name (so 01-07-1970 does not either).
+    """
     tgl = pl.col("tanggal_lahir")
     # Day and month in sorted order, so that a day/month swap lands in the same block.
     dm_sorted = pl.concat_str([pl.min_horizontal(tgl.dt.day(), tgl.dt.month()).cast(pl.String),
                                pl.max_horizontal(tgl.dt.day(), tgl.dt.month()).cast(pl.String),
                                tgl.dt.year().cast(pl.String)], separator="-")
-    first_sound = pl.col("nama_fonetik").str.slice(0, 2)
+    sound = pl.col("nama_fonetik")
+    first_sound = sound.str.slice(0, 2)
+    last_token_sound = pl.col("nama_fonetik_token").list.last().str.slice(0, 2)
+    jk = pl.col("jenis_kelamin")
+    multi_word = pl.when(pl.col("nama_token").list.len() > 1).then(pl.col("nama_urut"))
     return [
         BlockingPass("nik", (pl.col("nik_std"),), max_block=50, description="NIK sama"),
         NikEditPass(),
         BlockingPass("nkk", (pl.col("nkk_std"),), max_block=40, description="NKK sama (satu keluarga)"),
-        BlockingPass("tanggal_jk", (dm_sorted, pl.col("jenis_kelamin")), max_block=300,
-                     refine=(first_sound,), description="tanggal lahir (hari/bulan boleh tertukar) + jenis kelamin"),
-        BlockingPass("nama_tanggal", (pl.col("nama_fonetik"), tgl), max_block=100,
-                     description="bunyi nama + tanggal lahir"),
-        BlockingPass("nama_tahun", (pl.col("nama_fonetik"), pl.col("tahun_lahir")), max_block=300,
-                     refine=(pl.col("jenis_kelamin"), tgl.dt.month()),
-                     description="bunyi nama + tahun lahir"),
-        BlockingPass("nama_tempat", (pl.col("nama_urut"), pl.col("tempat_lahir_key")), max_block=300,
-                     refine=(pl.col("tahun_lahir") // 10,), description="nama (urutan bebas) + tempat lahir"),
+        BlockingPass("tanggal_nama", (dm_sorted, first_sound), max_block=50, refine=(jk, last_token_sound),
+                     description="tanggal lahir (hari/bulan boleh tertukar) + awal bunyi nama"),
+        BlockingPass("nama_tanggal", (sound, tgl), max_block=100, description="bunyi nama + tanggal lahir"),
+        BlockingPass("nama_tahun_bulan", (sound, tgl.dt.year(), tgl.dt.month()), max_block=100, refine=(jk,),
+                     description="bunyi nama + tahun dan bulan lahir"),
+        BlockingPass("nama_tahun_hari", (sound, tgl.dt.year(), tgl.dt.day()), max_block=100, refine=(jk,),
+                     description="bunyi nama + tahun dan tanggal lahir"),
+        BlockingPass("nama_bulan_hari", (sound, tgl.dt.month(), tgl.dt.day()), max_block=100, refine=(jk,),
+                     description="bunyi nama + bulan dan tanggal lahir"),
+        # Names of two or more words only: the pass is there for words in another order.
+        BlockingPass("nama_urut_tahun", (multi_word, pl.col("tahun_lahir")), max_block=100,
+                     refine=(jk,), description="nama (urutan kata bebas) + tahun lahir"),
     ]
 
 
@@ -106,25 +120,29 @@ def _run_key_pass(records: pl.DataFrame, p: BlockingPass) -> tuple[pl.DataFrame,
 
 
 def _run_nik_edit_pass(records: pl.DataFrame, p: NikEditPass) -> tuple[pl.DataFrame, PassReport]:
+    also = [f"_a{i}" for i in range(len(p.also))]
     nik = records.select(
-        "rid", pl.col(p.column).cast(pl.UInt64, strict=False).alias("v")
-    ).drop_nulls("v")
+        "rid", pl.col(p.column).cast(pl.UInt64, strict=False).alias("v"),
+        *[pl.col(c).alias(a) for c, a in zip(p.also, also, strict=True)],
+    ).drop_nulls(["v", *also])
     parts = []
     largest = 0
-    for i in range(16):
+    # The region and date digits only: a slip in the serial between two NIKs of one office and one day is
+    # scored as two registrations anyway (compare's NIK levels), and serials one digit apart are common.
+    for i in range(p.digits):
         pw = 10 ** (15 - i)
         d = (pl.col("v") // pw) % 10
-        keyed = nik.select("rid", (pl.col("v") - d * pw).alias("k"))
-        parts.append(_dups_to_pairs(keyed, ["k"], p.max_block))
-        if i < 15:
+        keyed = nik.select("rid", (pl.col("v") - d * pw).alias("k"), *also)
+        parts.append(_dups_to_pairs(keyed, ["k", *also], p.max_block))
+        if i < p.digits - 1:
             pw2 = 10 ** (14 - i)
             d2 = (pl.col("v") // pw2) % 10
             keyed = nik.filter(d != d2).select(
                 "rid",
                 (pl.col("v") - d * pw - d2 * pw2).alias("k"),
-                pl.min_horizontal(d, d2).alias("lo"), pl.max_horizontal(d, d2).alias("hi"),
+                pl.min_horizontal(d, d2).alias("lo"), pl.max_horizontal(d, d2).alias("hi"), *also,
             )
-            parts.append(_dups_to_pairs(keyed, ["k", "lo", "hi"], p.max_block))
+            parts.append(_dups_to_pairs(keyed, ["k", "lo", "hi", *also], p.max_block))
     pairs = pl.concat([x[0] for x in parts]).unique()
     largest = max(x[1] for x in parts) if parts else 0
     # Identical NIKs share every key; they belong to the exact pass.

@@ -99,7 +99,11 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     for r in reports:
         log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
                  r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
+    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, time.perf_counter() - t)
+    t = time.perf_counter()
     compared = compare.compare(records, candidates, cset)
+    log.info("compare: %.1fs", time.perf_counter() - t)
+    t = time.perf_counter()
     if lc.model is not None:
         model = score.FellegiSunter.load(lc.model)
         model.check(cset, str(lc.model))
@@ -109,7 +113,8 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     model_path = config.output.dir / "model.json"
     write_private(model_path, model.to_json() + "\n")
     scored = score.score(compared, records, cset, model)
-    log.info("linkage: %d candidate pairs compared and scored in %.1fs", scored.height, time.perf_counter() - t)
+    log.info("fit and score: %.1fs", time.perf_counter() - t)
+    t = time.perf_counter()
 
     def score_fn(pairs: pl.DataFrame) -> pl.DataFrame:
         return score.score(compare.compare(records, pairs, cset), records, cset, model)
@@ -117,6 +122,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
     groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
                              keep_rules=cluster.default_keep_rules("_border_legal"))
+    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), time.perf_counter() - t)
     listed = scored.filter(pl.col("match_probability") >= lc.review_threshold)
     pairs = _pairs_table(listed, cset)
     same_nik = scored.filter((pl.col("nik_std_l") == pl.col("nik_std_r"))

@@ -688,6 +688,9 @@ class _Gen:
         child_age = age - gap
         child_age = np.where(child_age < 17.1, 17.1 + rng.uniform(0, 4, P), child_age)
         age[kids] = child_age[kids]
+        # The clips above pile ages on their bounds (38, 19, 17.2 years), which would give thousands of
+        # people one birthday; a year's jitter spreads them (and keeps everyone 17 or older).
+        age = age + rng.uniform(0.0, 1.0, P)
         self.sex = sex
         self.age = age
         self.birth = REF_DATE - (age * 365.2425).astype(np.int64) - 1

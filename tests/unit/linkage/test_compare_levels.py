@@ -1,0 +1,93 @@
+"""Table-driven: each level of each DPT comparison, reached by a described pair of records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+D = dt.date
+NIK_A = "6408134505800001"        # 64.08.13, 05-05-1980 (+40: a woman), serial 0001
+CASES = [
+    # (comparison, expected level, left, right, description)
+    ("nama", "sama", {"nama": "SITI AMINAH"}, {"nama": "Siti Aminah"}, "same name, other case"),
+    ("nama", "sama", {"nama": "HJ. SITI AMINAH, S.PD"}, {"nama": "SITI AMINAH"}, "title and degree dropped"),
+    ("nama", "spasi_urutan", {"nama": "RATNA SARI"}, {"nama": "RATNASARI"}, "spacing"),
+    ("nama", "spasi_urutan", {"nama": "AMINAH SITI"}, {"nama": "SITI AMINAH"}, "token order"),
+    ("nama", "sama", {"nama": "AGOES SOEPRIYANTO"}, {"nama": "AGUS SUPRIYANTO"}, "old spelling OE/U mapped"),
+    ("nama", "fonetik", {"nama": "JULIANTI"}, {"nama": "YULIANTI"}, "old J for Y: same sound"),
+    ("nama", "jw95", {"nama": "BUDI SANTOSO"}, {"nama": "BUDI SANTOSA"}, "one letter at the end"),
+    ("nama", "jw88", {"nama": "ARMAWATI HASANAH"}, {"nama": "ARMAWATI"}, "one name inside the other"),
+    ("nama", "beda", {"nama": "BUDI SANTOSO"}, {"nama": "JOKO WIDODO"}, "different names"),
+    ("nama", "beda", {"nama": "MUHAMMAD ARSYAD"}, {"nama": "MUHAMMAD NORDIN"}, "shared common token only"),
+    ("nik", "null", {"nik": None}, {"nik": NIK_A}, "one side without a NIK"),
+    ("nik", "sama", {"nik": NIK_A}, {"nik": NIK_A}, "same NIK"),
+    ("nik", "salah_tanggal", {"nik": NIK_A}, {"nik": "6408134506800001"}, "slip in the NIK's date digits"),
+    ("nik", "salah_wilayah", {"nik": NIK_A}, {"nik": "6408124505800001"}, "slip in the region code"),
+    ("nik", "salah_urut", {"nik": NIK_A}, {"nik": "6408134505800002"}, "serial one digit off"),
+    ("nik", "nomor_urut", {"nik": NIK_A}, {"nik": "6408134505800037"}, "another serial, same office and day"),
+    ("nik", "beda", {"nik": NIK_A}, {"nik": "6474011203850011"}, "unrelated NIKs"),
+    ("tanggal_lahir", "sama", {}, {}, "same date"),
+    ("tanggal_lahir", "sama_placeholder", {"tanggal_lahir": D(1970, 7, 1)}, {"tanggal_lahir": D(1970, 7, 1)},
+     "same placeholder date"),
+    ("tanggal_lahir", "tertukar", {"tanggal_lahir": D(1980, 5, 7)}, {"tanggal_lahir": D(1980, 7, 5)},
+     "day and month swapped"),
+    ("tanggal_lahir", "satu_digit", {"tanggal_lahir": D(1980, 5, 5)}, {"tanggal_lahir": D(1980, 5, 6)},
+     "one digit"),
+    ("tanggal_lahir", "tahun", {"tanggal_lahir": D(1980, 5, 5)}, {"tanggal_lahir": D(1980, 11, 23)},
+     "same year"),
+    ("tanggal_lahir", "beda", {"tanggal_lahir": D(1980, 5, 5)}, {"tanggal_lahir": D(1991, 11, 23)}, "different"),
+    ("tanggal_lahir", "null", {"tanggal_lahir": None}, {}, "missing"),
+    ("tempat_lahir", "sama", {"tempat_lahir": "KAB. BONE"}, {"tempat_lahir": "Bone"}, "same place"),
+    ("tempat_lahir", "mirip", {"tempat_lahir": "SANGATTA"}, {"tempat_lahir": "SANGATA UTARA"}, "close"),
+    ("tempat_lahir", "beda", {"tempat_lahir": "MAKASSAR"}, {"tempat_lahir": "SURABAYA"}, "different"),
+    ("jenis_kelamin", "sama", {}, {}, "same sex"),
+    ("jenis_kelamin", "beda", {"jenis_kelamin": "P"}, {}, "different sex"),
+    ("keluarga", "satu_kk", {"nkk": "6408130101200001"}, {"nkk": "6408130101200001"}, "one family card"),
+    ("keluarga", "alamat_rt", {}, {}, "same address and RT, no NKK"),
+    ("keluarga", "rt", {"alamat": "GG. MELATI"}, {}, "same RT, other street"),
+    ("keluarga", "desa", {"rt": 19}, {}, "same desa, other RT"),
+    ("keluarga", "kecamatan", {"kode_desa": "64.08.13.2001", "desa": "TELUK PANDAN"}, {}, "same kecamatan"),
+    ("keluarga", "beda", {"kode_desa": "64.74.01.1004", "kode_kecamatan": "64.74.01", "desa": "GUNTUNG"}, {},
+     "across the border"),
+]
+
+
+@pytest.mark.parametrize(("comparison", "expected", "left", "right", "why"), CASES, ids=[c[4] for c in CASES])
+def test_level(level_of, comparison, expected, left, right, why) -> None:
+    assert level_of(left, right)[comparison] == expected, why
+
+
+@pytest.mark.parametrize(("comparison", "expected", "left", "right", "why"), CASES, ids=[c[4] for c in CASES])
+def test_levels_are_symmetric(level_of, comparison, expected, left, right, why) -> None:
+    assert level_of(right, left)[comparison] == level_of(left, right)[comparison], why
+
+
+KK = "6408130101200001"
+HARD = [
+    ("kembar", {"nkk": KK, "nama": "HASAN", "nik": "6408130505100001", "tanggal_lahir": D(2010, 5, 5)},
+     {"nkk": KK, "nama": "HUSEIN", "nik": "6408130505100002", "tanggal_lahir": D(2010, 5, 5)},
+     "twins: one KK, one birth date, NIKs differ in the serial"),
+    ("kembar", {"nkk": KK, "nama": "RAHMAT", "nik": "6408130505100001", "tanggal_lahir": D(2010, 5, 5)},
+     {"nkk": KK, "nama": "RAHMAN", "nik": "6408134505100002", "tanggal_lahir": D(2010, 5, 5), "jenis_kelamin": "P"},
+     "boy and girl twins with near names"),
+    ("ayah_anak", {"nkk": KK, "nama": "ABDUL KADIR", "tanggal_lahir": D(1960, 3, 1), "nik": "6408130103600001"},
+     {"nkk": KK, "nama": "ABDUL KADIR", "tanggal_lahir": D(1990, 8, 9), "nik": "6408130908900003"},
+     "son named after his father"),
+    ("nik_salinan", {"nkk": KK, "nama": "ANDI SUDIRMAN", "nik": NIK_A, "tanggal_lahir": D(1996, 3, 31)},
+     {"nkk": KK, "nama": "ANDI KASMAN", "nik": NIK_A, "tanggal_lahir": D(1975, 6, 1)},
+     "a relative's NIK copied"),
+    ("anggota_lain", {"nkk": KK, "nama": "SITI AMINAH", "nik": NIK_A, "tanggal_lahir": D(1980, 5, 5)},
+     {"nkk": KK, "nama": "SITI RAHMAH", "nik": "6408134708050002", "tanggal_lahir": D(2005, 8, 7)},
+     "mother and daughter"),
+    ("hanya_nama", {"nama": "SULTAN", "nik": None, "tanggal_lahir": D(1983, 4, 22), "kode_desa": "64.74.01.1004",
+                    "kode_kecamatan": "64.74.01"},
+     {"nama": "SULTAN", "nik": "6474010605060025", "tanggal_lahir": D(2006, 5, 6)}, "only the name agrees"),
+    ("biasa", {"nik": NIK_A}, {"nik": NIK_A, "nama": "BUDI SANTOSA"}, "an ordinary duplicate"),
+]
+
+
+@pytest.mark.parametrize(("expected", "left", "right", "why"), HARD, ids=[c[3] for c in HARD])
+def test_household_patterns(level_of, expected, left, right, why) -> None:
+    assert level_of(left, right)["pola"] == expected, why
+    assert level_of(right, left)["pola"] == expected, why
