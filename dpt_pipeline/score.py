@@ -137,9 +137,9 @@ class TrainingSession:
 
 
 def dpt_training() -> list[TrainingSession]:
-    """Pairs sharing a NIK teach everything but the NIK; pairs sharing a name sound and a birth date teach
-    everything but the name and the date (pass `nama_tanggal`). Both sets are mostly one person each, so EM finds the matches
-    and not some other cluster (pairs sharing only a name are mostly namesakes at scale)."""
+    """Pairs sharing a NIK teach everything but the NIK; pairs sharing a name sound and a birth date (pass
+    `nama_tanggal`) teach everything but the name and the date. Both sets are mostly one person each, so EM
+    finds the matches and not some other cluster (pairs sharing only a name are mostly namesakes at scale)."""
     return [TrainingSession(("nik",), ("nik",)),
             TrainingSession(("nama_tanggal",), ("nama", "tanggal_lahir"))]
 
