@@ -9,11 +9,13 @@ common name (SITI) can explode the pair count.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
 PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
+_SHIFT = 1 << 32  # a pair as one UInt64 key: rid_l * 2**32 + rid_r
 
 
 @dataclass(frozen=True)
@@ -163,26 +165,48 @@ def _dups_to_pairs(keyed: pl.DataFrame, cols: list[str], max_block: int) -> tupl
     return _pairs_in_blocks(d, cols).cast(PAIR_SCHEMA), largest  # type: ignore[arg-type]
 
 
-def candidate_pairs(records: pl.DataFrame, passes: list[BlockingPass | NikEditPass] | None = None
+def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None = None
                     ) -> tuple[pl.DataFrame, list[PassReport]]:
-    """United candidate pairs (rid_l, rid_r, passes: list of pass names) and a report per pass.
+    """United candidate pairs and a report per pass.
 
-    `records` must hold `rid` (UInt32, sorted like voter_id) and the columns the passes read.
+    The pairs frame holds rid_l, rid_r and `pass_mask` (UInt32: bit i set when pass i found the pair; see
+    `pass_names`). `records` must hold `rid` (UInt32, sorted like voter_id) and the columns the passes read.
     """
-    passes = default_passes() if passes is None else passes
-    seen: pl.DataFrame = pl.DataFrame(schema={**PAIR_SCHEMA, "pass": pl.String})
-    reports = []
-    for p in passes:
-        if isinstance(p, NikEditPass):
-            pairs, rep = _run_nik_edit_pass(records, p)
-        else:
-            pairs, rep = _run_key_pass(records, p)
-        pairs = pairs.cast(PAIR_SCHEMA).with_columns(pl.lit(p.name).alias("pass"))  # type: ignore[arg-type]
-        rep.new_pairs = pairs.join(seen, on=["rid_l", "rid_r"], how="anti").height
-        seen = pl.concat([seen, pairs])
+    passes = default_passes() if passes is None else list(passes)
+    if len(passes) > 32:
+        raise ValueError("at most 32 blocking passes")
+    parts, reports = [], []
+    for i, p in enumerate(passes):
+        pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
+        parts.append(pairs.select(
+            (pl.col("rid_l").cast(pl.UInt64) * _SHIFT + pl.col("rid_r").cast(pl.UInt64)).alias("key"),
+            pl.lit(1 << i, dtype=pl.UInt32).alias("bit"), pl.lit(i, dtype=pl.UInt8).alias("first")))
         reports.append(rep)
-    united = seen.group_by("rid_l", "rid_r").agg(pl.col("pass").alias("passes")).sort("rid_l", "rid_r")
+    united = (pl.concat(parts).group_by("key")
+              .agg(pl.col("bit").sum().alias("pass_mask"), pl.col("first").min())
+              .sort("key"))
+    firsts = united["first"].value_counts()
+    new = dict(zip(firsts["first"].to_list(), firsts["count"].to_list(), strict=True))
+    for i, rep in enumerate(reports):
+        rep.new_pairs = int(new.get(i, 0))
+    united = united.select((pl.col("key") // _SHIFT).cast(pl.UInt32).alias("rid_l"),
+                           (pl.col("key") % _SHIFT).cast(pl.UInt32).alias("rid_r"), "pass_mask")
     return united, reports
+
+
+def pass_names(mask: pl.Expr, passes: Sequence[BlockingPass | NikEditPass]) -> pl.Expr:
+    """The names of the passes set in a `pass_mask`, joined with ','."""
+    names = [pl.when((mask & (1 << i)) != 0).then(pl.lit(p.name)) for i, p in enumerate(passes)]
+    return pl.concat_str(names, separator=",", ignore_nulls=True)
+
+
+def pass_bits(names: Sequence[str], passes: Sequence[BlockingPass | NikEditPass]) -> int:
+    """The `pass_mask` bits of the passes called `names`."""
+    known = {p.name: i for i, p in enumerate(passes)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown blocking passes {unknown}; known: {list(known)}")
+    return sum(1 << known[n] for n in names)
 
 
 # Tokens so common, or so much a prefix of rank or clan, that sharing one says little (domain.md: "common
@@ -195,12 +219,19 @@ COMMON_NAME_TOKENS: tuple[str, ...] = (
 
 def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
     """Sort by voter_id, number the rows (`rid`) and add the keys the DPT passes and comparisons read beside
-    standardize's: the birth date as YYYYMMDD text, a desa key (its code, else its name), `nama_inti`, the
-    name without its common tokens (the whole name when nothing else is left), and its first token."""
+    standardize's: the birth date as YYYYMMDD text and number, the NIK as a number and its three parts
+    (region, date, serial), a desa key (its code, else its name), `nama_inti`, the name without its common
+    tokens (the whole name when nothing else is left), and its first token."""
+    nik_num = pl.col("nik_std").cast(pl.UInt64, strict=False)
     inti = (pl.col("nama_std").str.split(" ").list.filter(~pl.element().is_in(list(COMMON_NAME_TOKENS)))
             .list.join(" "))
     return (standardized.sort("voter_id").with_row_index("rid")
             .with_columns(pl.col("tanggal_lahir").dt.strftime("%Y%m%d").alias("tanggal_text"),
+                          pl.col("tanggal_lahir").dt.strftime("%Y%m%d").cast(pl.UInt32).alias("tanggal_num"),
+                          nik_num.alias("nik_num"),
+                          (nik_num // 10**10).alias("nik_wilayah"),
+                          (nik_num // 10**4 % 10**6).alias("nik_tanggal6"),
+                          (nik_num % 10**4).alias("nik_urut"),
                           pl.when(inti.str.len_chars() > 0).then(inti).otherwise(pl.col("nama_std"))
                           .alias("nama_inti"),
                           pl.when(inti.str.len_chars() > 0).then(inti.str.split(" ").list.first())

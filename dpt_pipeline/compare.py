@@ -38,6 +38,33 @@ def either_null(*cols: str) -> pl.Expr:
     return pl.any_horizontal([L(c).is_null() | R(c).is_null() for c in cols])
 
 
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) array of the decimal digits of non-negative integers, most significant first."""
+    out = np.empty((len(values), width), dtype=np.uint8)
+    v = values.astype(np.uint64)
+    for i in range(width - 1, -1, -1):
+        out[:, i] = (v % 10).astype(np.uint8)
+        v //= np.uint64(10)
+    return out
+
+
+def digit_edits(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """Edits between fixed-width numbers (NIK, YYYYMMDD): digits that differ, except that one swap of two
+    adjacent digits counts as one edit (as OSA counts it). Vectorised over the pairs."""
+    dl, dr = _digits(left, width), _digits(right, width)
+    diff = dl != dr
+    n = diff.sum(axis=1).astype(np.float64)
+    two = np.flatnonzero(n == 2)
+    if two.size:
+        first = diff[two].argmax(axis=1)
+        nxt = np.minimum(first + 1, width - 1)
+        rows = two
+        swapped = (diff[rows, nxt] & (nxt == first + 1) & (dl[rows, first] == dr[rows, nxt])
+                   & (dl[rows, nxt] == dr[rows, first]))
+        n[rows[swapped]] = 1.0
+    return n
+
+
 _SCORERS: dict[str, Callable[..., float]] = {
     "jaro_winkler": distance.JaroWinkler.normalized_similarity,
     "token_set": fuzz.token_set_ratio,
@@ -128,9 +155,19 @@ class ComparisonSet:
         return out
 
 
+_DIGIT_WIDTH = {"digits16": 16, "digits8": 8}
+
+
 def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
-    """Score distinct (left, right) value pairs once with rapidfuzz's batch cpdist, then join back."""
+    """Digit edits of integer columns in numpy; strings: rapidfuzz's batch cpdist, on the distinct (left,
+    right) value pairs when they repeat (names), else on every pair."""
     left, right = f"{s.column}_l", f"{s.column}_r"
+    if s.scorer in _DIGIT_WIDTH:
+        lv, rv = pairs[left], pairs[right]
+        missing = (lv.is_null() | rv.is_null()).to_numpy()
+        edits = digit_edits(lv.fill_null(0).to_numpy(), rv.fill_null(0).to_numpy(), _DIGIT_WIDTH[s.scorer])
+        edits[missing] = np.nan
+        return pl.Series(s.name, edits).fill_nan(None)
     distinct = pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String)).unique().drop_nulls()
     if distinct.height:
         scores = process.cpdist(distinct[left].to_list(), distinct[right].to_list(),
@@ -199,47 +236,41 @@ def dpt_comparisons() -> ComparisonSet:
                       Similarity("nama_depan_inti", "jaro_winkler")),
         tf_column="nama_std",
     )
-    osa_nik = sim("nik_std", "osa")
-    ham_nik = sim("nik_std", "hamming")
-    # Only a difference in the first 12 digits (region and birth date) looks like a typo. Two NIKs that
-    # differ in the serial alone are two registrations on the same day in the same kecamatan: twins,
-    # or two people born on a placeholder date; given the birth dates already agree, no evidence.
-    def part(a: int, n: int) -> pl.Expr:
-        return L("nik_std").str.slice(a, n) == R("nik_std").str.slice(a, n)
+    nik_edits = sim("nik_num", "digits16")
 
-    region_same, date_same, serial_same = part(0, 6), part(6, 6), part(12, 4)
+    def part(col: str) -> pl.Expr:
+        return L(col) == R(col)
+
+    region_same, date_same, serial_same = part("nik_wilayah"), part("nik_tanggal6"), part("nik_urut")
     head_differs = ~(region_same & date_same)
-    one_edit = (ham_nik == 1) | (osa_nik == 1)
+    one_edit = nik_edits == 1
     dates_agree = same("tanggal_lahir").fill_null(True)
-    # NIK evidence by where the near miss lies, with fixed weights: its date digits repeat the birth date,
-    # which the date comparison counts already, so u from random pairs would count a near miss as if
-    # independent of it. Serials are small numbers each office starts afresh every day, so between two
-    # people born on one day in one kecamatan a serial one digit off is common: two registrations, a case
-    # for review rather than a claim. A slip in the date digits of two records whose dates agree cannot be
-    # such a coincidence; a slip in the region code could be either.
+    # NIK near misses have fixed weights: the NIK's date digits repeat the birth date, which the date
+    # comparison counts already, so u from random pairs would count a near miss as if independent of it.
+    # A slip outside the serial between two records whose dates agree is a typo. Serials are small numbers
+    # each office starts afresh every day, so between two people born on one day in one kecamatan a serial
+    # one digit off is common: more likely two registrations than a typo.
     nik = Comparison(
-        "nik", ("nik_std",), "NIK kosong/rusak", either_null("nik_std"),
+        "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut"), "NIK kosong/rusak", either_null("nik_num"),
         (
-            Level("sama", "NIK sama", same("nik_std")),
-            Level("salah_tanggal", "NIK beda satu digit (bagian tanggal)",
-                  region_same & serial_same & ~date_same & one_edit & dates_agree, weight=6.0),
-            Level("salah_wilayah", "NIK beda satu digit (kode wilayah)",
-                  ~region_same & date_same & serial_same & one_edit, weight=1.0),
-            Level("salah_urut", "NIK beda satu digit (nomor urut)", region_same & date_same & one_edit,
-                  weight=-12.0),
-            Level("tanggal_beda", "NIK dan tanggal lahir sama-sama sedikit berbeda",
-                  region_same & serial_same & one_edit, weight=0.0),
+            Level("sama", "NIK sama", same("nik_num")),
+            Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar",
+                  one_edit & head_differs & dates_agree, weight=6.0),
+            Level("tanggal_beda", "NIK dan tanggal lahir sama-sama sedikit berbeda", one_edit & head_differs,
+                  weight=0.0),
+            Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit, weight=-4.0),
             Level("nomor_urut", "NIK lain dengan wilayah dan tanggal lahir sama (beda nomor urut)",
-                  region_same & date_same, weight=-12.0),
+                  region_same & date_same, weight=-10.0),
             # Two valid NIKs that are not a slip of each other belong to two people in Dukcapil's register;
             # a person with two NIKs is a case for review, not a claim.
             Level("beda", "NIK berbeda", pl.lit(True), weight=-20.0),
         ),
-        similarities=(Similarity("nik_std", "osa"), Similarity("nik_std", "hamming")),
+        similarities=(Similarity("nik_num", "digits16"),),
     )
-    lev_tgl = sim("tanggal_text", "levenshtein")
+    lev_tgl = sim("tanggal_num", "digits8")
     tanggal = Comparison(
-        "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_text"), "tanggal lahir kosong",
+        "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_num", "tanggal_text"),
+        "tanggal lahir kosong",
         either_null("tanggal_lahir"),
         (
             Level("sama", "tanggal lahir sama", same("tanggal_lahir") & ~L("tanggal_placeholder"), tf=True),
@@ -250,8 +281,8 @@ def dpt_comparisons() -> ComparisonSet:
             Level("tahun", "tahun lahir sama", d["year"]),
             Level("beda", "tanggal lahir berbeda", pl.lit(True)),
         ),
-        similarities=(Similarity("tanggal_text", "levenshtein"),),
-        tf_column="tanggal_text", tf_boost=False,
+        similarities=(Similarity("tanggal_num", "digits8"),),
+        tf_column="tanggal_num", tf_boost=False,
     )
     jw_tempat = sim("tempat_lahir_key", "jaro_winkler")
     tempat = Comparison(
@@ -289,15 +320,17 @@ def dpt_comparisons() -> ComparisonSet:
     year_gap = (L("tanggal_lahir").dt.year() - R("tanggal_lahir").dt.year()).abs()
     # Twins hold two valid NIKs that differ only in the serial (or in the day too, +40, for a boy and a
     # girl); a duplicate keeps its NIK. Without both NIKs, only clearly different first names say twin.
-    serial_only = (L("nik_std").str.slice(0, 12) == R("nik_std").str.slice(0, 12)) & ~same("nik_std")
-    no_nik = L("nik_std").is_null() | R("nik_std").is_null()
-    first_differs = ~same("nama_std") & (serial_only.fill_null(False)
+    serial_only = region_same & date_same & ~serial_same
+    no_nik = L("nik_num").is_null() | R("nik_num").is_null()
+    name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut") | same("nama_fonetik")
+    first_differs = ~name_equivalent & (serial_only.fill_null(False)
                                          | ~same("jenis_kelamin").fill_null(False)
                                          | (no_nik & (sim("nama_depan_inti", "jaro_winkler") < 0.85)))
     date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
-    nik_close = same("nik_std") | (one_edit & head_differs & (serial_same | ~region_same))
+    nik_close = same("nik_num") | (one_edit & head_differs)
     pola = Comparison(
-        "pola", ("nkk_std", "nama_depan", "nama_fonetik", "tanggal_lahir", "nik_std", "jenis_kelamin"),
+        "pola", ("nkk_std", "nama_depan", "nama_fonetik", "nama_rapat", "nama_urut", "tanggal_lahir", "nik_num",
+                 "jenis_kelamin"),
         "", pl.lit(False),
         (
             Level("kembar", "satu KK, tanggal lahir sama, nama depan berbeda (pola anak kembar)",
@@ -308,7 +341,7 @@ def dpt_comparisons() -> ComparisonSet:
             # it) and the sex or the first name differs. A duplicate keeps its date or its name.
             Level("nik_salinan", "NIK sama tetapi nama dan tanggal lahir/jenis kelamin berbeda (NIK keluarga "
                   "tersalin, K2)",
-                  same("nik_std") & ~date_close.fill_null(False)
+                  same("nik_num") & ~date_close.fill_null(False) & ~name_equivalent.fill_null(False)
                   & (~same("jenis_kelamin").fill_null(False) | (year_gap >= 12).fill_null(False)
                      | ((sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88))),
                   weight=-40.0),

@@ -15,7 +15,6 @@ run on declarations for FEBRL's columns, as they do for the DPT ones. Record sch
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any, Literal
 
@@ -324,14 +323,14 @@ def _metrics(claimed: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | in
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = 0.5, random_pairs: int = 300_000,
-              prior_over_all_pairs: bool = False) -> dict[str, Any]:
+def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = 0.5, random_pairs: int = 300_000
+              ) -> dict[str, Any]:
     """Link one FEBRL data set with the engine and measure it against the shipped true links.
 
     febrl4 is a link of two files: records of both in one frame, only pairs across `source` kept. Claimed
-    pairs are those with match_probability >= `threshold`. `prior_over_all_pairs` is a diagnostic: it
-    rescales the fitted lambda (the share of matches among candidate pairs) to the share among all pairs
-    the data set could form, before scoring. Returns precision, recall, F1, pair counts and timings (s).
+    pairs are those with match_probability >= `threshold`; the prior is taken over every pair the data set
+    could form (all pairs for febrl3, file a x file b for febrl4). Returns precision, recall, F1, pair
+    counts and timings (s).
     """
     t0 = time.perf_counter()
     raw, truth = load_febrl(name)
@@ -350,10 +349,9 @@ def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = 0.5, random_
     cset = febrl_comparisons()
     compared = compare(records, pairs, cset)
     t_compare = time.perf_counter()
-    model = fit(compared, records, cset, febrl_training(), random_pairs=random_pairs, seed=seed)
-    lambda_candidates = model.lambda_
-    if prior_over_all_pairs:
-        model = dataclasses.replace(model, lambda_=model.lambda_ * pairs.height / possible)
+    model = fit(compared, records, cset, febrl_training(), passes=febrl_passes(), random_pairs=random_pairs,
+                seed=seed, possible_pairs=possible)
+    lambda_candidates = model.lambda_ * possible / max(pairs.height, 1)
     t_fit = time.perf_counter()
     scored = score(compared, records, cset, model)
     t_score = time.perf_counter()
@@ -367,7 +365,6 @@ def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = 0.5, random_
         "data_set": name,
         "seed": seed,
         "threshold": threshold,
-        "prior_over_all_pairs": prior_over_all_pairs,
         "records": records.height,
         "candidate_pairs": pairs.height,
         "candidate_pairs_before_source_filter": all_candidates,

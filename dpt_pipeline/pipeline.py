@@ -125,7 +125,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), time.perf_counter() - t)
     listed = scored.filter(pl.col("match_probability") >= lc.review_threshold)
     pairs = _pairs_table(listed, cset)
-    same_nik = scored.filter((pl.col("nik_std_l") == pl.col("nik_std_r"))
+    same_nik = scored.filter((pl.col("nik_num_l") == pl.col("nik_num_r"))
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
     conflicts = _pairs_table(same_nik, cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
@@ -158,5 +158,5 @@ def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFr
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, "alasan",
         pl.when(pl.col("source_l") == pl.col("source_r")).then(pl.lit("dalam")).otherwise(pl.lit("lintas"))
         .alias("scope"),
-        pl.col("passes").list.join(",").alias("blocking_passes"),
+        block.pass_names(pl.col("pass_mask"), block.default_passes()).alias("blocking_passes"),
     ).sort("match_probability", "pair_id", descending=[True, False])

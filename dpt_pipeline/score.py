@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from dpt_pipeline import block
 from dpt_pipeline.compare import NULL, ComparisonSet, compare
 from dpt_pipeline.errors import ConfigError
 
@@ -28,6 +30,7 @@ _FLOOR = 1e-9
 # m is never taken below this: a level that EM saw no match at (a changed sex, say) would otherwise
 # weigh -30 bits and veto every other agreement; data-entry errors do happen.
 M_FLOOR = 1e-3
+TF_MAX_BOOST = 8.0
 
 
 @dataclass
@@ -144,9 +147,16 @@ def dpt_training() -> list[TrainingSession]:
             TrainingSession(("nama_tanggal",), ("nama", "tanggal_lahir"))]
 
 
-def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    patterns, counts = np.unique(levels, axis=0, return_counts=True)
-    return patterns, counts.astype(float)
+def _unique_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(levels, axis=0, return_index, return_counts), fast: each row as one mixed-radix integer."""
+    if len(levels) == 0:
+        return levels, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    radix = levels.max(axis=0).astype(np.int64) + 1
+    code = np.zeros(len(levels), dtype=np.int64)
+    for k in range(levels.shape[1]):
+        code = code * radix[k] + levels[:, k]
+    _, idx, counts = np.unique(code, return_index=True, return_counts=True)
+    return levels[idx], idx, counts
 
 
 def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_list: list[np.ndarray],
@@ -181,11 +191,20 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
 
 
 def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
-        sessions: list[TrainingSession] | None = None, *, random_pairs: int = 300_000, seed: int = 0,
-        max_iter: int = 200, tol: float = 1e-6) -> FellegiSunter:
+        sessions: list[TrainingSession] | None = None, *, passes: Sequence[block.BlockingPass | block.NikEditPass]
+        | None = None, random_pairs: int = 300_000, seed: int = 0, max_iter: int = 200, tol: float = 1e-6,
+        possible_pairs: float | None = None) -> FellegiSunter:
     """Estimate u on random pairs, then m by EM sessions on the compared candidate pairs (no labels), then
-    lambda on all candidates with m and u held."""
+    the share of matches among the candidates with m and u held.
+
+    The model's lambda is that share spread over every pair the records could form (`possible_pairs`,
+    n(n-1)/2 by default), as in Splink: u is counted on random pairs, not on candidates, so a prior taken
+    over candidates would count the fields the passes blocked on twice. It also grows stricter with the
+    roll's size, as it should: among a million voters a shared name and birth date happen by chance more
+    often than among twenty thousand.
+    """
     u_list, n_random = estimate_u(records, cset, random_pairs, seed)
+    passes = block.default_passes() if passes is None else passes
     names = [c.name for c in cset.comparisons]
     levels = _levels(candidates, cset)
     fixed_cols = np.zeros((len(levels),))
@@ -210,8 +229,8 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         if unknown:
             raise ConfigError(f"training session freezes unknown comparisons {unknown}; known: {names}")
         if sess.passes:
-            sel = candidates.select(pl.col("passes").list.eval(pl.element().is_in(list(sess.passes))).list.any())
-            mask = sel.to_series().to_numpy()
+            bits = block.pass_bits(sess.passes, passes)
+            mask = ((candidates["pass_mask"] & bits) != 0).to_numpy()
         else:
             mask = np.ones(len(levels), dtype=bool)
         if mask.sum() == 0:
@@ -219,7 +238,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
             continue
         # A frozen comparison is left out of the session altogether: the pairs were chosen by its fields.
         estimate = {k for k in learned if names[k] not in sess.frozen}
-        pats, idx, cnt = np.unique(levels[mask], axis=0, return_index=True, return_counts=True)
+        pats, idx, cnt = _unique_rows(levels[mask])
         fw = fixed_cols[mask][idx]
         m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fw, sorted(estimate), estimate,
                          max_iter, tol)
@@ -230,15 +249,19 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     for k, ms in learned_m.items():
         if ms:
             m_list[k] = np.mean(ms, axis=0)
-    pats, idx, cnt = np.unique(levels, axis=0, return_index=True, return_counts=True)
+    pats, idx, cnt = _unique_rows(levels)
     _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[idx], learned, set(), max_iter, tol)
     params = []
     for k, c in enumerate(cset.comparisons):
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
         params.append(ComparisonParams(c.name, c.codes, [float(x) for x in m_list[k]],
                                        [float(x) for x in u_list[k]], fixed))
-    log.info("Fellegi-Sunter fitted: lambda %.5f on %d candidate pairs", lam, len(levels))
-    return FellegiSunter(params, lam, iterations + it, n_random)
+    n = records.height
+    possible = possible_pairs if possible_pairs is not None else n * (n - 1) / 2
+    lam_all = min(max(lam * len(levels) / max(possible, 1.0), 1e-15), 1 - 1e-9)
+    log.info("Fellegi-Sunter fitted: %.5f of %d candidate pairs match; prior over all pairs %.3g", lam,
+             len(levels), lam_all)
+    return FellegiSunter(params, lam_all, iterations + it, n_random)
 
 
 def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -267,7 +290,9 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
                 # u for agreeing on this value is its frequency (Splink's term-frequency adjustment); without
                 # tf_boost never below the level's average, so a common value (01-07-1970) weighs less and a
                 # value seen once no more than an average agreement.
-                floor = 1.0 / max(records.height, 1) if c.tf_boost else p.u[idx]
+                # A rare value may count up to 8 times (3 bits) more than the average agreement: beyond
+                # that, "seen once among a million" is chance, not identity.
+                floor = p.u[idx] / TF_MAX_BOOST if c.tf_boost else p.u[idx]
                 u_v = np.maximum(values[at], floor)
                 w[at] = np.log2(max(p.m[idx], M_FLOOR) / u_v)
         total += w

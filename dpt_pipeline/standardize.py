@@ -10,23 +10,26 @@ are computed once per distinct value and joined back: a roll has far fewer disti
 
 Names (`nama_std`), in this order, each step chosen so that the result is a fixed point of the whole:
 1. Upper case; accents and apostrophes removed (MA'RUF -> MARUF); other punctuation becomes a space,
-   except dots and commas, which steps 3-4 still need.
+   except dots and commas, which steps 3 and 5 still need.
 2. Old spelling (EYD 1972) to modern: OE->U, DJ->J, TJ->C, SJ->SY, CH->KH, and NJ->NY at the start of a
    word only (modern names have NJ inside words: ANJAR, PANJI, BANJAR). Old J->Y is left alone (modern J
    is far more common); the phonetic key merges J and Y instead.
-3. Degrees: everything after a comma that is only degrees (any dotted abbreviation, or a known compact
-   one: SE, SPD, MM...) is dropped; without a comma, known degrees at the end are dropped when written
-   with dots (S.E., M.PD) or, three letters or more, without them (SPD, SKOM), never a two-letter one
-   without dots (that may be an initial).
-4. Dots become spaces (H.ABDUL -> H ABDUL, M.YUSUF -> M YUSUF); whitespace collapsed.
-5. BIN/BINTI: the first BIN or BINTI that is not the first word splits the name; what follows is
-   `nama_ayah` (standardized the same way), what precedes it is the name.
+3. Degrees after a comma: dropped when everything after the comma is degrees (a known one, any dotted
+   abbreviation of short parts, or a known compact one: SE, SPD, MM...); otherwise the comma is a space.
+4. BIN/BINTI: the first BIN or BINTI that is not the first word splits the name; what follows is
+   `nama_ayah` (up to a second BIN: the grandfather is left out), what precedes it is the name. Steps 5-8
+   run on both.
+5. Degrees at the end without a comma are dropped when written with dots (S.E., M.PD) or, three letters
+   or more, without them (SPD, SKOM); never a two-letter one without dots (that may be an initial).
+   Then dots become spaces (H.ABDUL -> H ABDUL, M.YUSUF -> M YUSUF), whitespace collapsed.
 6. Muhammad: every spelling (MUHAMMAD, MUHAMAD, MOHAMMAD, MOCHAMMAD, MUHAMMED, MOCH, MOH, MUH, MHD,
    MD, MOHD...) becomes MUHAMMAD; a lone M becomes MUHAMMAD only when another word follows it
-   (M. YUSUF), a final M is kept as an initial (ABDUL M).
+   (M. YUSUF, H. M. YUSUF), a final M is kept as an initial (ABDUL M).
 7. Titles (H, HJ, BAPAK, IBU, NY, DRS, IR, DR, PROF...) are dropped only as a run of whole leading
-   words, and never the last word: a voter named IBU stays IBU.
+   words, and never the last word: a voter named IBU stays IBU; AHMAD H keeps its H.
 8. ABD -> ABDUL, and a leading ST followed by another word -> SITI (the Bugis abbreviation).
+
+The phonetic key (`nama_fonetik`) is PHONETIC_RULES applied to the name without spaces; see there.
 """
 
 from __future__ import annotations
@@ -158,7 +161,6 @@ def _degree_regexes() -> tuple[str, str]:
     compact = [d.replace(".", "") for d in DEGREES]
     bare = [c for c in compact if len(c) >= 3 and c not in _BARE_DEGREES_EXCLUDED] + list(_DECEASED)
     trailing_deg = f"(?:{'|'.join(dotted)})\\.?|(?:{_alternation(bare)})\\.?"
-    # After a comma: any dotted abbreviation, or any compact degree, two-letter ones included.
     # After a comma: a known degree, any dotted abbreviation of short parts (S.KEP.NS; not H.ROHMAN), or
     # any compact degree, two-letter ones included.
     generic = r"[A-Z]{1,4}\.(?:[A-Z]{1,4}\.?)*"
@@ -172,10 +174,11 @@ def _degree_regexes() -> tuple[str, str]:
 _TRAILING_DEGREES, _COMMA_DEGREES = _degree_regexes()
 _LEADING_TITLES = rf"^(?:(?:{_alternation(TITLES)}) )+"
 _MUHAMMAD_RE = rf"\b(?:{_MUHAMMAD_LONG}|{_alternation(_MUHAMMAD_SHORT)})\b"
-# The first BIN/BINTI that is not the first word and has something after it; dots still in the text.
-# _BEFORE_BIN's group 1 is what precedes it, or the whole text when there is none.
+# The first BIN/BINTI that is not the first word and has something after it; dots still in the text,
+# which starts and ends with a letter. _BIN_TAIL removes it and what follows (a plain replace: an
+# extract with an optional group would need the slow capture engines on every name).
 _BIN_SPLIT = r"^(.+?)[\s.]+BIN(?:TI)?[\s.]+(.+)$"
-_BEFORE_BIN = r"^(.+?)(?:[\s.]+BIN(?:TI)?[\s.]+.+)?$"
+_BIN_TAIL = r"[\s.]+BIN(?:TI)?[\s.]+.*$"
 _APOSTROPHES = "['`\u00b4\u2018\u2019\u02bc\u02bb]"
 
 
@@ -191,7 +194,9 @@ def _upper_ascii(e: pl.Expr) -> pl.Expr:
 
 
 def _collapse_spaces(e: pl.Expr) -> pl.Expr:
-    return e.str.replace_all(r"\s+", " ").str.strip_chars(" ")
+    # Runs of plain spaces only: callers have turned tabs and other whitespace into spaces already, and
+    # `\s+` would rewrite every single space too (five times slower).
+    return e.str.replace_all(" {2,}", " ").str.strip_chars(" ")
 
 
 def old_spelling_expr(source: str | pl.Expr) -> pl.Expr:
@@ -209,18 +214,19 @@ def _null_if_empty(e: pl.Expr) -> pl.Expr:
 # ----------------------------------------------------------------------------------------------- names
 
 def _clean_name(source: str | pl.Expr) -> pl.Expr:
-    """Steps 1-3a of the module docstring: upper case, old spelling, degrees after a comma gone; dots
+    """Steps 1-3 of the module docstring: upper case, old spelling, degrees after a comma gone; dots
     and BIN still inside, single-spaced."""
-    e = _upper_ascii(_col(source)).str.replace_all(r"[^A-Z.,\s]", " ")
+    e = _upper_ascii(_col(source)).str.replace_all(r"[^A-Z., ]", " ")
     e = old_spelling_expr(e)
     e = e.str.replace(_COMMA_DEGREES, "").str.replace_all(",", " ")
-    return _collapse_spaces(e)
+    # Dots at either end carry nothing, and _BIN_TAIL relies on a letter first.
+    return e.str.replace_all(" {2,}", " ").str.strip_chars(" .")
 
 
 def _finish_name(e: pl.Expr) -> pl.Expr:
-    """Steps 3b-8 on one side of the BIN split: it runs after the split so that a degree before BIN
+    """Steps 5-8 on one side of the BIN split: after the split, so that a degree before BIN
     (AHMAD S.PD BIN YUSUF) is dropped too."""
-    e = _collapse_spaces(e.str.replace(_TRAILING_DEGREES, "").str.replace_all(r"\.", " "))
+    e = _collapse_spaces(e.str.replace(_TRAILING_DEGREES, "").str.replace_all(".", " ", literal=True))
     e = e.str.replace_all(_MUHAMMAD_RE, MUHAMMAD).str.replace_all(r"\bM ", f"{MUHAMMAD} ")
     e = e.str.replace(_LEADING_TITLES, "")
     return _null_if_empty(e.str.replace_all(r"\bABD\b", "ABDUL").str.replace(r"^ST ", "SITI "))
@@ -230,19 +236,20 @@ def normalize_name_expr(source: str | pl.Expr) -> pl.Expr:
     """The standardized name (`nama_std`): upper case, no punctuation, titles and degrees dropped,
     Muhammad unified, old spelling modernised, BIN/BINTI + father's name removed. Null when nothing is
     left. Idempotent: applied to its own output it returns that output."""
-    return _finish_name(_clean_name(source).str.extract(_BEFORE_BIN, 1))
+    return _finish_name(_clean_name(source).str.replace(_BIN_TAIL, ""))
 
 
 def father_name_expr(source: str | pl.Expr) -> pl.Expr:
     """The father's name after BIN/BINTI (`nama_ayah`), standardized like the name; null when absent.
     A grandfather's name (A BIN B BIN C) is left out: the father is B."""
-    return _finish_name(_clean_name(source).str.extract(_BIN_SPLIT, 2).str.extract(_BEFORE_BIN, 1))
+    return _finish_name(_clean_name(source).str.extract(_BIN_SPLIT, 2).str.replace(_BIN_TAIL, ""))
 
 
 # Consonants left when the phonetic consonant map has run (F, J, Q, V, X, Z are gone by then).
-_CONSONANT = "[BCDGHKLMNPRSTW]"
+_CONSONANTS = "BCDGHKLMNPRSTW"
 _KEY_LETTERS = "ABCDEGHIKLMNOPRSTUWY"
-_DOUBLES = [c * k for k in (4, 3, 2) for c in _KEY_LETTERS]
+# Longest first: one leftmost-first scan then collapses any run of up to 8 letters.
+_DOUBLES = [c * k for k in range(8, 1, -1) for c in _KEY_LETTERS]
 
 # The phonetic key's rewrites, in order: (pattern, replacement, why). A pattern is a regex, or for a
 # dict a set of literal rewrites done in one left-to-right scan. Rules anchor only on word boundaries:
@@ -250,23 +257,25 @@ _DOUBLES = [c * k for k in (4, 3, 2) for c in _KEY_LETTERS]
 # start or end of the name), the per-token keys on the spaced name (`\b` is a token's start or end), and
 # no rule matches across a space, so a token's key in the list is the key of that token alone.
 PHONETIC_RULES: tuple[tuple[str | dict[str, str], str, str], ...] = (
-    ("ABDUL([DNRSTZ])", "ABDU$1", "Arabic assimilation: ABDUL RAHMAN = ABDURRAHMAN, ABDUL SAMAD = ABDUSSAMAD"),
-    (r"\bKH([BCDFGHJKLMNPQRSTVWXZ])", "K$1", "KH before a consonant is a Latin CH (KHRISTINA = KRISTINA)"),
+    ({f"ABDUL{c}": f"ABDU{c}" for c in "DNRSTZ"}, "",
+     "Arabic assimilation: ABDUL RAHMAN = ABDURRAHMAN, ABDUL SAMAD = ABDUSSAMAD"),
+    (r"(?-u:\b)KH([BCDFGHJKLMNPQRSTVWXZ])", "K$1",
+     "KH before a consonant is a Latin CH (CHRISTINA, KHRISTINA in nama_std, = KRISTINA)"),
     ({"KH": "H", "SY": "S", "SH": "S", "PH": "P", "DZ": "Y", "Q": "K", "X": "KS", "J": "Y", "Z": "Y",
       "F": "P", "V": "P"}, "",
      "KHAIRUL = HAIRUL, SYAMSUL = SAMSUL, SHOLEH = SOLEH, LUQMAN = LUKMAN; J/Y/Z one sound: old J is Y "
      "(YULIANTI = JULIANTI), Z is said J (ZAINAL = JAINAL, DZULKIFLI = ZULKIFLI); F/V/P one sound "
      "(FAJAR = PAJAR, NOVI = NOPI, STEPHANUS = STEFANUS)"),
-    (f"({_CONSONANT})Y", "${1}I", "Y after a consonant is I: DEWY = DEWI, SURYA = SURIA"),
-    (r"Y\b", "I", "final Y is I: MEY = MEI"),
-    ("IY([AEIOU])", "I$1", "glide: SUPRIYADI = SUPRIADI, FITRIYANI = FITRIANI"),
-    ("UW([AEIOU])", "U$1", "glide: SUWARNO = SUARNO"),
+    ({f"{c}Y": f"{c}I" for c in _CONSONANTS}, "", "Y after a consonant is I: DEWY = DEWI, SURYA = SURIA"),
+    (r"Y(?-u:\b)", "I", "final Y is I: MEY = MEI"),
+    ({**{f"IY{v}": f"I{v}" for v in "AEIOU"}, **{f"UW{v}": f"U{v}" for v in "AEIOU"}}, "",
+     "glides: SUPRIYADI = SUPRIADI, FITRIYANI = FITRIANI, SUWARNO = SUARNO"),
     ({"OO": "U", "IE": "I", "AE": "AI", "EI": "E"}, "",
      "NOOR = NUR, ARIEF = ARIF (Dutch IE), ZAENAL = ZAINAL, HUSEIN = HUSEN"),
-    (r"D\b", "T", "final devoicing: RAHMAD = RAHMAT"),
-    ({d: d[0] for d in _DOUBLES}, "", "doubled letters: SITTI = SITI, HASSAN = HASAN, ABDURRAHMAN = ABDURAHMAN"),
-    ({d: d[0] for d in _DOUBLES}, "", "(again: one scan collapses runs of up to 4 letters)"),
-    (r"\BH", "", "H only counts first: AHMAD = ACHMAD = AMAD, RAMADHAN = RAMADAN, FATIMAH = FATIMA"),
+    (r"D(?-u:\b)", "T", "final devoicing: RAHMAD = RAHMAT"),
+    ({d: d[0] for d in _DOUBLES}, "",
+     "doubled letters: SITTI = SITI, HASSAN = HASAN, ABDURRAHMAN = ABDURAHMAN"),
+    (r"(?-u:\B)H", "", "H only counts first: AHMAD = ACHMAD = AMAD, RAMADHAN = RAMADAN, FATIMAH = FATIMA"),
 )
 
 
@@ -285,14 +294,54 @@ def phonetic_key_expr(source: str | pl.Expr) -> pl.Expr:
 
     Vowels are kept, so SITI/SRI, HASAN/HUSEIN, RINA/RINI and EKO/EKA stay apart.
     """
-    return _null_if_empty(_phonetic(_col(source).str.replace_all("[^A-Z]", "")))
+    rapat = _col(source).str.replace_all(" ", "", literal=True).str.replace_all("[^A-Z]+", "")
+    return _null_if_empty(_phonetic(rapat))
+
+
+def _phonetic_spaced(source: str | pl.Expr) -> pl.Expr:
+    """The per-word phonetic keys joined by single spaces (null for an empty name)."""
+    spaced = _collapse_spaces(_col(source).str.replace_all("[^A-Z ]", " "))
+    return pl.when(spaced.str.len_chars() > 0).then(_phonetic(spaced))
 
 
 def phonetic_token_keys_expr(source: str | pl.Expr) -> pl.Expr:
     """The phonetic key of each word of a standardized name (`nama_fonetik_token`, list[str]); element i
     equals `phonetic_key_expr` of word i. One pass over the name, not one per word."""
-    spaced = _collapse_spaces(_col(source).str.replace_all("[^A-Z ]", ""))
-    return pl.when(spaced.str.len_chars() > 0).then(_phonetic(spaced).str.split(" "))
+    return _phonetic_spaced(source).str.split(" ")
+
+
+def _name_strings(frame: Frame, source: str, prefix: str, father: str | None) -> Frame:
+    """The costly half of `add_name_columns`: the string columns (the per-word keys still joined by
+    spaces, in `_<prefix>_fonetik_spasi`), worth computing once per distinct name."""
+    std = f"{prefix}_std"
+    # The shared cleaning runs once, in a temporary column, instead of once per output expression.
+    tmp = f"_{prefix}_bersih"
+    frame = frame.with_columns(_clean_name(source).alias(tmp))
+    first = [_finish_name(pl.col(tmp).str.replace(_BIN_TAIL, "")).alias(std)]
+    if father:
+        first.append(_finish_name(pl.col(tmp).str.extract(_BIN_SPLIT, 2).str.replace(_BIN_TAIL, ""))
+                     .alias(father))
+    frame = frame.with_columns(first).drop(tmp)
+    return frame.with_columns(
+        phonetic_key_expr(std).alias(f"{prefix}_fonetik"),
+        _phonetic_spaced(std).alias(f"_{prefix}_fonetik_spasi"),
+        pl.col(std).str.split(" ").list.sort().list.join(" ").alias(f"{prefix}_urut"),
+    )
+
+
+def _name_lists(frame: Frame, prefix: str) -> Frame:
+    """The cheap half of `add_name_columns`: the columns split from `_name_strings`' strings."""
+    std = f"{prefix}_std"
+    tokens = f"{prefix}_token"
+    frame = frame.with_columns(
+        pl.col(std).str.replace_all(" ", "", literal=True).alias(f"{prefix}_rapat"),
+        pl.col(std).str.split(" ").alias(tokens),
+        pl.col(f"_{prefix}_fonetik_spasi").str.split(" ").alias(f"{prefix}_fonetik_token"),
+    ).drop(f"_{prefix}_fonetik_spasi")
+    return frame.with_columns(
+        pl.col(tokens).list.first().alias(f"{prefix}_depan"),
+        pl.col(tokens).list.last().alias(f"{prefix}_belakang"),
+    )
 
 
 def add_name_columns(frame: Frame, source: str, prefix: str = "nama", father: str | None = "nama_ayah"
@@ -303,27 +352,7 @@ def add_name_columns(frame: Frame, source: str, prefix: str = "nama", father: st
     The reusable form of the name step: `add_name_columns(febrl, "surname", prefix="surname",
     father=None)` standardizes another schema's name column the same way.
     """
-    std = f"{prefix}_std"
-    tokens = f"{prefix}_token"
-    # The shared cleaning runs once, in a temporary column, instead of once per output expression.
-    tmp = f"_{prefix}_bersih"
-    frame = frame.with_columns(_clean_name(source).alias(tmp))
-    first = [_finish_name(pl.col(tmp).str.extract(_BEFORE_BIN, 1)).alias(std)]
-    if father:
-        first.append(_finish_name(pl.col(tmp).str.extract(_BIN_SPLIT, 2).str.extract(_BEFORE_BIN, 1))
-                     .alias(father))
-    frame = frame.with_columns(first).drop(tmp)
-    frame = frame.with_columns(
-        pl.col(std).str.replace_all(" ", "").alias(f"{prefix}_rapat"),
-        pl.col(std).str.split(" ").alias(tokens),
-        phonetic_key_expr(std).alias(f"{prefix}_fonetik"),
-        phonetic_token_keys_expr(std).alias(f"{prefix}_fonetik_token"),
-    )
-    return frame.with_columns(
-        pl.col(tokens).list.sort().list.join(" ").alias(f"{prefix}_urut"),
-        pl.col(tokens).list.first().alias(f"{prefix}_depan"),
-        pl.col(tokens).list.last().alias(f"{prefix}_belakang"),
-    )
+    return _name_lists(_name_strings(frame, source, prefix, father), prefix)
 
 
 # ------------------------------------------------------------------------------------ places, addresses
@@ -395,15 +424,17 @@ def standardize(voters: Frame) -> Frame:
     t0 = time.perf_counter()
     is_lazy = isinstance(voters, pl.LazyFrame)
     lf = voters.lazy().drop(list(STANDARDIZE_SCHEMA), strict=False)
+    input_columns = lf.collect_schema().names()
 
-    names = add_name_columns(lf.select(pl.col("nama").cast(pl.String)).unique(), "nama")
-    places = lf.select(pl.col("tempat_lahir").cast(pl.String)).unique().with_columns(
+    # Strings only are joined back (joining list columns costs more than splitting them again).
+    names = _name_strings(lf.select("nama").unique(), "nama", "nama", "nama_ayah")
+    places = lf.select("tempat_lahir").unique().with_columns(
         normalize_place_expr("tempat_lahir").alias("tempat_lahir_std")
     ).with_columns(place_key_expr("tempat_lahir_std").alias("tempat_lahir_key"))
-    addresses = lf.select(pl.col("alamat").cast(pl.String)).unique().with_columns(
+    addresses = lf.select("alamat").unique().with_columns(
         normalize_address_expr("alamat").alias("alamat_std")
     )
-    lf = _via_unique(lf, "nama", names)
+    lf = _name_lists(_via_unique(lf, "nama", names), "nama")
     lf = _via_unique(lf, "tempat_lahir", places)
     lf = _via_unique(lf, "alamat", addresses)
     lf = lf.with_columns(
@@ -415,7 +446,7 @@ def standardize(voters: Frame) -> Frame:
         pl.col("nik_std").str.slice(0, 6).alias("nik_prefix6"),
         pl.col("nik_std").str.slice(12, 4).alias("nik_serial"),
     )
-    lf = lf.cast(STANDARDIZE_SCHEMA)  # type: ignore[arg-type]
+    lf = lf.select(*input_columns, *STANDARDIZE_SCHEMA).cast(STANDARDIZE_SCHEMA)  # type: ignore[arg-type]
     if is_lazy:
         return lf  # type: ignore[return-value]
     out = lf.collect()
@@ -424,8 +455,9 @@ def standardize(voters: Frame) -> Frame:
 
 
 __all__ = [
-    "STANDARDIZE_SCHEMA", "TITLES", "DEGREES", "OLD_SPELLING", "PHONETIC_RULES", "ADDRESS_WORDS", "PLACE_ALIASES",
-    "PLACEHOLDER_DATES", "MUHAMMAD", "standardize", "normalize_name_expr", "father_name_expr",
-    "phonetic_key_expr", "phonetic_token_keys_expr", "old_spelling_expr", "add_name_columns", "normalize_place_expr", "place_key_expr",
-    "normalize_address_expr", "placeholder_date_expr", "number16_expr",
+    "STANDARDIZE_SCHEMA", "TITLES", "DEGREES", "OLD_SPELLING", "PHONETIC_RULES", "ADDRESS_WORDS",
+    "PLACE_ALIASES", "PLACEHOLDER_DATES", "MUHAMMAD", "standardize", "normalize_name_expr",
+    "father_name_expr", "phonetic_key_expr", "phonetic_token_keys_expr", "old_spelling_expr",
+    "add_name_columns", "normalize_place_expr", "place_key_expr", "normalize_address_expr",
+    "placeholder_date_expr", "number16_expr",
 ]

@@ -22,8 +22,11 @@ CASES = [
     ("nama", "beda", {"nama": "MUHAMMAD ARSYAD"}, {"nama": "MUHAMMAD NORDIN"}, "shared common token only"),
     ("nik", "null", {"nik": None}, {"nik": NIK_A}, "one side without a NIK"),
     ("nik", "sama", {"nik": NIK_A}, {"nik": NIK_A}, "same NIK"),
-    ("nik", "salah_tanggal", {"nik": NIK_A}, {"nik": "6408134506800001"}, "slip in the NIK's date digits"),
-    ("nik", "salah_wilayah", {"nik": NIK_A}, {"nik": "6408124505800001"}, "slip in the region code"),
+    ("nik", "salah_ketik", {"nik": NIK_A}, {"nik": "6408134506800001"}, "slip in the NIK's date digits"),
+    ("nik", "salah_ketik", {"nik": NIK_A}, {"nik": "6408124505800001"}, "slip in the region code"),
+    ("nik", "salah_ketik", {"nik": NIK_A}, {"nik": "6408134505080001"}, "two digits of the year swapped"),
+    ("nik", "tanggal_beda", {"nik": NIK_A}, {"nik": "6408134506800001", "tanggal_lahir": D(1980, 5, 6)},
+     "the NIK slip matches another birth date: two people"),
     ("nik", "salah_urut", {"nik": NIK_A}, {"nik": "6408134505800002"}, "serial one digit off"),
     ("nik", "nomor_urut", {"nik": NIK_A}, {"nik": "6408134505800037"}, "another serial, same office and day"),
     ("nik", "beda", {"nik": NIK_A}, {"nik": "6474011203850011"}, "unrelated NIKs"),
@@ -91,3 +94,10 @@ HARD = [
 def test_household_patterns(level_of, expected, left, right, why) -> None:
     assert level_of(left, right)["pola"] == expected, why
     assert level_of(right, left)["pola"] == expected, why
+
+
+def test_spacing_variant_in_one_kk_is_not_a_twin(level_of) -> None:
+    a = {"nkk": KK, "nama": "SITISUWARTI", "nik": None, "tanggal_lahir": D(2006, 1, 27), "jenis_kelamin": "P"}
+    b = {"nkk": KK, "nama": "SITI SUWARTI", "nik": "6408136701060024", "tanggal_lahir": D(2006, 1, 27),
+         "jenis_kelamin": "P"}
+    assert level_of(a, b)["pola"] == "biasa"
