@@ -147,6 +147,13 @@ class ComparisonSet:
                     cols.append(col)
         return cols
 
+    def level_index(self, comparison: str, code: str) -> int:
+        """The level number of `code` in the comparison called `comparison`."""
+        for c in self.comparisons:
+            if c.name == comparison:
+                return c.codes.index(code)
+        raise KeyError(comparison)
+
     @property
     def similarities(self) -> list[Similarity]:
         out: list[Similarity] = []
@@ -183,20 +190,37 @@ def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
 
 def pair_frame(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
     """The pair frame: rid_l, rid_r, ids, `<col>_l`/`<col>_r` for every column the comparisons read."""
-    cols = [cset.id_column, *cset.extra_columns, *cset.columns]
-    cols = list(dict.fromkeys(cols))
-    rid_l, rid_r = pairs["rid_l"], pairs["rid_r"]
-    sub = records.select(cols)
-    left = sub.select(pl.all().gather(rid_l)).rename({c: f"{c}_l" for c in cols})
-    right = sub.select(pl.all().gather(rid_r)).rename({c: f"{c}_r" for c in cols})
+    return attach(records, pairs, list(dict.fromkeys([cset.id_column, *cset.extra_columns, *cset.columns])))
+
+
+def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, slim: bool = False,
+            chunk_size: int = 1_000_000) -> pl.DataFrame:
+    """Comparison levels (`lvl_<name>`, Int8) for every candidate pair.
+
+    By default on top of the whole pair frame. With `slim`, only the pairs' own columns, the levels and
+    the left value of each term-frequency column are kept, and the pairs are compared a chunk at a time,
+    so that a million records' candidates do not hold every compared string in memory at once.
+    """
+    def one(chunk: pl.DataFrame) -> pl.DataFrame:
+        frame = pair_frame(records, chunk, cset)
+        frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
+        frame = frame.with_columns([c.level_expr() for c in cset.comparisons])
+        if not slim:
+            return frame
+        tf = list(dict.fromkeys(f"{c.tf_column}_l" for c in cset.comparisons if c.tf_column))
+        return frame.select(*chunk.columns, *[c.level_column for c in cset.comparisons], *tf)
+
+    if not slim or pairs.height <= chunk_size:
+        return one(pairs)
+    return pl.concat([one(pairs.slice(i, chunk_size)) for i in range(0, pairs.height, chunk_size)])
+
+
+def attach(records: pl.DataFrame, pairs: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Add `<column>_l` and `<column>_r` from the records to pairs holding rid_l and rid_r."""
+    sub = records.select(columns)
+    left = sub.select(pl.all().gather(pairs["rid_l"])).rename({c: f"{c}_l" for c in columns})
+    right = sub.select(pl.all().gather(pairs["rid_r"])).rename({c: f"{c}_r" for c in columns})
     return pl.concat([pairs, left, right], how="horizontal")
-
-
-def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
-    """Comparison levels (`lvl_<name>`, Int8) for every candidate pair, on top of the pair frame."""
-    frame = pair_frame(records, pairs, cset)
-    frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
-    return frame.with_columns([c.level_expr() for c in cset.comparisons])
 
 
 # ------------------------------------------------------------------------------------ DPT comparisons

@@ -101,7 +101,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
                  r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
     log.info("blocking: %d candidate pairs in %.1fs", candidates.height, time.perf_counter() - t)
     t = time.perf_counter()
-    compared = compare.compare(records, candidates, cset)
+    compared = compare.compare(records, candidates, cset, slim=True)
     log.info("compare: %.1fs", time.perf_counter() - t)
     t = time.perf_counter()
     if lc.model is not None:
@@ -123,11 +123,12 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
                              keep_rules=cluster.default_keep_rules("_border_legal"))
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), time.perf_counter() - t)
-    listed = scored.filter(pl.col("match_probability") >= lc.review_threshold)
+    ids = ["voter_id", "source"]
+    listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
     pairs = _pairs_table(listed, cset)
-    same_nik = scored.filter((pl.col("nik_num_l") == pl.col("nik_num_r"))
+    same_nik = scored.filter((pl.col("lvl_nik") == cset.level_index("nik", "sama"))
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
-    conflicts = _pairs_table(same_nik, cset).select(
+    conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
     blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
