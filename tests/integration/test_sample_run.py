@@ -85,3 +85,52 @@ def test_regions_resolve_for_nearly_all_rows(run_db: Path) -> None:
                    "count(*) FILTER (WHERE kode_desa IS NULL) AS unknown FROM voters")
     assert s["share"].item() > 0.99
     assert s["unknown"].item() > 0  # the sample holds unknown desa names on purpose; they are kept
+
+
+def test_duplicate_pairs_follow_the_contract(run_db: Path) -> None:
+    pairs = _q(run_db, "SELECT * FROM duplicate_pairs")
+    assert pairs.height > 0
+    for col in ("pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", "alasan", "scope",
+                "nama", "nik", "tanggal_lahir", "tempat_lahir", "jenis_kelamin", "keluarga", "pola"):
+        assert col in pairs.columns, col
+    assert (pairs["voter_id_l"] < pairs["voter_id_r"]).all()
+    assert pairs["pair_id"].n_unique() == pairs.height
+    assert set(pairs["scope"].unique()) == {"dalam", "lintas"}
+    assert (pairs["match_probability"] >= 0.2).all()
+    assert pairs["alasan"].str.len_chars().min() > 0
+    groups = _q(run_db, "SELECT group_id, count(*) n, sum(keep::INT) kept FROM duplicate_groups GROUP BY 1")
+    assert (groups["n"] >= 2).all() and (groups["kept"] == 1).all()
+
+
+def test_linkage_quality_on_the_sample(run_db: Path) -> None:
+    from dpt_pipeline.evaluate import evaluate
+
+    ev = evaluate(run_db, SAMPLE / "truth.csv")
+    assert ev.pairs.precision >= 0.98 and ev.pairs.recall >= 0.95, ev
+    assert sum(ev.hard_negatives_claimed.values()) == 0, ev.hard_negatives_claimed
+
+
+def test_copied_niks_are_reported_not_grouped(run_db: Path, truth: pl.DataFrame) -> None:
+    conflicts = _q(run_db, "SELECT c.*, vl.source AS s_l, vl.source_row AS r_l FROM nik_conflicts c "
+                           "JOIN voters vl ON vl.voter_id = c.voter_id_l")
+    assert conflicts.height > 0 and (conflicts["match_probability"] < 0.5).all()
+    cases = conflicts.join(truth, left_on=["s_l", "r_l"], right_on=["source", "source_row"])["case"]
+    assert (cases == "nik_salinan").any()
+
+
+def test_pair_ids_are_stable_across_runs(run_db: Path, tmp_path: Path) -> None:
+    cfg = load_config(ROOT / "config" / "pipeline.toml")
+    again = pipeline.run(dataclasses.replace(cfg, output=OutputConfig(dir=tmp_path)))
+    a = _q(run_db, "SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs ORDER BY 1")
+    b = _q(again.database, "SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs ORDER BY 1")
+    assert a.equals(b)
+
+
+def test_sidrap_border_report(run_db: Path) -> None:
+    rep = _q(run_db, "SELECT kode_desa, status, count(*) n FROM border_residents GROUP BY ALL")
+    assert set(rep["kode_desa"]) == {"64.08.13.2006", "64.74.01.1004"}
+    both = rep.filter(pl.col("status") == "terdaftar di dua sisi")["n"]
+    assert both.sum() >= 60 * 2   # the sample registers at least 60 Sidrap residents on both sides
+    kept = _q(run_db, "SELECT v.kode_kabupaten FROM duplicate_groups g JOIN voters v USING (voter_id) "
+                      "JOIN border_residents b USING (voter_id) WHERE g.keep AND b.status = 'terdaftar di dua sisi'")
+    assert (kept["kode_kabupaten"] == "64.08").all()   # Kutim's record is the one recommended to keep

@@ -46,3 +46,8 @@ def levels(a: dict[str, Any], b: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 def level_of():
     return levels
+
+
+@pytest.fixture
+def make_records():
+    return records

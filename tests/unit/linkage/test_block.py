@@ -1,0 +1,53 @@
+"""Blocking: passes find what they are for, and no pass explodes on placeholder dates or common names."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from dpt_pipeline import block
+
+
+def _pairs(make_records, rows, passes=None):
+    recs = make_records(rows)
+    pairs, reports = block.candidate_pairs(recs, passes)
+    return recs, pairs, {r.name: r for r in reports}
+
+
+def test_nik_slip_and_swap_are_candidates(make_records) -> None:
+    rows = [{"nik": "6408134505800001", "nama": "ANI"},
+            {"nik": "6408134505800001", "nama": "INA"},         # same NIK
+            {"nik": "6408124505800001", "nama": "UNI"},         # one digit of the region code
+            {"nik": "6408134505080001", "nama": "ENI"},         # two digits of the year swapped
+            {"nik": "6474011203850011", "nama": "ONI"}]         # unrelated
+    recs, pairs, reports = _pairs(make_records, rows)
+    got = {tuple(sorted((recs["nama"][a], recs["nama"][b]))) for a, b in pairs.select("rid_l", "rid_r").iter_rows()}
+    assert ("ANI", "INA") in got and ("ANI", "UNI") in got and ("ANI", "ENI") in got
+    assert not any("ONI" in p for p in got)
+    assert reports["nik"].pairs == 1
+
+
+def test_placeholder_date_and_common_name_do_not_explode(make_records) -> None:
+    # 400 women called SITI AMINAH born on the placeholder date 01-07-1970, all with different NIKs.
+    rows = [{"nama": "SITI AMINAH", "jenis_kelamin": "P", "tanggal_lahir": dt.date(1970, 7, 1),
+             "nik": f"64081341077{i:05d}", "nkk": None} for i in range(1, 401)]
+    recs, pairs, reports = _pairs(make_records, rows)
+    assert pairs.height < 400 * 399 // 2          # not every pair
+    for r in reports.values():
+        assert r.pairs <= 100 * 99 // 2 * 4, r     # capped blocks
+    assert reports["tanggal_nama"].skipped_blocks >= 1
+    assert reports["tanggal_nama"].largest_blocks[0] == 400   # the report shows the block it refused
+
+
+def test_pairs_are_ordered_and_unique(make_records) -> None:
+    rows = [{"nama": "BUDI", "nik": "6408130505800001"}, {"nama": "BUDI", "nik": "6408130505800001"},
+            {"nama": "BUDI", "nik": "6408130505800001"}]
+    recs, pairs, _ = _pairs(make_records, rows)
+    assert (pairs["rid_l"] < pairs["rid_r"]).all()
+    assert pairs.select("rid_l", "rid_r").is_duplicated().sum() == 0
+    names = block.default_passes()
+    mask = pairs["pass_mask"][0]
+    assert "nik" in pairs.select(block.pass_names(pl.lit(mask), names)).item().split(",")
+    # rid follows voter_id
+    assert recs.sort("rid")["voter_id"].to_list() == sorted(recs["voter_id"].to_list())
