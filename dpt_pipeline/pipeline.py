@@ -92,18 +92,26 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
 def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary."""
     lc = config.linkage
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> float:
+        nonlocal t
+        now = time.perf_counter()
+        seconds[name] = round(now - t, 3)
+        t = now
+        return seconds[name]
+
     records = block.prepare_records(standardize.standardize(voters))
     cset = compare.dpt_comparisons()
-    t = time.perf_counter()
+    lap("standardize")
     candidates, reports = block.candidate_pairs(records)
     for r in reports:
         log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
                  r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
-    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, time.perf_counter() - t)
-    t = time.perf_counter()
+    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
     compared = compare.compare(records, candidates, cset, slim=True)
-    log.info("compare: %.1fs", time.perf_counter() - t)
-    t = time.perf_counter()
+    log.info("compare: %.1fs", lap("compare"))
     if lc.model is not None:
         model = score.FellegiSunter.load(lc.model)
         model.check(cset, str(lc.model))
@@ -113,8 +121,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     model_path = config.output.dir / "model.json"
     write_private(model_path, model.to_json() + "\n")
     scored = score.score(compared, records, cset, model)
-    log.info("fit and score: %.1fs", time.perf_counter() - t)
-    t = time.perf_counter()
+    log.info("fit and score: %.1fs", lap("score"))
 
     def score_fn(pairs: pl.DataFrame) -> pl.DataFrame:
         return score.score(compare.compare(records, pairs, cset), records, cset, model)
@@ -122,7 +129,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
     groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
                              keep_rules=cluster.default_keep_rules("_border_legal"))
-    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), time.perf_counter() - t)
+    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
     ids = ["voter_id", "source"]
     listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
     pairs = _pairs_table(listed, cset)
@@ -140,6 +147,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
         "blocking": [dataclasses.asdict(r) for r in reports],
         "border": border.border_summary(residents).to_dicts(),
+        "seconds": {**seconds, "tables": lap("tables")},
     }
     for row in info["border"]:  # type: ignore[attr-defined]
         log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
