@@ -3,9 +3,13 @@ in Bontang) registered on both sides, on one side only, or not yet resolved."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import polars as pl
 
 from dpt_pipeline.config import BorderArea, BorderSide
+from dpt_pipeline.publish import write_csv_for_excel
 
 BOTH = "terdaftar di dua sisi"
 UNSURE = "belum pasti (perlu diperiksa)"
@@ -72,3 +76,13 @@ def border_report(voters: pl.DataFrame, pairs: pl.DataFrame, areas: list[BorderA
 def border_summary(report: pl.DataFrame) -> pl.DataFrame:
     """Counts per area, side and status."""
     return report.group_by("area", "kode_desa", "status").len("residents").sort("area", "kode_desa", "status")
+
+
+def write_csv(report: pl.DataFrame, voters: pl.DataFrame, area: BorderArea, folder: Path) -> Path:
+    """The area's residents as a CSV for staff (no NIK, no name: the source row finds the person)."""
+    rows = (report.filter(pl.col("area") == area.name)
+            .join(voters.select("voter_id", "source_row", "desa"), on="voter_id", how="left")
+            .select("area", "source", "source_row", "voter_id", "desa", "kode_desa", "rt", "status",
+                    "pasangan_voter_id", "pasangan_kode_desa", pl.col("match_probability").round(4)))
+    slug = re.sub(r"[^a-z0-9]+", "-", area.name.lower()).strip("-")
+    return write_csv_for_excel(rows, folder / f"{slug}.csv")

@@ -87,6 +87,14 @@ def _print_run(result: object, quiet: bool) -> None:
         if s.rejects_by_reason:
             reasons = ", ".join(f"{k}: {v}" for k, v in s.rejects_by_reason.items())
             print(f"rejects in {s.source}: {reasons}")
+    link = result.linkage
+    if link:
+        print(f"duplicates: {link['candidate_pairs']} candidate pairs compared, {link['listed_pairs']} listed for "
+              f"review (>= review threshold), {link['claimed_pairs']} claimed as one person (>= 0.5) in "
+              f"{link['groups']} groups; {link['nik_conflicts']} NIKs shared by two people (nik_conflicts)")
+        for f in link.get("border_files", []):  # type: ignore[attr-defined]
+            print(f"border:   {f}")
+        print(f"model:    {link['model']}")
     print(f"database: {result.database}")
     print(f"summary:  {result.summary_file}")
     print("stages:   " + ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items()))

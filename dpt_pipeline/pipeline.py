@@ -30,6 +30,7 @@ class RunResult:
     summary_file: Path
     sources: list[ingest.SourceSummary]
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    linkage: dict[str, object] = field(default_factory=dict)
 
     @property
     def voters(self) -> int:
@@ -86,7 +87,8 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         "linkage": link_info,
     }
     write_private(summary_file, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    return RunResult(database=db, summary_file=summary_file, sources=result.summaries, stage_seconds=timings)
+    return RunResult(database=db, summary_file=summary_file, sources=result.summaries, stage_seconds=timings,
+                     linkage=link_info)
 
 
 def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
@@ -138,6 +140,8 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
+    border_files = [str(border.write_csv(residents, records, area, config.output.dir / "border"))
+                    for area in lc.border_areas]
     blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
                              for r in reports])
     info = {
@@ -146,7 +150,7 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
         "groups": int(groups["group_id"].n_unique()) if groups.height else 0,
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
         "blocking": [dataclasses.asdict(r) for r in reports],
-        "border": border.border_summary(residents).to_dicts(),
+        "border": border.border_summary(residents).to_dicts(), "border_files": border_files,
         "seconds": {**seconds, "tables": lap("tables")},
     }
     for row in info["border"]:  # type: ignore[attr-defined]

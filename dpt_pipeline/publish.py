@@ -45,3 +45,14 @@ def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     os.chmod(path, FILE_MODE)
+
+
+def write_csv_for_excel(frame: pl.DataFrame, path: Path) -> Path:
+    """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM;
+    readable by owner and group only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"\xef\xbb\xbf")
+        frame.write_csv(f, separator=";")
+    os.chmod(path, FILE_MODE)
+    return path

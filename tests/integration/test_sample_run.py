@@ -134,3 +134,14 @@ def test_sidrap_border_report(run_db: Path) -> None:
     kept = _q(run_db, "SELECT v.kode_kabupaten FROM duplicate_groups g JOIN voters v USING (voter_id) "
                       "JOIN border_residents b USING (voter_id) WHERE g.keep AND b.status = 'terdaftar di dua sisi'")
     assert (kept["kode_kabupaten"] == "64.08").all()   # Kutim's record is the one recommended to keep
+
+
+def test_border_csv_opens_in_excel_and_holds_no_nik(run_db: Path) -> None:
+    path = run_db.parent / "border" / "dusun-sidrap.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header = raw[3:].split(b"\r\n" if b"\r\n" in raw else b"\n")[0].decode()
+    assert header.split(";")[:3] == ["area", "source", "source_row"]
+    assert "nik" not in header.split(";") and "nama" not in header.split(";")
+    rows = pl.read_csv(path, separator=";")
+    assert rows.height == _q(run_db, "SELECT count(*) n FROM border_residents")["n"].item()
