@@ -346,12 +346,16 @@ def dpt_comparisons() -> ComparisonSet:
     # girl); a duplicate keeps its NIK. Without both NIKs, only clearly different first names say twin.
     serial_only = region_same & date_same & ~serial_same
     no_nik = L("nik_num").is_null() | R("nik_num").is_null()
-    name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut") | same("nama_fonetik")
+    # The same name but for spaces or word order. Not the phonetic key: it merges FITRI and FITRIA, two
+    # twins' names.
+    name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut")
     first_differs = ~name_equivalent & (serial_only.fill_null(False)
                                          | ~same("jenis_kelamin").fill_null(False)
                                          | (no_nik & (sim("nama_depan_inti", "jaro_winkler") < 0.85)))
     date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
     nik_close = same("nik_num") | (one_edit & head_differs)
+    sex_differs = ~same("jenis_kelamin").fill_null(True)
+    first_name_differs = (sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88)
     pola = Comparison(
         "pola", ("nkk_std", "nama_depan", "nama_fonetik", "nama_rapat", "nama_urut", "tanggal_lahir", "nik_num",
                  "jenis_kelamin"),
@@ -365,9 +369,10 @@ def dpt_comparisons() -> ComparisonSet:
             # it) and the sex or the first name differs. A duplicate keeps its date or its name.
             Level("nik_salinan", "NIK sama tetapi nama dan tanggal lahir/jenis kelamin berbeda (NIK keluarga "
                   "tersalin, K2)",
-                  same("nik_num") & ~date_close.fill_null(False) & ~name_equivalent.fill_null(False)
-                  & (~same("jenis_kelamin").fill_null(False) | (year_gap >= 12).fill_null(False)
-                     | ((sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88))),
+                  same("nik_num") & ~name_equivalent.fill_null(False)
+                  & ((~date_close.fill_null(False)
+                      & (sex_differs | (year_gap >= 12).fill_null(False) | first_name_differs))
+                     | (sex_differs & first_name_differs)),
                   weight=-40.0),
             # One KK, and neither the NIK nor the birth date is the same or a typo of the other: another
             # member of the family, whatever the names share (a father's name, BIN ...).

@@ -101,3 +101,18 @@ def test_spacing_variant_in_one_kk_is_not_a_twin(level_of) -> None:
     b = {"nkk": KK, "nama": "SITI SUWARTI", "nik": "6408136701060024", "tanggal_lahir": D(2006, 1, 27),
          "jenis_kelamin": "P"}
     assert level_of(a, b)["pola"] == "biasa"
+
+
+def test_copied_nik_with_a_near_birth_date_but_another_sex_and_name(level_of) -> None:
+    a = {"nkk": KK, "nama": "MUH. DARMAWAN", "nik": "6408131206810008", "tanggal_lahir": D(1981, 6, 12)}
+    b = {"nkk": KK, "nama": "JUMIATI", "nik": "6408131206810008", "tanggal_lahir": D(1981, 6, 13),
+         "jenis_kelamin": "P"}
+    assert level_of(a, b)["pola"] == "nik_salinan"
+
+
+def test_twins_whose_names_share_a_sound_are_twins(level_of) -> None:
+    a = {"nkk": KK, "nama": "FITRI ASMAWATI", "nik": "6402176603080010", "tanggal_lahir": D(2008, 3, 26),
+         "jenis_kelamin": "P"}
+    b = {"nkk": KK, "nama": "FITRIA ASMAWATI", "nik": "6402176603080008", "tanggal_lahir": D(2008, 3, 26),
+         "jenis_kelamin": "P"}
+    assert level_of(a, b)["pola"] == "kembar"
