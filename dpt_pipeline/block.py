@@ -72,7 +72,8 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
     return [
         BlockingPass("nik", (pl.col("nik_std"),), max_block=50, description="NIK sama"),
         NikEditPass(),
-        BlockingPass("nkk", (pl.col("nkk_std"),), max_block=40, description="NKK sama (satu keluarga)"),
+        # One KK and one sex: a duplicate inside a family keeps its sex; halves the pairs of large families.
+        BlockingPass("nkk", (pl.col("nkk_std"), jk), max_block=40, description="NKK dan jenis kelamin sama"),
         BlockingPass("tanggal_nama", (dm_sorted, first_sound), max_block=50, refine=(jk, last_token_sound),
                      description="tanggal lahir (hari/bulan boleh tertukar) + awal bunyi nama"),
         BlockingPass("nama_tanggal", (sound, tgl), max_block=100, description="bunyi nama + tanggal lahir"),

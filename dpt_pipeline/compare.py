@@ -166,8 +166,8 @@ _DIGIT_WIDTH = {"digits16": 16, "digits8": 8}
 
 
 def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
-    """Digit edits of integer columns in numpy; strings: rapidfuzz's batch cpdist, on the distinct (left,
-    right) value pairs when they repeat (names), else on every pair."""
+    """Digit edits of integer columns in numpy; strings: rapidfuzz's batch cpdist on the distinct unequal
+    (left, right) value pairs, joined back."""
     left, right = f"{s.column}_l", f"{s.column}_r"
     if s.scorer in _DIGIT_WIDTH:
         lv, rv = pairs[left], pairs[right]
@@ -175,7 +175,9 @@ def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
         edits = digit_edits(lv.fill_null(0).to_numpy(), rv.fill_null(0).to_numpy(), _DIGIT_WIDTH[s.scorer])
         edits[missing] = np.nan
         return pl.Series(s.name, edits).fill_nan(None)
-    distinct = pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String)).unique().drop_nulls()
+    # Equal values score as equal without a call; only the distinct unequal pairs go to rapidfuzz.
+    distinct = (pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String))
+                .filter(pl.col(left) != pl.col(right)).unique())
     if distinct.height:
         scores = process.cpdist(distinct[left].to_list(), distinct[right].to_list(),
                                 scorer=_SCORERS[s.scorer], workers=-1)
@@ -185,7 +187,10 @@ def _similarity(pairs: pl.DataFrame, s: Similarity) -> pl.Series:
     else:
         distinct = distinct.with_columns(pl.lit(None, dtype=pl.Float64).alias(s.name))
     keyed = pairs.select(pl.col(left).cast(pl.String), pl.col(right).cast(pl.String))
-    return keyed.join(distinct, on=[left, right], how="left", maintain_order="left", nulls_equal=False)[s.name]
+    scored = keyed.join(distinct, on=[left, right], how="left", maintain_order="left", nulls_equal=False)
+    equal_score = 1.0 if s.scorer in ("jaro_winkler", "token_set") else 0.0
+    return scored.select(pl.when(pl.col(left) == pl.col(right)).then(pl.lit(equal_score))
+                         .otherwise(pl.col(s.name)).alias(s.name))[s.name]
 
 
 def pair_frame(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
