@@ -348,15 +348,16 @@ def dpt_comparisons() -> ComparisonSet:
     # on everything but the first name means two people. Values in bits (log2 Bayes factor).
     year_gap = (L("tanggal_lahir").dt.year() - R("tanggal_lahir").dt.year()).abs()
     # Twins hold two valid NIKs that differ only in the serial (or in the day too, +40, for a boy and a
-    # girl); a duplicate keeps its NIK. Without both NIKs, only clearly different first names say twin.
+    # girl); a duplicate keeps its NIK. Without both NIKs, two names of one KK and one birth date that are
+    # not the same name (FITRI and FITRIA, ILHAM and ILHAN) are taken for twins: a row copied twice within
+    # a family keeps its name, and striking a twin is the worse error.
     serial_only = region_same & date_same & ~serial_same
     no_nik = L("nik_num").is_null() | R("nik_num").is_null()
     # The same name but for spaces or word order. Not the phonetic key: it merges FITRI and FITRIA, two
     # twins' names.
     name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut")
-    first_differs = ~name_equivalent & (serial_only.fill_null(False)
-                                         | ~same("jenis_kelamin").fill_null(False)
-                                         | (no_nik & (sim("nama_depan_inti", "jaro_winkler") < 0.85)))
+    first_differs = ~name_equivalent & (serial_only.fill_null(False) | ~same("jenis_kelamin").fill_null(False)
+                                         | no_nik)
     date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
     nik_close = same("nik_num") | (one_edit & head_differs)
     sex_differs = ~same("jenis_kelamin").fill_null(True)
