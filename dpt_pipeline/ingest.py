@@ -158,12 +158,14 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
         raise InputError("the first line (the header) is empty", path=path, row=0)
     delimiter = cfg.delimiter or _detect_delimiter(header_line)
     headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
-    lines = body.split("\n")
+    # Trailing blank lines are not data rows. The split happens in polars, without a Python string a line.
+    # Cut at the newline that ends the last line holding data; its own trailing tabs are empty fields.
+    end = body.find("\n", len(body.rstrip()))
+    if end != -1:
+        body = body[:end]
+    raw = (pl.Series("raw", [body], dtype=pl.String).str.split("\n").explode()
+           if body.strip() else pl.Series("raw", [], dtype=pl.String))
     del body
-    while lines and not lines[-1].strip():  # trailing blank lines are not data rows
-        lines.pop()
-    raw = pl.Series("raw", lines, dtype=pl.String)
-    del lines
     if raw.len() and (raw.str.count_matches('"', literal=True) % 2 == 1).any():
         raw = pl.Series("raw", _join_multiline(raw.to_list()), dtype=pl.String)
     n = len(headers)
@@ -192,7 +194,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     )
     bulk = frame.filter(pl.col("reason").is_null() & pl.col("_rfc"))
     if bulk.height:
-        blob = "\n".join(bulk["raw"].to_list()).encode("utf-8")
+        blob = bulk["raw"].str.join("\n").item().encode("utf-8")
         parsed = pl.read_csv(io.BytesIO(blob), has_header=False, separator=delimiter, quote_char='"',
                              infer_schema=False, new_columns=cols)
         del blob
@@ -327,17 +329,31 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
 
 # ------------------------------------------------------------------------------------------- validating
 
-def _parse_dates(col: str, date_format: str | None) -> pl.Expr:
-    """Text to Date: the source's own format when configured, else every known format in turn; Excel
-    serial numbers (1927-2064, so that a bare year such as 1980 is not read as a serial) in every case."""
-    c = pl.col(col).str.strip_chars()
-    formats = (_user_format(date_format),) if date_format else DATE_FORMATS
-    parsed = [c.str.strptime(pl.Date, f, strict=False) for f in formats]
-    digits = c.str.replace(r"\.0+$", "")
+def parse_dates(text: pl.Series, date_format: str | None) -> pl.Series:
+    """Text to Date: the source's own format when configured, else every known format; Excel serial numbers
+    (1927-2064, so that a bare year such as 1980 is not read as a serial) in every case.
+
+    The format that parses most of a sample goes first over the whole column; the others only see the
+    rows still unparsed, so a list written in one format costs one pass.
+    """
+    c = text.str.strip_chars()
+    formats = [_user_format(date_format)] if date_format else list(DATE_FORMATS)
+    sample = c.drop_nulls().head(2000)
+    formats.sort(key=lambda f: -int(sample.str.strptime(pl.Date, f, strict=False).is_not_null().sum()))
+    parsed = c.str.strptime(pl.Date, formats[0], strict=False)
+    todo = parsed.is_null() & c.is_not_null()
+    if todo.any():
+        rest = c.filter(todo).to_frame("t").select(pl.coalesce(
+            [*(pl.col("t").str.strptime(pl.Date, f, strict=False) for f in formats[1:]), _excel_serial("t")]))
+        parsed = parsed.scatter(todo.arg_true(), rest.to_series())
+    return parsed
+
+
+def _excel_serial(col: str) -> pl.Expr:
+    digits = pl.col(col).str.replace(r"\.0+$", "")
     serial = pl.when(digits.str.contains(r"^[0-9]{5}$")).then(digits.cast(pl.Int32, strict=False))
     serial = pl.when(serial.is_between(10_000, 60_000)).then(serial)
-    excel = (pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)).cast(pl.Date)
-    return pl.coalesce([*parsed, excel])
+    return (pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)).cast(pl.Date)
 
 
 def _user_format(fmt: str) -> str:
@@ -370,7 +386,7 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         pl.col("nama").str.replace_all(r"\s+", " "),
         nikmod.clean_number("nik").alias("nik"),
         nikmod.clean_number("nkk").alias("nkk"),
-        _parse_dates("tanggal_lahir", cfg.date_format).alias("_tgl"),
+        parse_dates(v["tanggal_lahir"], cfg.date_format).alias("_tgl"),
         _code_map("jenis_kelamin", _SEX).alias("_jk"),
         _code_map("status_kawin", _MARITAL).alias("_sk"),
         *[pl.col(c).str.extract(r"([0-9]+)").cast(pl.Int32, strict=False).alias(f"_{c}")
@@ -428,13 +444,17 @@ def _with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
         hashes.alias("row_hash"),
         pl.format("{}-{}", pl.lit(source), hashes.str.slice(0, 16)).alias("voter_id"),
     )
-    if not v["row_hash"].is_duplicated().any():
+    dup = v["row_hash"].is_duplicated()
+    if not dup.any():
         return v
-    occurrence = pl.col("source_row").rank("ordinal").over("row_hash")
+    # Only the few identical rows are ranked; a window over a million hashes would cost seconds.
+    copies = (v.filter(dup).select("source_row", "row_hash")
+              .with_columns(pl.col("source_row").rank("ordinal").over("row_hash").alias("_occ")))
+    v = v.join(copies.select("source_row", "_occ"), on="source_row", how="left", maintain_order="left")
     return v.with_columns(
-        pl.when(occurrence > 1).then(pl.format("{}-{}", pl.col("voter_id"), occurrence))
+        pl.when(pl.col("_occ") > 1).then(pl.format("{}-{}", pl.col("voter_id"), pl.col("_occ")))
         .otherwise(pl.col("voter_id")).alias("voter_id")
-    )
+    ).drop("_occ")
 
 
 # ----------------------------------------------------------------------------------------------- stage

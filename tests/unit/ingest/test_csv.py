@@ -130,3 +130,8 @@ def test_binary_garbage_is_unreadable(ingest_file) -> None:
     voters, rejects, _ = ingest_file(content)
     assert voters.sort("source_row")["nama"].to_list() == ["ANI", "INA"]
     assert rejects.select("source_row", "reason").row(0) == (2, REJECT_UNREADABLE)
+
+
+def test_last_row_keeps_its_empty_trailing_fields(ingest_file) -> None:
+    voters, rejects, _ = ingest_file("NAMA\tNIK\tKET\nANI\t6408134505800001\t\nINA\t6408134505800002\t\n\n  \n")
+    assert rejects.height == 0 and voters.height == 2
