@@ -228,6 +228,21 @@ def attach(records: pl.DataFrame, pairs: pl.DataFrame, columns: list[str]) -> pl
     return pl.concat([pairs, left, right], how="horizontal")
 
 
+def edit_comparison(name: str, column: str, noun: str, max_edits: int = 1) -> Comparison:
+    """The common shape: exact / one edit off / ... / `max_edits` edits off (OSA) / differs."""
+    edits = sim(column, "osa")
+    steps = {1: ("one_edit", "one edit off"), 2: ("two_edits", "two edits off"), 3: ("three_edits", "three edits off")}
+    return Comparison(
+        name, (column,), f"{noun} missing", either_null(column),
+        (
+            Level("exact", f"{noun} same", same(column)),
+            *(Level(steps[k][0], f"{noun} {steps[k][1]}", edits == k) for k in range(1, max_edits + 1)),
+            Level("else", f"{noun} differs", pl.lit(True)),
+        ),
+        similarities=(Similarity(column, "osa"),),
+    )
+
+
 # ------------------------------------------------------------------------------------ DPT comparisons
 
 def _same_date_parts() -> dict[str, pl.Expr]:

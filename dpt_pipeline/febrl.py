@@ -29,6 +29,7 @@ from dpt_pipeline.compare import (
     R,
     Similarity,
     compare,
+    edit_comparison,
     either_null,
     same,
     sim,
@@ -223,27 +224,8 @@ def febrl_comparisons() -> ComparisonSet:
         ),
         similarities=(Similarity("date_of_birth", "osa"),),
     )
-    osa_ssid = sim("soc_sec_id", "osa")
-    ssid = Comparison(
-        "soc_sec_id", ("soc_sec_id",), "social security id missing", either_null("soc_sec_id"),
-        (
-            Level("exact", "social security id same", same("soc_sec_id")),
-            Level("one_edit", "social security id one edit off", osa_ssid == 1),
-            Level("two_edits", "social security id two edits off", osa_ssid == 2),
-            Level("else", "social security id differs", pl.lit(True)),
-        ),
-        similarities=(Similarity("soc_sec_id", "osa"),),
-    )
-    osa_num = sim("street_number", "osa")
-    street_number = Comparison(
-        "street_number", ("street_number",), "street number missing", either_null("street_number"),
-        (
-            Level("exact", "street number same", same("street_number")),
-            Level("one_edit", "street number one edit off", osa_num == 1),
-            Level("else", "street number differs", pl.lit(True)),
-        ),
-        similarities=(Similarity("street_number", "osa"),),
-    )
+    ssid = edit_comparison("soc_sec_id", "soc_sec_id", "social security id", max_edits=2)
+    street_number = edit_comparison("street_number", "street_number", "street number")
 
     def address(col: str, other: str, label: str) -> Comparison:
         jw, ts = sim(col, "jaro_winkler"), sim(col, "token_set")
@@ -274,16 +256,7 @@ def febrl_comparisons() -> ComparisonSet:
         similarities=(Similarity("suburb", "jaro_winkler"),),
         tf_column="suburb",
     )
-    osa_pc = sim("postcode", "osa")
-    postcode = Comparison(
-        "postcode", ("postcode",), "postcode missing", either_null("postcode"),
-        (
-            Level("exact", "postcode same", same("postcode")),
-            Level("one_edit", "postcode one digit off", osa_pc == 1),
-            Level("else", "postcode differs", pl.lit(True)),
-        ),
-        similarities=(Similarity("postcode", "osa"),),
-    )
+    postcode = edit_comparison("postcode", "postcode", "postcode")
     state = Comparison(
         "state", ("state",), "state missing", either_null("state"),
         (
