@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -126,7 +127,7 @@ class Comparison:
         return [self.null_label, *(lv.label for lv in self.levels)]
 
     def level_expr(self) -> pl.Expr:
-        expr = pl.when(self.null_when.fill_null(True)).then(pl.lit(NULL, dtype=pl.Int8))
+        expr: Any = pl.when(self.null_when.fill_null(True)).then(pl.lit(NULL, dtype=pl.Int8))
         for i, lv in enumerate(self.levels, start=1):
             expr = expr.when(lv.condition.fill_null(False)).then(pl.lit(i, dtype=pl.Int8))
         return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
@@ -417,7 +418,7 @@ def explain(frame: pl.DataFrame, cset: ComparisonSet) -> pl.Series:
     """
     parts = []
     for c in cset.comparisons:
-        labels = {0: None}
+        labels: dict[int, str | None] = {0: None}
         for i, lv in enumerate(c.levels, start=1):
             labels[i] = lv.label if (lv.explain and lv.label) else None
         parts.append(pl.col(c.level_column).replace_strict(labels, default=None, return_dtype=pl.String))

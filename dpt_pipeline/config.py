@@ -231,7 +231,7 @@ def _convert(tp: Any, value: Any, base: Path, where: str, key: str) -> Any:
         (inner_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
             raise ConfigError(f"{where}: {key} must be a list")
-        if dataclasses.is_dataclass(inner_tp):
+        if isinstance(inner_tp, type) and dataclasses.is_dataclass(inner_tp):
             return [_build(inner_tp, v, base, where, f"{key}[{i}]") for i, v in enumerate(value)]
         return [_convert(inner_tp, v, base, where, f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is float:

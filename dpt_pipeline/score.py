@@ -207,13 +207,13 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     passes = block.default_passes() if passes is None else passes
     names = [c.name for c in cset.comparisons]
     levels = _levels(candidates, cset)
-    fixed_cols = np.zeros((len(levels),))
+    fixed_cols: np.ndarray = np.zeros((len(levels),))
     learned = []
     for k, c in enumerate(cset.comparisons):
-        fixed = {i + 1: lv.weight for i, lv in enumerate(c.levels) if lv.weight is not None}
-        for idx, w in fixed.items():
+        fixed_at = {i + 1: lv.weight for i, lv in enumerate(c.levels) if lv.weight is not None}
+        for idx, w in fixed_at.items():
             fixed_cols += np.where(levels[:, k] == idx, w * math.log(2), 0.0)
-        if len(fixed) < len(c.levels):
+        if len(fixed_at) < len(c.levels):
             learned.append(k)
     # Start: m falls with the level order (level 1 is the strongest agreement).
     m_list = []
@@ -230,7 +230,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
             raise ConfigError(f"training session freezes unknown comparisons {unknown}; known: {names}")
         if sess.passes:
             bits = block.pass_bits(sess.passes, passes)
-            mask = ((candidates["pass_mask"] & bits) != 0).to_numpy()
+            mask: np.ndarray = ((candidates["pass_mask"] & bits) != 0).to_numpy()
         else:
             mask = np.ones(len(levels), dtype=bool)
         if mask.sum() == 0:
@@ -238,8 +238,8 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
             continue
         # A frozen comparison is left out of the session altogether: the pairs were chosen by its fields.
         estimate = {k for k in learned if names[k] not in sess.frozen}
-        pats, idx, cnt = _unique_rows(levels[mask])
-        fw = fixed_cols[mask][idx]
+        pats, rows, cnt = _unique_rows(levels[mask])
+        fw = fixed_cols[mask][rows]
         m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fw, sorted(estimate), estimate,
                          max_iter, tol)
         iterations += it
@@ -249,8 +249,8 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     for k, ms in learned_m.items():
         if ms:
             m_list[k] = np.mean(ms, axis=0)
-    pats, idx, cnt = _unique_rows(levels)
-    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[idx], learned, set(), max_iter, tol)
+    pats, rows, cnt = _unique_rows(levels)
+    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[rows], learned, set(), max_iter, tol)
     params = []
     for k, c in enumerate(cset.comparisons):
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
