@@ -145,3 +145,18 @@ def test_border_csv_opens_in_excel_and_holds_no_nik(run_db: Path) -> None:
     assert "nik" not in header.split(";") and "nama" not in header.split(";")
     rows = pl.read_csv(path, separator=";")
     assert rows.height == _q(run_db, "SELECT count(*) n FROM border_residents")["n"].item()
+
+
+def test_a_pinned_model_gives_the_same_scores(run_db: Path, tmp_path: Path) -> None:
+    pinned = tmp_path / "pinned.json"
+    pinned.write_text((run_db.parent / "model.json").read_text())
+    text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path / "out"}"')
+    text = text.replace("[linkage]\n", f'[linkage]\nmodel = "{pinned}"\n')
+    text = text.replace('"../sample_data/', f'"{ROOT / "sample_data"}/').replace(
+        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+    cfg_path = tmp_path / "pinned.toml"
+    cfg_path.write_text(text)
+    again = pipeline.run(load_config(cfg_path))
+    a = _q(run_db, "SELECT pair_id, round(match_probability, 9) p FROM duplicate_pairs ORDER BY 1")
+    b = _q(again.database, "SELECT pair_id, round(match_probability, 9) p FROM duplicate_pairs ORDER BY 1")
+    assert a.equals(b)
