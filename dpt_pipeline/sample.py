@@ -41,6 +41,7 @@ __all__ = [
 
 # Ages are counted on this day (everyone is >= 17 on it).
 REF_DATE = np.datetime64("2026-11-28")
+_ONE_DAY = np.timedelta64(1, "D")
 SOURCES = ("kutim", "bontang", "kukar")
 FILES = {"kutim": "dpt_kutim.csv", "bontang": "dpt_bontang.csv", "kukar": "dpt_kukar.csv"}
 HEADERS = {
@@ -693,7 +694,7 @@ class _Gen:
         age = age + rng.uniform(0.0, 1.0, P)
         self.sex = sex
         self.age = age
-        self.birth = REF_DATE - (age * 365.2425).astype(np.int64) - 1
+        self.birth = REF_DATE - (age * 365.2425).astype(np.int64).astype("timedelta64[D]") - _ONE_DAY
 
     # ------------------------------------------------------------------ movers and hard negatives
     def select_groups(self) -> None:
@@ -732,7 +733,7 @@ class _Gen:
         self.sex[so] = 0
         gap = rng.uniform(20, np.minimum(35, self.age[fa] - 17.2))
         self.age[so] = self.age[fa] - gap
-        self.birth[so] = REF_DATE - (self.age[so] * 365.2425).astype(np.int64) - 1
+        self.birth[so] = REF_DATE - (self.age[so] * 365.2425).astype(np.int64).astype("timedelta64[D]") - _ONE_DAY
         self.father, self.son = fa, so
 
         # a relative's NIK on someone else's row: owner = head, carrier = another member
@@ -1104,7 +1105,7 @@ class _Gen:
         nkk_kec = np.concatenate([self.h_local, kec_code6[lay.kec[nd]]])
         nkk_kec[H:][nsid] = 640813
         # issue dates 2005-2025
-        issue = np.datetime64("2005-01-01") + rng.integers(0, 7300, H + n_new)
+        issue = np.datetime64("2005-01-01") + rng.integers(0, 7300, H + n_new).astype("timedelta64[D]")
         iy, im, idd = _ymd(issue)
         nkey = nkk_kec * 1_000_000 + idd * 10000 + im * 100 + iy % 100
         self.nkk_all = nkey * 10000 + _unique_serial(nkey, rng.integers(1, 80, H + n_new))
@@ -1471,9 +1472,9 @@ class _Gen:
         rr = vrows[vk == VOTER_DEFECT_TAGS.index("nik_tgl_beda")]
         if rr.size:
             days = (self.r_y[rr] - 1970) * 12 + self.r_m[rr] - 1
-            base = days.astype("datetime64[M]").astype("datetime64[D]") + (self.r_d[rr] - 1)
+            base = days.astype("datetime64[M]").astype("datetime64[D]") + (self.r_d[rr] - 1).astype("timedelta64[D]")
             shift = rng.integers(30, 2000, rr.size) * np.where(rng.random(rr.size) < 0.5, -1, 1)
-            self.r_y[rr], self.r_m[rr], self.r_d[rr] = _ymd(base + shift)
+            self.r_y[rr], self.r_m[rr], self.r_d[rr] = _ymd(base + shift.astype("timedelta64[D]"))
         rr = vrows[vk == VOTER_DEFECT_TAGS.index("nik_jk_beda")]
         self.r_sex[rr] = 1 - self.r_sex[rr]
 
