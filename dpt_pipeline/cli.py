@@ -50,9 +50,31 @@ def _parser() -> argparse.ArgumentParser:
                                     "person_id (and case), such as the one `dpt sample` writes.",
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
-    sp.add_argument("--truth", required=True, type=Path, metavar="CSV", help="truth file")
+    truth = sp.add_mutually_exclusive_group(required=True)
+    truth.add_argument("--truth", type=Path, metavar="CSV", help="truth file (source, source_row, person_id)")
+    truth.add_argument("--decisions", action="store_true",
+                       help="against every reviewer decision so far (SAMA/BEDA) instead of a truth file")
     sp.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     common(sp)
+
+    rv = sub.add_parser("review", help="the camat's review files: export them, import their decisions",
+                        description="Review files per kecamatan (reports/review/<kabupaten>/<kecamatan>.csv) "
+                                    "and the decisions written in them (SAMA, BEDA, RAGU).",
+                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rsub = rv.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+    ex = rsub.add_parser("export", help="write the review files again from the published database",
+                         description="Write the review files of the undecided pairs from the published database.")
+    ex.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
+    ex.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                    help="xlsx also writes .xlsx files (frozen header, a drop-down for keputusan)")
+    common(ex)
+    im = rsub.add_parser("import", help="read decisions back from review files (.csv or .xlsx)",
+                         description="Check review files and store their decisions in review_decisions. A file "
+                                     "with an unknown pair_id, a missing column, an unknown word or two decisions "
+                                     "for one pair is refused whole, with its file, row and problem.")
+    im.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
+    im.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="review files")
+    common(im)
 
     sp = sub.add_parser("sample", help="generate synthetic voter lists, a truth file and RT coordinates",
                         description="Generate synthetic DPT lists (Kutim, Bontang, Kukar border areas) with "
@@ -118,10 +140,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dpt_pipeline.evaluate import evaluate, format_report
 
             config = load_config(args.config)
-            ev = evaluate(config.output.database_path, args.truth)
-            print(format_report(ev))
-            if args.json:
-                args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")
+            if args.decisions:
+                from dpt_pipeline.evaluate import evaluate_decisions
+
+                s = evaluate_decisions(config.output.database_path)
+                print(f"against {s.true_pairs} SAMA decisions and the BEDA ones: {s.claimed} claimed, "
+                      f"{s.true_positives} correct; precision {s.precision:.4f}, recall {s.recall:.4f}, "
+                      f"F1 {s.f1:.4f}")
+                if args.json:
+                    args.json.write_text(json.dumps(s.__dict__, indent=2) + "\n")
+            else:
+                ev = evaluate(config.output.database_path, args.truth)
+                print(format_report(ev))
+                if args.json:
+                    args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")
+        elif args.command == "review":
+            from dpt_pipeline import review
+            from dpt_pipeline.config import load_config
+
+            config = load_config(args.config)
+            db = config.output.database_path
+            if args.review_command == "export":
+                paths = review.export_from_database(db, config.output.dir / "review", show_nik=config.review.show_nik,
+                                                    xlsx=args.format == "xlsx" or config.review.xlsx)
+                if not args.quiet:
+                    print(f"{len(paths)} review files under {config.output.dir / 'review'}")
+            else:
+                new = review.import_files(args.paths, db)
+                if not args.quiet:
+                    counts = new.group_by("keputusan").len().sort("keputusan")
+                    print(f"imported {new.height} decisions from {len(args.paths)} files: "
+                          + ", ".join(f"{k} {n}" for k, n in counts.iter_rows()))
         elif args.command == "sample":
             from dpt_pipeline import sample
 

@@ -54,11 +54,14 @@ def components(edges: pl.DataFrame, n_records: int) -> np.ndarray:
 
 
 def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame],
-                  differ_below: float) -> pl.DataFrame:
+                  differ_below: float, decided: pl.DataFrame) -> pl.DataFrame:
     """members (rid, comp) of components with >= 3 records -> (rid, comp) with comps split where needed."""
     inner = (members.rename({"rid": "rid_l"}).join(members.rename({"rid": "rid_r"}), on="comp")
              .filter(pl.col("rid_l") < pl.col("rid_r")))
     scored = score_fn(inner.select("rid_l", "rid_r")).join(inner, on=["rid_l", "rid_r"])
+    # A person's decision outranks the model: SAMA is certain, BEDA is two people.
+    scored = scored.join(decided, on=["rid_l", "rid_r"], how="left").with_columns(
+        pl.coalesce("_decided", "match_probability").alias("match_probability"))
     bad_comps = scored.filter(pl.col("match_probability") < differ_below)["comp"].unique()
     if bad_comps.len() == 0:
         return members
@@ -90,10 +93,22 @@ def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable
 
 
 def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame], *,
-            threshold: float = 0.5, differ_below: float = 0.05, keep_rules: list[KeepRule] | None = None
-            ) -> pl.DataFrame:
-    """duplicate_groups (GROUP_SCHEMA) from scored pairs (rid_l, rid_r, match_probability)."""
+            threshold: float = 0.5, differ_below: float = 0.05, keep_rules: list[KeepRule] | None = None,
+            same: pl.DataFrame | None = None, different: pl.DataFrame | None = None) -> pl.DataFrame:
+    """duplicate_groups (GROUP_SCHEMA) from scored pairs (rid_l, rid_r, match_probability).
+
+    `same` and `different` (rid_l, rid_r) are reviewers' decisions: a SAMA pair is always grouped, a BEDA
+    pair never, neither directly nor through a chain of other pairs.
+    """
+    pair_schema = pl.Schema({"rid_l": pl.UInt32(), "rid_r": pl.UInt32()})
+    same = pl.DataFrame(schema=pair_schema) if same is None else same.select("rid_l", "rid_r").cast(pair_schema)
+    different = (pl.DataFrame(schema=pair_schema) if different is None
+                 else different.select("rid_l", "rid_r").cast(pair_schema))
+    decided = pl.concat([same.with_columns(pl.lit(1.0).alias("_decided")),
+                         different.with_columns(pl.lit(0.0).alias("_decided"))])
     edges = pairs.filter(pl.col("match_probability") >= threshold).select("rid_l", "rid_r", "match_probability")
+    edges = pl.concat([edges.join(decided.select("rid_l", "rid_r"), on=["rid_l", "rid_r"], how="anti"),
+                       same.with_columns(pl.lit(1.0).alias("match_probability"))])
     if edges.height == 0:
         return pl.DataFrame(schema=GROUP_SCHEMA)
     labels = components(edges, records.height)
@@ -103,7 +118,7 @@ def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.D
     big = members.filter(pl.col("_n") >= 3).drop("_n")
     if big.height:
         members = pl.concat([members.filter(pl.col("_n") < 3).drop("_n"),
-                             _split_chains(big, edges, score_fn, differ_below)])
+                             _split_chains(big, edges, score_fn, differ_below, decided)])
     else:
         members = members.drop("_n")
     members = members.filter(pl.len().over("comp") >= 2)

@@ -99,6 +99,14 @@ class LinkageConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """[review]: the camat's review files."""
+
+    show_nik: bool = False   # NIK and NKK whole in the review files (default: masked)
+    xlsx: bool = False       # also write .xlsx beside each .csv
+
+
+@dataclass(frozen=True)
 class Config:
     output: OutputConfig
     sources: list[SourceConfig]
@@ -106,6 +114,7 @@ class Config:
     tps: TpsConfig
     path: Path
     linkage: LinkageConfig = field(default_factory=LinkageConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -130,7 +139,7 @@ def load_config(path: str | Path) -> Config:
     base = path.resolve().parent
     where = str(path)
 
-    _check_keys(raw, {"output", "sources", "ingest", "tps", "linkage"}, where, "")
+    _check_keys(raw, {"output", "sources", "ingest", "tps", "linkage", "review"}, where, "")
     if "output" not in raw:
         raise ConfigError(f"{where}: missing required table [output]")
     if "sources" not in raw:
@@ -146,6 +155,7 @@ def load_config(path: str | Path) -> Config:
     ingest = _build(IngestConfig, ingest_raw, base, where, "ingest")
     tps = _build(TpsConfig, raw.get("tps", {}), base, where, "tps")
     linkage = _build(LinkageConfig, raw.get("linkage", {}), base, where, "linkage")
+    review = _build(ReviewConfig, raw.get("review", {}), base, where, "review")
 
     names = [s.name for s in sources]
     for n in names:
@@ -164,7 +174,8 @@ def load_config(path: str | Path) -> Config:
         _must_exist(linkage.model, where, "linkage.model")
     if not 0 < linkage.review_threshold < 0.5:
         raise ConfigError(f"{where}: linkage.review_threshold must lie between 0 and 0.5")
-    return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path, linkage=linkage)
+    return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path, linkage=linkage,
+                  review=review)
 
 
 def _check_source(s: SourceConfig, where: str, key: str) -> None:

@@ -97,3 +97,24 @@ def format_report(ev: Evaluation) -> str:
         f"{k} {v} ({ev.hard_negative_pairs.get(k, 0)})" for k, v in ev.hard_negatives_claimed.items()))
     lines.append(f"true pairs below the review threshold or never compared: {ev.true_pairs_not_candidates}")
     return "\n".join(lines)
+
+
+def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
+    """The pipeline's claims (pairs >= threshold) against reviewers' latest decisions: SAMA pairs are true
+    pairs, BEDA pairs are not; RAGU and undecided pairs are left out."""
+    from dpt_pipeline import review
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        pairs = con.sql("SELECT pair_id, match_probability FROM duplicate_pairs").pl()
+        history = review._history(con)
+    decided = review.latest(history).filter(pl.col("keputusan").is_in([review.SAMA, review.BEDA]))
+    j = decided.join(pairs, on="pair_id", how="left").with_columns(
+        (pl.col("match_probability").fill_null(0.0) >= threshold).alias("claimed"),
+        (pl.col("keputusan") == review.SAMA).alias("same"))
+    tp = int((j["claimed"] & j["same"]).sum())
+    claimed = int(j["claimed"].sum())
+    true = int(j["same"].sum())
+    p = tp / claimed if claimed else 1.0
+    r = tp / true if true else 1.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return Scores(true, claimed, tp, round(p, 4), round(r, 4), round(f1, 4))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, block, border, cluster, compare, ingest, score, standardize
+from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, score, standardize
 from dpt_pipeline.config import Config
 from dpt_pipeline.hashing import md5_hex
-from dpt_pipeline.publish import publish, write_private
+from dpt_pipeline.publish import publish, read_previous, write_private
 from dpt_pipeline.regions import RegionTable
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,14 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
         return score.score(compare.compare(records, pairs, cset), records, cset, model)
 
     records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
+    history = read_previous(config.output.database_path, "review_decisions")
+    history = pl.DataFrame(schema=review.DECISION_SCHEMA) if history is None else history
+    decided = _decided_rids(review.latest(history), records)
     groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
-                             keep_rules=cluster.default_keep_rules("_border_legal"))
+                             keep_rules=cluster.default_keep_rules("_border_legal"),
+                             same=decided.filter(pl.col("keputusan") == review.SAMA),
+                             different=decided.filter(pl.col("keputusan") == review.BEDA))
+    groups = _note_decisions(groups, decided)
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
     ids = ["voter_id", "source"]
     listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
@@ -139,6 +145,10 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
+    names = RegionTable.load(config.ingest.regions).names
+    review_files = review.export(pairs, records, history, config.output.dir / "review", names,
+                                 show_nik=config.review.show_nik, xlsx=config.review.xlsx)
+    review_summary = review.summary(pairs, records, history, names)
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
     border_files = [str(border.write_csv(residents, records, area, config.output.dir / "border"))
                     for area in lc.border_areas]
@@ -151,12 +161,14 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
         "blocking": [dataclasses.asdict(r) for r in reports],
         "border": border.border_summary(residents).to_dicts(), "border_files": border_files,
+        "review_files": len(review_files), "review_summary": review_summary.to_dicts(),
+        "decisions": {k: int((review.latest(history)["keputusan"] == k).sum()) for k in review.KEPUTUSAN},
         "seconds": {**seconds, "tables": lap("tables")},
     }
     for row in info["border"]:  # type: ignore[attr-defined]
         log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
     tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
-              "blocking_report": blocking, "border_residents": residents}
+              "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary}
     return tables, info
 
 
@@ -173,3 +185,25 @@ def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFr
         .alias("scope"),
         block.pass_names(pl.col("pass_mask"), block.default_passes()).alias("blocking_passes"),
     ).sort("match_probability", "pair_id", descending=[True, False])
+
+
+def _decided_rids(decisions: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """Reviewers' decisions on pairs whose two records are both still on the roll, by rid.
+
+    A changed record has a new voter_id, so a decision on its old row no longer applies: the pair is
+    asked again.
+    """
+    rid = records.select("voter_id", "rid")
+    return (decisions.join(rid.rename({"voter_id": "voter_id_l", "rid": "rid_l"}), on="voter_id_l")
+            .join(rid.rename({"voter_id": "voter_id_r", "rid": "rid_r"}), on="voter_id_r")
+            .select("pair_id", "rid_l", "rid_r", "voter_id_l", "voter_id_r", "keputusan"))
+
+
+def _note_decisions(groups: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
+    """Say in a group member's reason that a person confirmed it (SAMA)."""
+    confirmed = pl.concat([decided.filter(pl.col("keputusan") == review.SAMA).select(pl.col(c).alias("voter_id"))
+                           for c in ("voter_id_l", "voter_id_r")]).unique()
+    return groups.with_columns(
+        pl.when(pl.col("voter_id").is_in(confirmed["voter_id"].implode()))
+        .then(pl.concat_str([pl.col("reason"), pl.lit(" (dikonfirmasi SAMA oleh petugas)")]))
+        .otherwise(pl.col("reason")).alias("reason"))

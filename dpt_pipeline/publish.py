@@ -19,15 +19,38 @@ log = logging.getLogger(__name__)
 FILE_MODE = 0o640
 
 
+# Tables a run does not make but carries from the previous database into the new one: people's work.
+PERSISTENT_TABLES: tuple[str, ...] = ("review_decisions",)
+
+
+def read_previous(path: Path, table: str) -> pl.DataFrame | None:
+    """A table of the database published last (None when there is no database or no such table)."""
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchall()
+        if not found[0][0]:
+            return None
+        return con.sql(f'SELECT * FROM "{table}"').pl()
+    finally:
+        con.close()
+
+
 def publish(tables: dict[str, pl.DataFrame], path: Path) -> Path:
     """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
+    carried = {}
+    for name in PERSISTENT_TABLES:
+        if name not in tables and (prev := read_previous(path, name)) is not None:
+            carried[name] = prev
     con = duckdb.connect(str(tmp))
     try:
-        for name, frame in tables.items():
+        for name, frame in {**tables, **carried}.items():
             con.register("_frame", frame)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
             con.unregister("_frame")

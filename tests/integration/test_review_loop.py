@@ -1,0 +1,93 @@
+"""The camat's loop on the sample: run, export, decide every pair from the truth file, import, run again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dpt_pipeline import pipeline, review
+from dpt_pipeline.config import load_config
+from dpt_pipeline.evaluate import evaluate_decisions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path) -> Path:
+    text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path}/out"')
+    text = text.replace('"../sample_data/', f'"{ROOT / "sample_data"}/').replace(
+        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    return path
+
+
+def test_decisions_shape_the_next_run(tmp_path: Path) -> None:
+    cfg = load_config(_config(tmp_path))
+    first = pipeline.run(cfg)
+    files = sorted((cfg.output.dir / "review").glob("*/*.csv"))
+    assert files
+    truth = pl.read_csv(ROOT / "sample_data" / "truth.csv", infer_schema=False).with_columns(
+        pl.col("source_row").cast(pl.Int64))
+    with duckdb.connect(str(first.database), read_only=True) as con:
+        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
+    person = dict(voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id").iter_rows())
+    # A camat fills every decision from the truth and saves the file from Excel.
+    for f in files:
+        rows = pl.read_csv(f, separator=";", infer_schema=False)
+        with duckdb.connect(str(first.database), read_only=True) as con:
+            ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
+        rows = rows.join(ids, on="pair_id").with_columns(
+            pl.struct("voter_id_l", "voter_id_r").map_elements(
+                lambda s: "sama" if person.get(s["voter_id_l"]) == person.get(s["voter_id_r"]) else "Beda ",
+                return_dtype=pl.String).alias("keputusan"))
+        rows.drop("voter_id_l", "voter_id_r").write_csv(f, separator=";")
+    imported = review.import_files(files, cfg.output.database_path)
+    decided = review.latest(imported)
+    assert decided.height > 0 and set(decided["keputusan"]) <= {"SAMA", "BEDA"}
+
+    second = pipeline.run(cfg)
+    with duckdb.connect(str(second.database), read_only=True) as con:
+        groups = con.sql("SELECT group_id, voter_id FROM duplicate_groups").pl()
+        kept = con.sql("SELECT count(*) FROM review_decisions").fetchall()[0][0]
+        summary = con.sql("SELECT sum(sama) s, sum(beda) b, sum(terbuka) t FROM review_summary").fetchall()[0]
+    assert kept == imported.height                      # the decisions survived the new database
+    still_open = [pl.read_csv(f, separator=";", infer_schema=False).select("pair_id")
+                  for f in (cfg.output.dir / "review").glob("*/*.csv")]
+    asked = pl.concat(still_open or [pl.DataFrame(schema={"pair_id": pl.String})])
+    assert asked.join(decided.select("pair_id"), on="pair_id").height == 0   # none asked again
+    group_of = dict(zip(groups["voter_id"], groups["group_id"], strict=True))
+    for row in decided.iter_rows(named=True):
+        together = group_of.get(row["voter_id_l"]) is not None and (
+            group_of.get(row["voter_id_l"]) == group_of.get(row["voter_id_r"]))
+        assert together == (row["keputusan"] == "SAMA"), row
+    assert summary[0] > 0 and summary[2] == 0
+    scores = evaluate_decisions(second.database)
+    assert scores.precision >= 0.98 and scores.recall >= 0.98, scores
+
+
+def test_review_files_are_per_kecamatan_masked_and_sorted(tmp_path: Path) -> None:
+    cfg = load_config(_config(tmp_path))
+    result = pipeline.run(cfg)
+    files = sorted((cfg.output.dir / "review").glob("*/*.csv"))
+    assert {f.parent.name for f in files} == {"kutai-timur", "bontang", "kutai-kartanegara"}
+    assert (cfg.output.dir / "review" / "kutai-timur" / "teluk-pandan.csv") in files
+    seen: dict[str, int] = {}
+    for f in files:
+        raw = f.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        rows = pl.read_csv(f, separator=";", infer_schema=False)
+        assert rows.columns == review.file_columns()
+        assert rows["nik_1"].drop_nulls().str.contains(r"^\d{6}\*{6}\d{4}$|tidak sah").all()
+        skor = rows["skor"].cast(pl.Float64).to_list()
+        assert skor == sorted(skor, reverse=True)
+        for p in rows["pair_id"]:
+            seen[p] = seen.get(p, 0) + 1
+    with duckdb.connect(str(result.database), read_only=True) as con:
+        lintas = con.sql("SELECT pair_id FROM duplicate_pairs p JOIN voters l ON l.voter_id = p.voter_id_l "
+                         "JOIN voters r ON r.voter_id = p.voter_id_r WHERE l.kode_kecamatan <> r.kode_kecamatan"
+                         ).pl()["pair_id"]
+        total = con.sql("SELECT count(*) FROM duplicate_pairs").fetchall()[0][0]
+    assert len(seen) == total                                  # every undecided pair is asked
+    assert all(seen[p] == 2 for p in lintas)                   # across kecamatan: in both camat's files
