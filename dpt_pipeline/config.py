@@ -104,6 +104,7 @@ class ReviewConfig:
 
     show_nik: bool = False   # NIK and NKK whole in the review files (default: masked)
     xlsx: bool = False       # also write .xlsx beside each .csv
+    learn_min: int = 50      # decisions of each kind (SAMA, BEDA) before the model learns from them
 
 
 @dataclass(frozen=True)

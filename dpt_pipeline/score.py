@@ -299,3 +299,20 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
         cols.append(pl.Series(f"w_{c.name}", w.astype(np.float32)))
     prob = 1.0 / (1.0 + np.exp2(-total))
     return candidates.with_columns(*cols, pl.Series("match_weight", total), pl.Series("match_probability", prob))
+
+
+def with_decisions(model: FellegiSunter, same_pairs: pl.DataFrame, cset: ComparisonSet,
+                   prior_pairs: float = 50.0) -> FellegiSunter:
+    """m counted on pairs reviewers decided are one person (their level columns), blended with EM's m as
+    if EM's estimate were `prior_pairs` such pairs. Fixed-weight levels stay fixed; u and lambda stay."""
+    levels = _levels(same_pairs, cset)
+    params = []
+    for k, (c, p) in enumerate(zip(cset.comparisons, model.comparisons, strict=True)):
+        counts = np.bincount(levels[:, k], minlength=len(c.codes)).astype(float) if len(levels) else \
+            np.zeros(len(c.codes))
+        counts[NULL] = 0
+        m_em = np.asarray(p.m, dtype=float)
+        m = (counts + prior_pairs * m_em) / (counts[1:].sum() + prior_pairs)
+        m[NULL] = 0.0
+        params.append(ComparisonParams(p.name, list(p.codes), [float(x) for x in m], list(p.u), dict(p.fixed)))
+    return FellegiSunter(params, model.lambda_, model.em_iterations, model.random_pairs)

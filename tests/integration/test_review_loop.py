@@ -91,3 +91,37 @@ def test_review_files_are_per_kecamatan_masked_and_sorted(tmp_path: Path) -> Non
         total = con.sql("SELECT count(*) FROM duplicate_pairs").fetchall()[0][0]
     assert len(seen) == total                                  # every undecided pair is asked
     assert all(seen[p] == 2 for p in lintas)                   # across kecamatan: in both camat's files
+
+
+def _decide_all_from_truth(cfg, database: Path) -> pl.DataFrame:
+    truth = pl.read_csv(ROOT / "sample_data" / "truth.csv", infer_schema=False).with_columns(
+        pl.col("source_row").cast(pl.Int64))
+    with duckdb.connect(str(database), read_only=True) as con:
+        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
+        ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
+    person = voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id")
+    decided = (ids.join(person.rename({"voter_id": "voter_id_l", "person_id": "p_l"}), on="voter_id_l", how="left")
+               .join(person.rename({"voter_id": "voter_id_r", "person_id": "p_r"}), on="voter_id_r", how="left")
+               .select("pair_id", pl.when(pl.col("p_l") == pl.col("p_r")).then(pl.lit("SAMA"))
+                       .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan")))
+    path = cfg.output.dir / "all_decisions.csv"
+    decided.write_csv(path, separator=";")
+    return decided.with_columns(pl.lit(str(path)).alias("path"))
+
+
+def test_model_learns_from_enough_decisions(tmp_path: Path) -> None:
+    text = _config(tmp_path).read_text().replace("review_threshold = 0.2", "review_threshold = 1e-12")
+    text += "\n[review]\nlearn_min = 5\n"
+    (tmp_path / "p.toml").write_text(text)
+    cfg = load_config(tmp_path / "p.toml")
+    first = pipeline.run(cfg)
+    decided = _decide_all_from_truth(cfg, first.database)
+    assert (decided["keputusan"] == "BEDA").sum() >= 5
+    review.import_files([Path(decided["path"][0])], cfg.output.database_path)
+    em_only = (cfg.output.dir / "model.json").read_text()
+    second = pipeline.run(cfg)
+    learning = second.linkage["learning_from_decisions"]
+    assert learning["used"] is True and learning["sama"] >= 5 and learning["beda"] >= 5
+    for when in ("before", "after"):
+        assert 0 <= learning[when]["precision"] <= 1 and 0 <= learning[when]["recall"] <= 1
+    assert (cfg.output.dir / "model.json").read_text() != em_only
