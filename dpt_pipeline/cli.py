@@ -114,6 +114,13 @@ def _print_run(result: object, quiet: bool) -> None:
         print(f"duplicates: {link['candidate_pairs']} candidate pairs compared, {link['listed_pairs']} listed for "
               f"review (>= review threshold), {link['claimed_pairs']} claimed as one person (>= 0.5) in "
               f"{link['groups']} groups; {link['nik_conflicts']} NIKs shared by two people (nik_conflicts)")
+        rows = link.get("review_summary", [])
+        if rows:
+            print(f"review:   {link['review_files']} files under {result.database.parent / 'review'} "
+                  "(open / SAMA / BEDA / RAGU per kecamatan)")
+            for r in rows:  # type: ignore[attr-defined]
+                print(f"          {r['kabupaten']:<20} {r['kecamatan']:<22} {r['terbuka']:>5} {r['sama']:>5} "
+                      f"{r['beda']:>5} {r['ragu']:>5}")
         for f in link.get("border_files", []):  # type: ignore[attr-defined]
             print(f"border:   {f}")
         print(f"model:    {link['model']}")

@@ -125,3 +125,35 @@ def test_model_learns_from_enough_decisions(tmp_path: Path) -> None:
     for when in ("before", "after"):
         assert 0 <= learning[when]["precision"] <= 1 and 0 <= learning[when]["recall"] <= 1
     assert (cfg.output.dir / "model.json").read_text() != em_only
+
+
+def test_a_changed_record_reopens_its_decided_pair(tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "sample_data", data)
+    text = _config(tmp_path).read_text().replace(str(ROOT / "sample_data"), str(data))
+    (tmp_path / "p.toml").write_text(text)
+    cfg = load_config(tmp_path / "p.toml")
+    first = pipeline.run(cfg)
+    decided = _decide_all_from_truth(cfg, first.database)
+    review.import_files([Path(decided["path"][0])], cfg.output.database_path)
+    # Pick a decided pair within Kutim and change one of its rows (a new address).
+    with duckdb.connect(str(first.database), read_only=True) as con:
+        pick = con.sql("SELECT p.pair_id, l.source_row FROM duplicate_pairs p "
+                       "JOIN voters l ON l.voter_id = p.voter_id_l JOIN voters r ON r.voter_id = p.voter_id_r "
+                       "WHERE l.source = 'kutim' AND r.source = 'kutim' ORDER BY p.pair_id LIMIT 1").fetchall()[0]
+    path = data / "dpt_kutim.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    cells = lines[pick[1]].split(b";")
+    cells[8] = b"JL. BARU NO. 9"                 # ALAMAT
+    lines[pick[1]] = b";".join(cells)
+    path.write_bytes(b"\r\n".join(lines))
+    second = pipeline.run(cfg)
+    with duckdb.connect(str(second.database), read_only=True) as con:
+        pairs = con.sql("SELECT pair_id FROM duplicate_pairs").pl()["pair_id"].to_list()
+    assert pick[0] not in pairs                  # the old pair is gone with the old row
+    asked = pl.concat([pl.read_csv(f, separator=";", infer_schema=False).select("pair_id")
+                       for f in (cfg.output.dir / "review").glob("*/*.csv")])["pair_id"].to_list()
+    reopened = set(pairs) - set(decided["pair_id"].to_list())
+    assert reopened and set(asked) == reopened   # the new pair, and only it, is asked
