@@ -98,3 +98,18 @@ def test_xlsx_export_has_frozen_header_and_a_dropdown(tmp_path) -> None:
     assert ws.freeze_panes == "A2"
     validations = ws.data_validations.dataValidation
     assert validations and "SAMA,BEDA,RAGU" in validations[0].formula1
+
+
+@pytest.mark.parametrize(("show_nik", "expected"), [(False, "640813******0001"), (True, "6408134505800001")])
+def test_nik_is_masked_unless_the_config_says_otherwise(show_nik: bool, expected: str) -> None:
+    voters = pl.DataFrame({
+        "voter_id": ["a", "b"], "source": ["kutim"] * 2, "source_row": [1, 2], "nama": ["ANI", "ANI"],
+        "nik": ["6408134505800001"] * 2, "tanggal_lahir": [dt.date(1980, 5, 5)] * 2, "jenis_kelamin": ["P"] * 2,
+        "nkk": ["6408130101200001"] * 2, "alamat": ["JL. A"] * 2, "rt": [1, 1], "rw": [1, 1],
+        "desa": ["MARTADINATA"] * 2, "kecamatan": ["TELUK PANDAN"] * 2, "kabupaten": ["KUTAI TIMUR"] * 2,
+        "tps": [1, 1], "kode_kecamatan": ["64.08.13"] * 2, "kode_kabupaten": ["64.08"] * 2})
+    pairs = pl.DataFrame({"pair_id": ["p"], "voter_id_l": ["a"], "voter_id_r": ["b"], "match_probability": [0.9],
+                          "alasan": ["NIK sama"]})
+    rows = review.review_rows(pairs, voters, pl.DataFrame(schema=review.DECISION_SCHEMA), {}, show_nik=show_nik)
+    assert rows["nik_1"].item() == expected and rows["nik_2"].item() == expected
+    assert rows["tanggal_lahir_1"].item() == "05-05-1980" and rows["skor"].item() == 90.0
