@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dpt-pipeline {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, *, config: bool = True) -> None:
+        if config:
+            sp.add_argument("--config", required=True, type=Path, metavar="FILE",
+                            help="pipeline TOML file, e.g. config/pipeline.toml")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
         sp.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -40,8 +43,6 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.add_argument("--config", required=True, type=Path, metavar="FILE",
-                        help="pipeline TOML file, e.g. config/pipeline.toml")
         common(sp)
 
     sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
@@ -49,7 +50,6 @@ def _parser() -> argparse.ArgumentParser:
                                     ">= 0.5) and groups against a truth file with columns source, source_row, "
                                     "person_id (and case), such as the one `dpt sample` writes.",
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sp.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
     truth = sp.add_mutually_exclusive_group(required=True)
     truth.add_argument("--truth", type=Path, metavar="CSV", help="truth file (source, source_row, person_id)")
     truth.add_argument("--decisions", action="store_true",
@@ -64,7 +64,6 @@ def _parser() -> argparse.ArgumentParser:
     rsub = rv.add_subparsers(dest="review_command", required=True, metavar="ACTION")
     ex = rsub.add_parser("export", help="write the review files again from the published database",
                          description="Write the review files of the undecided pairs from the published database.")
-    ex.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
     ex.add_argument("--format", choices=("csv", "xlsx"), default="csv",
                     help="xlsx also writes .xlsx files (frozen header, a drop-down for keputusan)")
     common(ex)
@@ -72,7 +71,6 @@ def _parser() -> argparse.ArgumentParser:
                          description="Check review files and store their decisions in review_decisions. A file "
                                      "with an unknown pair_id, a missing column, an unknown word or two decisions "
                                      "for one pair is refused whole, with its file, row and problem.")
-    im.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline TOML file")
     im.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="review files")
     common(im)
 
@@ -83,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
     sp.add_argument("--voters", type=int, default=5000, metavar="N", help="data rows in total (default 5000)")
     sp.add_argument("--seed", type=int, default=20261128, metavar="S", help="random seed (default 20261128)")
-    common(sp)
+    common(sp, config=False)
     return p
 
 

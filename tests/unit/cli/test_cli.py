@@ -19,15 +19,15 @@ def test_help_lists_every_command(capsys) -> None:
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("run", "ingest", "sample"):
+    for cmd in ("run", "ingest", "sample", "evaluate", "review"):
         assert cmd in out
     assert "exit codes" in out
 
 
-@pytest.mark.parametrize("cmd", ["run", "ingest", "sample"])
+@pytest.mark.parametrize("cmd", ["run", "ingest", "sample", "evaluate", "review export", "review import"])
 def test_each_subcommand_has_help(capsys, cmd: str) -> None:
     with pytest.raises(SystemExit):
-        main([cmd, "--help"])
+        main([*cmd.split(), "--help"])
     out = capsys.readouterr().out
     assert "--quiet" in out
     assert ("--config" in out) or ("--out" in out)
