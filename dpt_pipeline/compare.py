@@ -69,9 +69,7 @@ def digit_edits(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
 _SCORERS: dict[str, Callable[..., float]] = {
     "jaro_winkler": distance.JaroWinkler.normalized_similarity,
     "token_set": fuzz.token_set_ratio,
-    "levenshtein": distance.Levenshtein.distance,
     "osa": distance.OSA.distance,  # adjacent transposition counts as one edit
-    "hamming": distance.Hamming.distance,
 }
 
 
