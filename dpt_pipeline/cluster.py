@@ -54,7 +54,7 @@ def components(edges: pl.DataFrame, n_records: int) -> np.ndarray:
 
 
 def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame],
-                  differ_below: float, decided: pl.DataFrame) -> pl.DataFrame:
+                  differ_below: float, decided: pl.DataFrame, base: int) -> pl.DataFrame:
     """members (rid, comp) of components with >= 3 records -> (rid, comp) with comps split where needed."""
     inner = (members.rename({"rid": "rid_l"}).join(members.rename({"rid": "rid_r"}), on="comp")
              .filter(pl.col("rid_l") < pl.col("rid_r")))
@@ -85,7 +85,7 @@ def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable
         clusters[ca] |= clusters.pop(cb)
         for x in clusters[ca]:
             cluster_of[x] = ca
-    base = int(members["comp"].max()) + 1  # type: ignore[arg-type]
+    # New labels above every component label of the run (`base`), so no part can fall into another group.
     rows = [(rid, base + c) for rid, c in cluster_of.items()]
     out.append(pl.DataFrame(rows, schema={"rid": members.schema["rid"], "comp": members.schema["comp"]},
                             orient="row"))
@@ -118,7 +118,7 @@ def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.D
     big = members.filter(pl.col("_n") >= 3).drop("_n")
     if big.height:
         members = pl.concat([members.filter(pl.col("_n") < 3).drop("_n"),
-                             _split_chains(big, edges, score_fn, differ_below, decided)])
+                             _split_chains(big, edges, score_fn, differ_below, decided, int(labels.max()) + 1)])
     else:
         members = members.drop("_n")
     members = members.filter(pl.len().over("comp") >= 2)

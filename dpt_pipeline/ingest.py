@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,20 +126,37 @@ def _detect_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _join_multiline(lines: list[str]) -> list[str]:
-    """Join physical lines that belong to one record (a quoted field holding a line break)."""
-    out: list[str] = []
-    buf: list[str] = []
-    quotes = 0
-    for line in lines:
-        buf.append(line)
-        quotes += line.count('"')
+def _join_multiline(raw: pl.Series, delimiter: str, max_lines: int = 20) -> pl.Series:
+    """Join physical lines that belong to one record: a line whose last field opens a quote (RFC 4180: at
+    the start of the field) that a following line closes. A stray quote inside a field (JL MERDEKA 5")
+    opens nothing, so that line stays a record of its own."""
+    sep = _re_escape(delimiter)
+    quoted = r'"(?:[^"]|"")*"'
+    opens = re.compile(rf'^(?:(?:{quoted}|[^"{sep}]*){sep})*"(?:[^"]|"")*$')
+    odd = (raw.str.count_matches('"', literal=True) % 2 == 1).arg_true().to_list()
+    lines = raw.to_list()
+    merges: list[tuple[int, int]] = []
+    end = -1
+    for i in odd:  # only lines with an odd number of quotes, a handful
+        if i <= end or not opens.match(lines[i]):
+            continue
+        quotes, j = lines[i].count('"'), i
+        while quotes % 2 == 1 and j + 1 < len(lines) and j - i < max_lines:
+            j += 1
+            quotes += lines[j].count('"')
         if quotes % 2 == 0:
-            out.append(" ".join(buf))
-            buf, quotes = [], 0
-    if buf:
-        out.append(" ".join(buf))
-    return out
+            merges.append((i, j))
+            end = j
+    if not merges:
+        return raw
+    out: list[str] = []
+    start = 0
+    for i, j in merges:
+        out.extend(lines[start:i])
+        out.append(" ".join(lines[i:j + 1]))
+        start = j + 1
+    out.extend(lines[start:])
+    return pl.Series("raw", out, dtype=pl.String)
 
 
 def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, str]:
@@ -167,7 +185,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
            if body.strip() else pl.Series("raw", [], dtype=pl.String))
     del body
     if raw.len() and (raw.str.count_matches('"', literal=True) % 2 == 1).any():
-        raw = pl.Series("raw", _join_multiline(raw.to_list()), dtype=pl.String)
+        raw = _join_multiline(raw, delimiter)
     n = len(headers)
     cols = [f"c{i}" for i in range(n)]
     frame = pl.DataFrame(raw).with_row_index("source_row", offset=1).with_columns(

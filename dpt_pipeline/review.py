@@ -52,7 +52,8 @@ def mask_number(col: str) -> pl.Expr:
 
 
 def latest(history: pl.DataFrame) -> pl.DataFrame:
-    """The decision that counts for each pair: the latest import, the lowest row within a file."""
+    """The decision that counts for each pair: the latest import's (one import never holds two different
+    decisions on a pair: `read_files` refuses them)."""
     if history.height == 0:
         return history
     return (history.sort(["imported_at", "baris"]).group_by("pair_id", maintain_order=True).last()
@@ -223,12 +224,31 @@ def read_files(paths: Sequence[Path], known: pl.DataFrame, imported_at: dt.datet
     """Every file checked before any is kept: one bad file refuses the import."""
     when = imported_at or dt.datetime.now().replace(microsecond=0)
     frames = [read_file(Path(p), known, when) for p in paths]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=DECISION_SCHEMA)
+    if not frames:
+        return pl.DataFrame(schema=DECISION_SCHEMA)
+    both = pl.concat(frames)
+    # A pair across a border is in two camats' files; they must agree.
+    split = (both.group_by("pair_id").agg(pl.col("keputusan").n_unique().alias("n"), pl.col("file"), pl.col("baris"))
+             .filter(pl.col("n") > 1))
+    if split.height:
+        r = split.row(0, named=True)
+        places = ", ".join(f"{f} row {b}" for f, b in zip(r["file"], r["baris"], strict=True))
+        raise InputError(f"pair {r['pair_id']!r} has different decisions in {places}; settle it in one file",
+                         path=r["file"][0], row=r["baris"][0], field="keputusan")
+    return both.unique("pair_id", keep="first", maintain_order=True)
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     regions = con.sql("SELECT kode, nama FROM regions").pl()
     return dict(zip(regions["kode"].to_list(), regions["nama"].to_list(), strict=True))
+
+
+def _require_run(con: duckdb.DuckDBPyConnection, database: Path) -> None:
+    found = con.sql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'duplicate_pairs'"
+                    ).fetchall()
+    if not found[0][0]:
+        raise InputError("the database holds no duplicate pairs (only `dpt ingest` ran?): run `dpt run` first",
+                         path=database)
 
 
 def _history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -246,6 +266,7 @@ def import_files(paths: Sequence[Path], database: Path) -> pl.DataFrame:
         raise InputError("no published database yet: run `dpt run` first", path=database)
     con = duckdb.connect(str(database))
     try:
+        _require_run(con, database)
         known = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
         new = read_files(paths, known)
         history = pl.concat([_history(con), new])
@@ -267,6 +288,7 @@ def export_from_database(database: Path, folder: Path, *, show_nik: bool, xlsx: 
         raise InputError("no published database yet: run `dpt run` first", path=database)
     con = duckdb.connect(str(database), read_only=True)
     try:
+        _require_run(con, database)
         pairs = con.sql("SELECT * FROM duplicate_pairs").pl()
         voters = con.sql("SELECT * FROM voters").pl()
         return export(pairs, voters, _history(con), folder, _names(con), show_nik=show_nik, xlsx=xlsx)

@@ -104,6 +104,8 @@ def _levels(frame: pl.DataFrame, cset: ComparisonSet) -> np.ndarray:
 
 
 def _random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> pl.DataFrame:
+    if n < 2:  # a roll of one voter or none has no pairs at all
+        return pl.DataFrame(schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32})
     a = rng.integers(0, n, n_pairs, dtype=np.int64)
     b = rng.integers(0, n, n_pairs, dtype=np.int64)
     keep = a != b
@@ -164,6 +166,8 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
         ) -> tuple[list[np.ndarray], float, int]:
     """EM over level patterns; `used` comparisons enter the E-step, `estimate` ones get new m."""
     m_list = [m.copy() for m in m_list]
+    if counts.sum() == 0:  # no pairs: nothing to learn
+        return m_list, lam, 0
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         logit = np.full(len(patterns), math.log(lam / (1 - lam))) + fixed_w

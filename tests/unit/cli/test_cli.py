@@ -67,3 +67,24 @@ def test_ingest_publishes_and_logs_no_personal_data(tmp_path: Path) -> None:
     assert con.execute("select count(*) from voters").fetchone() == (1,)
     assert con.execute("select reason from rejects").fetchone() == ("nama kosong",)
     assert con.execute("select voters, rejects from ingest_summary").fetchone() == (1, 1)
+
+
+def test_a_list_with_no_voters_runs_to_the_end(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("NAMA;NIK\n")
+    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
+    assert main(["run", "--config", str(cfg), "-q"]) == 0
+    assert main(["review", "export", "--config", str(cfg), "-q"]) == 0
+    with duckdb.connect(str(tmp_path / "out" / "dpt.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from duplicate_pairs").fetchone() == (0,)
+
+
+def test_review_after_ingest_only_says_what_to_do(tmp_path: Path, capsys) -> None:
+    (tmp_path / "a.csv").write_text("NAMA;NIK\nANI;6408134505800001\n")
+    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
+    assert main(["ingest", "--config", str(cfg), "-q"]) == 0
+    assert main(["review", "export", "--config", str(cfg)]) == 3
+    assert "run `dpt run` first" in capsys.readouterr().err

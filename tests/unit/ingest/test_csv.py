@@ -135,3 +135,16 @@ def test_binary_garbage_is_unreadable(ingest_file) -> None:
 def test_last_row_keeps_its_empty_trailing_fields(ingest_file) -> None:
     voters, rejects, _ = ingest_file("NAMA\tNIK\tKET\nANI\t6408134505800001\t\nINA\t6408134505800002\t\n\n  \n")
     assert rejects.height == 0 and voters.height == 2
+
+
+def test_a_stray_quote_does_not_swallow_the_next_rows(ingest_file) -> None:
+    text = ('NIK;NAMA;ALAMAT;TGL LAHIR\n'
+            '6408134505800001;BUDI;JL MERDEKA 5";05-05-1980\n'
+            '6408134505800002;ANI;JL A;05-05-1980\n'
+            '6408134505800003;SITI;"JL B\nRT 2";05-05-1980\n'
+            '6408134505800004;INA;JL C;05-05-1980\n')
+    voters, rejects, summary = ingest_file(text)
+    assert summary.data_rows == 4 and rejects.height == 0
+    v = voters.sort("source_row")
+    assert v["nama"].to_list() == ["BUDI", "ANI", "SITI", "INA"]
+    assert v["alamat"].to_list()[0] == 'JL MERDEKA 5"' and v["alamat"].to_list()[2] == "JL B RT 2"

@@ -133,3 +133,18 @@ def test_border_report(fitted) -> None:
     rep = border.border_report(voters, pairs, [area])
     status = dict(rep.select("voter_id", "status").iter_rows())
     assert status == {"k1": border.BOTH, "k2": border.ONE, "b1": border.BOTH}  # x lives outside RT 19-25
+
+
+def test_split_chain_parts_never_join_another_group() -> None:
+    # 0-1 and 1-2 strong but 0 and 2 two people; 3-4 a separate pair. The split must not reuse 3-4's label.
+    pairs = pl.DataFrame({"rid_l": [0, 1, 3], "rid_r": [1, 2, 4], "match_probability": [0.9, 0.8, 0.9]},
+                         schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32, "match_probability": pl.Float64})
+
+    def score_fn(p: pl.DataFrame) -> pl.DataFrame:
+        table = {(0, 1): 0.9, (1, 2): 0.8, (0, 2): 0.01}
+        return p.with_columns(pl.Series("match_probability", [table[(a, b)] for a, b in
+                                                              p.select("rid_l", "rid_r").iter_rows()]))
+
+    groups = cluster.cluster(pairs, _records(5), score_fn)
+    members = sorted(sorted(v) for v in groups.group_by("group_id").agg("voter_id")["voter_id"].to_list())
+    assert members == [["v0", "v1"], ["v3", "v4"]]

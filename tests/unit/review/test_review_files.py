@@ -113,3 +113,12 @@ def test_nik_is_masked_unless_the_config_says_otherwise(show_nik: bool, expected
     rows = review.review_rows(pairs, voters, pl.DataFrame(schema=review.DECISION_SCHEMA), {}, show_nik=show_nik)
     assert rows["nik_1"].item() == expected and rows["nik_2"].item() == expected
     assert rows["tanggal_lahir_1"].item() == "05-05-1980" and rows["skor"].item() == 90.0
+
+
+def test_two_files_that_disagree_on_a_border_pair_are_refused(tmp_path) -> None:
+    a = _csv(tmp_path, [_row("p2", "BEDA"), _row("p1", "SAMA")], name="kec1.csv")
+    b = _csv(tmp_path, [_row("p1", "BEDA")], name="kec2.csv")
+    with pytest.raises(InputError, match="different decisions in .*kec1.csv row 3.*kec2.csv row 2"):
+        review.read_files([a, b], KNOWN)
+    same = _csv(tmp_path, [_row("p1", "sama")], name="kec3.csv")
+    assert review.read_files([a, same], KNOWN).height == 2   # agreeing files are fine, one decision per pair
