@@ -14,12 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
-import polars as pl
-
 from dpt_pipeline import pipeline, review
 from dpt_pipeline.config import load_config
-from dpt_pipeline.evaluate import evaluate_decisions
+from dpt_pipeline.evaluate import decisions_from_truth, evaluate_decisions
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -42,15 +39,7 @@ def main() -> int:
                         .replace("review_threshold = 0.2", "review_threshold = 1e-12"))
     cfg = load_config(cfg_path)
     first = pipeline.run(cfg)
-    truth = pl.read_csv(data / "truth.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
-    with duckdb.connect(str(first.database), read_only=True) as con:
-        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
-        ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
-    person = voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id")
-    decided = (ids.join(person.rename({"voter_id": "voter_id_l", "person_id": "p_l"}), on="voter_id_l", how="left")
-               .join(person.rename({"voter_id": "voter_id_r", "person_id": "p_r"}), on="voter_id_r", how="left")
-               .select("pair_id", pl.when(pl.col("p_l") == pl.col("p_r")).then(pl.lit("SAMA"))
-                       .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan")))
+    decided = decisions_from_truth(first.database, data / "truth.csv")
     path = cfg.output.dir / "decisions.csv"
     decided.write_csv(path, separator=";")
     review.import_files([path], cfg.output.database_path)

@@ -118,3 +118,17 @@ def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
     r = tp / true if true else 1.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
     return Scores(true, claimed, tp, round(p, 4), round(r, 4), round(f1, 4))
+
+
+def decisions_from_truth(database: Path, truth_path: Path) -> pl.DataFrame:
+    """A perfect reviewer, for measurement: SAMA or BEDA for every published pair from the truth file
+    (pair_id, keputusan, catatan), as a review file would carry them."""
+    truth = read_truth(truth_path)
+    with duckdb.connect(str(database), read_only=True) as con:
+        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
+        ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
+    person = voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id")
+    return (ids.join(person.rename({"voter_id": "voter_id_l", "person_id": "p_l"}), on="voter_id_l", how="left")
+            .join(person.rename({"voter_id": "voter_id_r", "person_id": "p_r"}), on="voter_id_r", how="left")
+            .select("pair_id", pl.when(pl.col("p_l") == pl.col("p_r")).then(pl.lit("SAMA"))
+                    .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan")))

@@ -9,7 +9,7 @@ import polars as pl
 
 from dpt_pipeline import pipeline, review
 from dpt_pipeline.config import load_config
-from dpt_pipeline.evaluate import evaluate_decisions
+from dpt_pipeline.evaluate import decisions_from_truth, evaluate_decisions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,16 +94,7 @@ def test_review_files_are_per_kecamatan_masked_and_sorted(tmp_path: Path) -> Non
 
 
 def _decide_all_from_truth(cfg, database: Path) -> pl.DataFrame:
-    truth = pl.read_csv(ROOT / "sample_data" / "truth.csv", infer_schema=False).with_columns(
-        pl.col("source_row").cast(pl.Int64))
-    with duckdb.connect(str(database), read_only=True) as con:
-        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
-        ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
-    person = voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id")
-    decided = (ids.join(person.rename({"voter_id": "voter_id_l", "person_id": "p_l"}), on="voter_id_l", how="left")
-               .join(person.rename({"voter_id": "voter_id_r", "person_id": "p_r"}), on="voter_id_r", how="left")
-               .select("pair_id", pl.when(pl.col("p_l") == pl.col("p_r")).then(pl.lit("SAMA"))
-                       .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan")))
+    decided = decisions_from_truth(database, ROOT / "sample_data" / "truth.csv")
     path = cfg.output.dir / "all_decisions.csv"
     decided.write_csv(path, separator=";")
     return decided.with_columns(pl.lit(str(path)).alias("path"))
