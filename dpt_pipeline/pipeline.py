@@ -69,7 +69,7 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
     link_info: dict[str, object] = {}
     if "link" in stages:
         t0 = time.perf_counter()
-        link_tables, link_info = link(config, result.voters)
+        link_tables, link_info = link(config, result.voters, regions.names)
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
@@ -91,8 +91,10 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
                      linkage=link_info)
 
 
-def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
-    """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary."""
+def link(config: Config, voters: pl.DataFrame, names: dict[str, str]
+         ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
+    """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary. `names` maps
+    region codes to their canonical names (for the review files)."""
     lc = config.linkage
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -146,7 +148,6 @@ def link(config: Config, voters: pl.DataFrame) -> tuple[dict[str, pl.DataFrame],
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
-    names = RegionTable.load(config.ingest.regions).names
     review_files = review.export(pairs, records, history, config.output.dir / "review", names,
                                  show_nik=config.review.show_nik, xlsx=config.review.xlsx)
     review_summary = review.summary(pairs, records, history, names)
