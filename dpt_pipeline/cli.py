@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("run", "run every stage on the configured sources and publish the DuckDB database"),
         ("ingest", "read and validate the configured sources only (publishes voters and rejects)"),
+        ("tps", "map the last published voters to TPS again (tps_assignments, tps_summary, tps_quality, maps)"),
     ):
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,12 +98,14 @@ def _print_run(result: object, quiet: bool) -> None:
     assert isinstance(result, RunResult)
     if quiet:
         return
-    print(f"{'source':<12} {'format':<8} {'rows':>9} {'voters':>9} {'rejects':>8} {'NIK invalid':>12} "
-          f"{'region unknown':>15}")
+    if result.sources:
+        print(f"{'source':<12} {'format':<8} {'rows':>9} {'voters':>9} {'rejects':>8} {'NIK invalid':>12} "
+              f"{'region unknown':>15}")
     for s in result.sources:
         print(f"{s.source:<12} {s.format:<8} {s.data_rows:>9} {s.voters:>9} {s.rejects:>8} "
               f"{s.flags['nik_tidak_valid']:>12} {s.flags['wilayah_tidak_dikenal']:>15}")
-    print(f"{'total':<21} {result.voters + result.rejects:>9} {result.voters:>9} {result.rejects:>8}")
+    if result.sources:
+        print(f"{'total':<21} {result.voters + result.rejects:>9} {result.voters:>9} {result.rejects:>8}")
     for s in result.sources:
         if s.rejects_by_reason:
             reasons = ", ".join(f"{k}: {v}" for k, v in s.rejects_by_reason.items())
@@ -122,6 +125,18 @@ def _print_run(result: object, quiet: bool) -> None:
         for f in link.get("border_files", []):  # type: ignore[attr-defined]
             print(f"border:   {f}")
         print(f"model:    {link['model']}")
+    t = result.tps
+    if t:
+        churn = "" if t["churn"] is None else f"; {t['moved']} voters moved since the last run ({t['churn']:.2%})"
+        print(f"tps:      {t['voters']} voters in {t['tps']} TPS over {t['desa']} desa; {t['struck_duplicates']} "
+              f"confirmed duplicates without a TPS; {t['over_cap']} TPS over the cap, {t['split_households']} "
+              f"households split, largest gap from n/k {t['max_deviation']:.1f}; {t['rts_fallback']} RTs placed "
+              f"by fallback{churn}")
+        extra = t["desa_with_extra_tps"]
+        if isinstance(extra, list) and extra:
+            print("          one more TPS than ceil(n/C), forced by household sizes, in: " + ", ".join(extra))
+        if t.get("maps"):
+            print(f"maps:     {t['maps']}")
     print(f"database: {result.database}")
     print(f"summary:  {result.summary_file}")
     print("stages:   " + ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items()))
@@ -138,6 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(args.config)
             stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
             _print_run(pipeline.run(config, stages=stages), args.quiet)
+        elif args.command == "tps":
+            from dpt_pipeline import pipeline
+            from dpt_pipeline.config import load_config
+
+            _print_run(pipeline.run_tps(load_config(args.config)), args.quiet)
         elif args.command == "evaluate":
             import json
 

@@ -66,7 +66,8 @@ class TpsConfig:
     """[tps]: polling-station rules (PKPU 7/2024 allows 600 per TPS for the Pilkada)."""
 
     max_voters: int = 600
-    coordinates: Path | None = None
+    coordinates: Path | None = None     # RT coordinates: kode_desa, rw, rt, lat, lon
+    maps: bool = True                   # one PNG per desa and an HTML page under <output.dir>/tps/
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, score, standardize
+from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, score, standardize, tps
 from dpt_pipeline.config import Config
+from dpt_pipeline.errors import InputError
 from dpt_pipeline.hashing import md5_hex
-from dpt_pipeline.publish import publish, read_previous, write_private
+from dpt_pipeline.publish import publish, read_previous, replace_tables, write_private
 from dpt_pipeline.regions import RegionTable
 
 log = logging.getLogger(__name__)
 
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
-ALL_STAGES: tuple[str, ...] = ("ingest", "link")
+ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
 MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
 
 
@@ -31,6 +32,7 @@ class RunResult:
     sources: list[ingest.SourceSummary]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     linkage: dict[str, object] = field(default_factory=dict)
+    tps: dict[str, object] = field(default_factory=dict)
 
     @property
     def voters(self) -> int:
@@ -72,6 +74,12 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         link_tables, link_info = link(config, result.voters, regions.names)
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
+    tps_info: dict[str, object] = {}
+    if "tps" in stages:
+        t0 = time.perf_counter()
+        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names)
+        tables.update(tps_tables)
+        timings["tps"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     db = publish(tables, config.output.database_path)
     timings["publish"] = round(time.perf_counter() - t0, 3)
@@ -85,10 +93,76 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         "stage_seconds": timings,
         "sources": [dataclasses.asdict(s) for s in result.summaries],
         "linkage": link_info,
+        "tps": tps_info,
     }
     write_private(summary_file, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return RunResult(database=db, summary_file=summary_file, sources=result.summaries, stage_seconds=timings,
-                     linkage=link_info)
+                     linkage=link_info, tps=tps_info)
+
+
+def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str]
+          ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
+    """The tps stage: every voter who stays on the roll to a TPS of their desa, starting from last night's
+    TPS in the published database; the three tps tables, the maps and a summary."""
+    t = time.perf_counter()
+    db = config.output.database_path
+    coordinates, skipped = tps.read_coordinates(config.tps.coordinates)
+    history = read_previous(db, "review_decisions")
+    decisions = review.latest(history) if history is not None else None
+    prev_assign, prev_summary = read_previous(db, "tps_assignments"), read_previous(db, "tps_summary")
+    previous = (prev_assign, prev_summary) if prev_assign is not None and prev_summary is not None else None
+    result = tps.assign(voters, coordinates, config.tps.max_voters, groups=groups, decisions=decisions,
+                        previous=previous, names=names)
+    seconds = {"assign": round(time.perf_counter() - t, 3)}
+    q = result.quality
+    info: dict[str, object] = {
+        "voters": result.assignments.height, "desa": q.height, "tps": int(q["tps"].sum()) if q.height else 0,
+        "struck_duplicates": int(q["struck_duplicates"].sum()) if q.height else 0,
+        "over_cap": int(q["over_cap"].sum()) if q.height else 0,
+        "split_households": int(q["split_households"].sum()) if q.height else 0,
+        "desa_with_extra_tps": q.filter(pl.col("extra_tps"))["kode_desa"].to_list(),
+        "max_deviation": float(q["max_deviation"].max() or 0.0) if q.height else 0.0,  # type: ignore[arg-type]
+        "rts_fallback": int(q["rts_fallback"].sum()) if q.height else 0,
+        "coordinate_rows_skipped": [dataclasses.asdict(sk) for sk in skipped],
+        "moved": int(q["moved"].sum()) if previous is not None and q.height else None,
+        "churn": tps.overall_churn(q) if previous is not None else None,
+        "mean_distance_m": result.assignments["distance_m"].mean(),
+        "p95_distance_m": result.assignments["distance_m"].quantile(0.95, "linear"),
+    }
+    if config.tps.maps:
+        from dpt_pipeline import maps
+
+        t = time.perf_counter()
+        info["maps"] = str(maps.write_maps(result.assignments, result.summary, q, config.output.dir / "tps",
+                                           max_voters=config.tps.max_voters))
+        seconds["maps"] = round(time.perf_counter() - t, 3)
+    info["seconds"] = seconds
+    log.info("tps: %s voters in %s TPS over %s desa (%s struck as confirmed duplicates), %s over the cap, "
+             "%s households split, %.1fs", info["voters"], info["tps"], info["desa"], info["struck_duplicates"],
+             info["over_cap"], info["split_households"], sum(seconds.values()))
+    tables = {"tps_assignments": result.assignments, "tps_summary": result.summary, "tps_quality": q}
+    return tables, info
+
+
+def run_tps(config: Config) -> RunResult:
+    """`dpt tps`: the tps stage alone, on the voters and duplicate groups of the last published run; the
+    database is updated in one step (the other tables are kept as they are)."""
+    db = config.output.database_path
+    voters = read_previous(db, "voters")
+    if voters is None:
+        raise InputError("no published voters yet: run `dpt run` first", path=db)
+    t0 = time.perf_counter()
+    tables, info = place(config, voters, read_previous(db, "duplicate_groups"),
+                         RegionTable.load(config.ingest.regions).names)
+    timings = {"tps": round(time.perf_counter() - t0, 3)}
+    t0 = time.perf_counter()
+    replace_tables(tables, db)
+    timings["publish"] = round(time.perf_counter() - t0, 3)
+    summary_file = config.output.dir / "tps_summary.json"
+    write_private(summary_file, json.dumps({"version": __version__, "config": str(config.path), "database": str(db),
+                                            "stage_seconds": timings, "tps": info}, indent=2, ensure_ascii=False)
+                  + "\n")
+    return RunResult(database=db, summary_file=summary_file, sources=[], stage_seconds=timings, tps=info)
 
 
 def link(config: Config, voters: pl.DataFrame, names: dict[str, str]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -60,6 +61,28 @@ def publish(tables: dict[str, pl.DataFrame], path: Path) -> Path:
     os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
     log.info("published %d tables to %s", len(tables), path)
+    return path
+
+
+def replace_tables(tables: dict[str, pl.DataFrame], path: Path) -> Path:
+    """Replace (or add) `tables` in the published database, keeping every other table: a copy is written
+    beside it and moved into place, so a reader never sees half of the change."""
+    tmp = path.with_name(path.name + ".tmp")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.copyfile(path, tmp)
+    con = duckdb.connect(str(tmp))
+    try:
+        for name, frame in tables.items():
+            con.register("_frame", frame)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
+            con.unregister("_frame")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+    log.info("replaced %d tables in %s", len(tables), path)
     return path
 
 

@@ -1,160 +1,390 @@
-"""Stage: tps (groundwork for issue 5; not yet part of `dpt run`). Households to polling stations.
+"""Stage: tps. Every voter who stays on the roll gets a polling station (TPS) in their own desa.
 
-Per desa, k = ceil(n / C) TPS. A capacitated Lloyd iteration alternates (1) assigning households, weighted
-by their voters, to TPS centres by a min-cost flow (OR-Tools) with every TPS between floor(n/k) and
-min(C, ceil(n/k)) voters, arcs only to each household's nearest centres, costs in squared metres; and
-(2) moving each centre to its voters' weighted mean. A flow splits at most k-1 households; each goes whole
-to the TPS that took most of it, and any TPS left over the cap sheds its smallest households to the
-nearest TPS with room. When household sizes make k TPS impossible, the desa gets one more.
+Hard rules (PKPU 7/2024): at most `max_voters` per TPS, one desa per TPS, all voters of one KK in a desa at
+one TPS, ceil(n / max_voters) TPS per desa unless household sizes force one more. Voters confirmed as
+duplicates and not kept (a SAMA decision, keep = false) get no TPS.
+
+Method, per desa: a capacitated Lloyd iteration. Households at one RT point with one size (and one TPS last
+night) are interchangeable, so they form one group; (1) a min-cost flow (OR-Tools) sends each group's
+voters to the TPS centres, every TPS between floor(n/k) and min(C, ceil(n/k)) voters, arcs only to each
+group's nearest centres, cost the squared distance in metres plus a move penalty for leaving last night's
+TPS; (2) each centre moves to its voters' mean. Groups are then rounded to whole households, a few single
+households move to even the sizes out, and any TPS still over the cap sheds households to the nearest TPS
+with room; if that fails the desa gets one more TPS. A desa published before starts from last night's
+centres, so TPS n keeps its meaning and few voters move.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 from ortools.graph.python import min_cost_flow
 
+from dpt_pipeline.errors import InputError
+
+log = logging.getLogger(__name__)
+
 _M_PER_DEG_LAT = 110_540.0
 _M_PER_DEG_LON = 111_320.0
+MOVE_PENALTY_M2 = 300.0 ** 2      # cost of leaving last night's TPS, as a squared distance per voter
+BALANCE_TOLERANCE = 3             # sizes are evened out to within this many voters of floor/ceil(n/k)
+ASSIGNMENT_SCHEMA = {"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String, "household": pl.String,
+                     "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64, "lon": pl.Float64, "lokasi": pl.String,
+                     "tps": pl.Int32, "distance_m": pl.Float64}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Equirectangular projection around a desa's mean latitude: fine over a few kilometres."""
+
+    lat0: float
+
+    def to_metres(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        return np.column_stack([lon * _M_PER_DEG_LON * math.cos(math.radians(self.lat0)), lat * _M_PER_DEG_LAT])
+
+    def to_degrees(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return xy[:, 1] / _M_PER_DEG_LAT, xy[:, 0] / (_M_PER_DEG_LON * math.cos(math.radians(self.lat0)))
+
+
+@dataclass(frozen=True)
+class Previous:
+    """Last night's TPS of a desa: centres (row j was TPS j+1; NaN where a number was not in use) and each
+    household's TPS index (-1 for a household new tonight)."""
+
+    centres: np.ndarray
+    labels: np.ndarray
 
 
 @dataclass
 class DesaResult:
-    labels: np.ndarray      # TPS index (0..k-1) per household
-    centres: np.ndarray     # (k, 2) metres
+    labels: np.ndarray      # TPS index (0..k-1) per household; TPS number = index + 1
+    centres: np.ndarray     # (k, 2) metres: each TPS's voters' mean
     k: int
     extra_tps: bool         # one more than ceil(n/C): the household sizes left no other way
 
 
-def to_metres(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Equirectangular projection around the desa: fine over a few kilometres."""
-    lat0 = float(np.nanmean(lat)) if len(lat) else 0.0
-    return np.column_stack([lon * _M_PER_DEG_LON * math.cos(math.radians(lat0)), lat * _M_PER_DEG_LAT])
+# -- the flow ----------------------------------------------------------------------------------------------
 
-
-def _flow(xy: np.ndarray, w: np.ndarray, centres: np.ndarray, lo: int, hi: int, nearest: int) -> np.ndarray:
-    """Share of each household's voters at each centre, (n_households, k), by a min-cost flow."""
-    n, k = len(w), len(centres)
+def _costs(xy: np.ndarray, prev: np.ndarray, centres: np.ndarray, penalty: float) -> np.ndarray:
+    """Cost per voter of each point at each centre: squared metres, plus the penalty for leaving last night's
+    TPS (rows with prev = -1 pay none)."""
     d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    moved = (prev[:, None] >= 0) & (np.arange(len(centres))[None, :] != prev[:, None])
+    return d2 + penalty * moved
+
+
+def _flow(cost: np.ndarray, supply: np.ndarray, lo: int, hi: int, nearest: int) -> np.ndarray | None:
+    """Voters of each group at each centre, (groups, k), by a min-cost flow with every centre between lo and
+    hi voters and arcs only to each group's `nearest` cheapest centres; None if that is infeasible."""
+    g, k = cost.shape
     m = min(nearest, k)
-    near = np.argsort(d2, axis=1)[:, :m]
+    near = np.argsort(cost, axis=1, kind="stable")[:, :m]
     flow = min_cost_flow.SimpleMinCostFlow()
-    src_h = np.arange(n)
-    tps_node = n + np.arange(k)
-    sink = n + k
-    tails = np.repeat(src_h, m)
-    heads = tps_node[near.ravel()]
-    costs = np.rint(d2[np.repeat(src_h, m), near.ravel()] / 100.0).astype(np.int64)  # dm^2 keeps ints small
-    caps = np.repeat(w, m).astype(np.int64)
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.add_arcs_with_capacity_and_unit_cost(tps_node, np.full(k, sink), np.full(k, hi - lo), np.zeros(k, np.int64))
-    supplies = np.concatenate([w.astype(np.int64), np.full(k, -lo, np.int64), [-(int(w.sum()) - k * lo)]])
-    flow.set_nodes_supplies(np.arange(n + k + 1), supplies)
-    status = flow.solve()
-    if status != flow.OPTIMAL:
-        raise ValueError("no feasible flow")
-    share = np.zeros((n, k))
-    np.add.at(share, (tails - 0, near.ravel()), flow.flows(arcs))
+    tails = np.repeat(np.arange(g), m)
+    heads = g + near.ravel()
+    unit = np.rint(cost[tails, near.ravel()] / 100.0).astype(np.int64)   # dm^2 keeps the integers small
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, np.repeat(supply, m).astype(np.int64), unit)
+    sink = g + k
+    flow.add_arcs_with_capacity_and_unit_cost(g + np.arange(k), np.full(k, sink), np.full(k, hi - lo),
+                                              np.zeros(k, np.int64))
+    total = int(supply.sum())
+    flow.set_nodes_supplies(np.arange(g + k + 1),
+                            np.concatenate([supply.astype(np.int64), np.full(k, -lo, np.int64), [-(total - k * lo)]]))
+    if flow.solve() != flow.OPTIMAL:
+        return None
+    share = np.zeros((g, k))
+    np.add.at(share, (tails, near.ravel()), flow.flows(arcs))
     return share
 
 
-def _initial_centres(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Weighted k-means (scikit-learn, fixed seed) as the start: spread-out centres."""
-    if k == 1:
-        return np.average(xy, axis=0, weights=w)[None, :]
-    # Households share their RT's point: cluster the distinct points, weighted by their voters.
-    pts, inv = np.unique(xy, axis=0, return_inverse=True)
-    pw = np.bincount(inv.ravel(), weights=w)
-    if len(pts) <= k:  # fewer points than TPS: several TPS start at the heaviest points, a metre apart
-        order = np.argsort(-pw, kind="stable")
-        idx = np.arange(k)
-        return pts[order[idx % len(pts)]] + (idx // len(pts))[:, None] * 1.0
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=k, n_init=1, random_state=0, max_iter=50).fit(pts, sample_weight=pw)
-    return np.asarray(km.cluster_centers_, dtype=float)
-
-
-def _flow_widening(xy: np.ndarray, w: np.ndarray, centres: np.ndarray, lo: int, hi: int, nearest: int
-                   ) -> np.ndarray:
-    """The flow with arcs to the nearest centres, widened until the TPS bounds can be met."""
-    m = min(nearest, len(centres))
+def _flow_widening(cost: np.ndarray, supply: np.ndarray, lo: int, hi: int, nearest: int) -> np.ndarray | None:
+    """The flow, with arcs widened to more centres until the TPS bounds can be met."""
+    m = nearest
     while True:
-        try:
-            return _flow(xy, w, centres, lo, hi, m)
-        except ValueError:
-            if m >= len(centres):
-                raise
-            m = min(len(centres), m * 2)
+        share = _flow(cost, supply, lo, hi, m)
+        if share is not None or m >= cost.shape[1]:
+            return share
+        m *= 2
 
 
-def _repair(labels: np.ndarray, w: np.ndarray, xy: np.ndarray, centres: np.ndarray, cap: int) -> bool:
-    """Move the smallest households off any TPS over the cap to the nearest TPS with room. True if all fit."""
+# -- starting centres --------------------------------------------------------------------------------------
+
+def _spread(pts: np.ndarray, pw: np.ndarray, centres: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Place the NaN rows of `centres` on the points: k-means++ (seeded) when `rng` is given, else the point
+    of most voters far from the centres already placed (deterministic, for a desa that grows a TPS)."""
+    centres = centres.copy()
+    for j in np.flatnonzero(np.isnan(centres[:, 0])):
+        placed = centres[~np.isnan(centres[:, 0])]
+        if len(placed) == 0:
+            centres[j] = pts[int(np.argmax(pw))] if rng is None else pts[rng.choice(len(pts), p=pw / pw.sum())]
+            continue
+        d2 = ((pts[:, None, :] - placed[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        score = pw * d2
+        if score.sum() <= 0:   # every point already holds a centre: stack this one a metre away
+            centres[j] = pts[int(np.argmax(pw))] + (j + 1) * 1.0
+        elif rng is None:
+            centres[j] = pts[int(np.argmax(score))]
+        else:
+            centres[j] = pts[rng.choice(len(pts), p=score / score.sum())]
+    return centres
+
+
+def _kmeans(pts: np.ndarray, pw: np.ndarray, centres: np.ndarray, iterations: int = 10) -> np.ndarray:
+    """A few plain weighted Lloyd steps on the distinct points: spread-out, uncapacitated centres."""
+    for _ in range(iterations):
+        label = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        mass = np.bincount(label, weights=pw, minlength=len(centres))
+        sums = np.stack([np.bincount(label, weights=pw * pts[:, d], minlength=len(centres)) for d in (0, 1)], 1)
+        ok = mass > 0
+        centres = centres.copy()
+        centres[ok] = sums[ok] / mass[ok, None]
+    return centres
+
+
+def _initial_centres(pts: np.ndarray, pw: np.ndarray, k: int, previous: np.ndarray | None) -> np.ndarray:
+    """k starting centres: last night's where there were any (row j for TPS j+1), the rest spread out."""
+    centres = np.full((k, 2), np.nan)
+    if previous is not None and len(previous):
+        m = min(k, len(previous))
+        centres[:m] = previous[:m]
+        return _spread(pts, pw, centres, None)
+    centres = _spread(pts, pw, centres, np.random.default_rng(0))
+    return _kmeans(pts, pw, centres)
+
+
+# -- whole households --------------------------------------------------------------------------------------
+
+def _round(share: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Households of each group per centre: the flow's voters divided by the household size, rounded by
+    largest remainder so that each group's count is kept."""
+    q = share / size[:, None]
+    base = np.floor(q + 1e-9)
+    rest = count - base.sum(axis=1)
+    order = np.argsort(-(q - base), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(share.shape[1])[None, :].repeat(len(share), 0), axis=1)
+    return (base + (rank < rest[:, None])).astype(np.int64)
+
+
+def _balance(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, centres: np.ndarray, lo: int, hi: int,
+             max_moves: int) -> None:
+    """Move single households between TPS until every size lies within [lo, hi], cheapest moves per voter
+    of imbalance removed first, among the nearest TPS before any other. In place."""
     k = len(centres)
     load = np.bincount(labels, weights=w, minlength=k)
+    by_distance = np.argsort(((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+
+    def excess(x: np.ndarray) -> np.ndarray:
+        return np.maximum(0, x - hi) + np.maximum(0, lo - x)
+
+    for _ in range(max_moves):
+        v = excess(load)
+        a = int(np.argmax(v))
+        if v[a] <= 0:
+            return
+        moved = False
+        for others in (by_distance[a, 1:7], by_distance[a, 1:]):
+            if load[a] > hi:     # a gives one of its households to a neighbour
+                h = np.flatnonzero(labels == a)
+                src = np.full((len(h), len(others)), a)
+                dst = np.broadcast_to(others, (len(h), len(others)))
+            else:                # a takes one household from a neighbour
+                h = np.flatnonzero(np.isin(labels, others))
+                src = labels[h][:, None]
+                dst = np.full((len(h), 1), a)
+            if len(h) == 0:
+                continue
+            s = w[h][:, None]
+            gain = excess(load[src]) - excess(load[src] - s) + excess(load[dst]) - excess(load[dst] + s)
+            extra = s * (hcost[h[:, None], dst] - hcost[h[:, None], src])
+            score = np.where(gain > 0, extra / np.maximum(gain, 1), np.inf)
+            best = np.unravel_index(int(np.argmin(score)), score.shape)
+            if np.isfinite(score[best]):
+                i, j = h[best[0]], int(dst[best])
+                load[labels[i]] -= w[i]
+                load[j] += w[i]
+                labels[i] = j
+                moved = True
+                break
+        if not moved:
+            return
+
+
+def _repair(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, cap: int) -> bool:
+    """Move the smallest households off any TPS over the cap to the cheapest TPS with room. True if all fit."""
+    k = hcost.shape[1]
+    load = np.bincount(labels, weights=w, minlength=k)
     for j in np.flatnonzero(load > cap):
-        for h in sorted(np.flatnonzero(labels == j), key=lambda i: w[i]):
+        for h in np.flatnonzero(labels == j)[np.argsort(w[labels == j], kind="stable")]:
             if load[j] <= cap:
                 break
-            order = np.argsort(((centres - xy[h]) ** 2).sum(axis=1))
-            for t in order:
+            for t in np.argsort(hcost[h], kind="stable"):
                 if t != j and load[t] + w[h] <= cap:
-                    labels[h] = t
-                    load[j] -= w[h]
-                    load[t] += w[h]
+                    labels[h], load[j], load[t] = t, load[j] - w[h], load[t] + w[h]
                     break
     return bool((load <= cap).all())
 
 
-def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, iterations: int = 15, nearest: int = 4
-                ) -> DesaResult:
+def _centres_of(labels: np.ndarray, w: np.ndarray, xy: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    k = len(fallback)
+    mass = np.bincount(labels, weights=w, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=w * xy[:, d], minlength=k) for d in (0, 1)], axis=1)
+    out = fallback.copy()
+    out[mass > 0] = sums[mass > 0] / mass[mass > 0, None]
+    return out
+
+
+def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
+                iterations: int = 20, nearest: int = 4, penalty: float = MOVE_PENALTY_M2,
+                tolerance: int = BALANCE_TOLERANCE) -> DesaResult:
     """TPS for the households of one desa: `xy` (metres), `w` (voters per household), `cap` per TPS."""
     n = int(w.sum())
+    if len(w) and int(w.max()) > cap:
+        raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
+    prev_labels = previous.labels if previous is not None else np.full(len(w), -1)
+    # Interchangeable households: one point, one size, one TPS last night.
+    pts, point = np.unique(xy, axis=0, return_inverse=True)
+    point = point.ravel()
+    pw = np.bincount(point, weights=w)
+    keys, group = np.unique(np.column_stack([point, w, prev_labels]), axis=0, return_inverse=True)
+    group = group.ravel()
+    gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
+    count = np.bincount(group)
+    supply = count * size
     k0 = max(1, math.ceil(n / cap))
     for k in range(k0, len(w) + 1):
-        centres = _initial_centres(xy, w, k)
+        centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
+        gp = np.where(gprev < k, gprev, -1)
         lo, hi = n // k, min(cap, math.ceil(n / k))
-        labels = np.zeros(len(w), dtype=np.int64)
-        try:
-            for _ in range(iterations):
-                share = _flow_widening(xy, w, centres, lo, hi, nearest)
-                new = share.argmax(axis=1)
-                for j in range(k):
-                    mine = new == j
-                    if mine.any():
-                        centres[j] = np.average(xy[mine], axis=0, weights=w[mine])
-                if np.array_equal(new, labels):
-                    break
-                labels = new
-        except ValueError:
+        share = None
+        for _ in range(iterations):
+            share = _flow_widening(_costs(gxy, gp, centres, penalty), supply, lo, hi, nearest)
+            if share is None:
+                break
+            mass = share.sum(axis=0)
+            moved_to = centres.copy()
+            moved_to[mass > 0] = (share.T @ gxy)[mass > 0] / mass[mass > 0, None]
+            shift = float(np.abs(moved_to - centres).max())
+            centres = moved_to
+            if shift < 1.0:
+                break
+        if share is None:
             continue
-        if _repair(labels, w, xy, centres, cap):
-            return DesaResult(labels, centres, k, k > k0)
-    raise ValueError("a household is larger than the TPS capacity")
+        per_group = _round(share, size, count)
+        labels = np.empty(len(w), dtype=np.int64)
+        labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)), per_group.ravel())
+        hprev = np.where(prev_labels < k, prev_labels, -1)
+        hcost = _costs(xy, hprev, centres, penalty)
+        _balance(labels, w, hcost, centres, max(0, lo - tolerance), min(cap, hi + tolerance), 4 * k + 50)
+        if _repair(labels, w, hcost, cap):
+            return DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > k0)
+    raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
+
+
+# -- inputs ----------------------------------------------------------------------------------------------
+
+COORDINATE_COLUMNS = ("kode_desa", "rw", "rt", "lat", "lon")
+COORDINATE_SCHEMA = {"kode_desa": pl.String, "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64, "lon": pl.Float64}
+
+
+@dataclass(frozen=True)
+class SkippedCoordinate:
+    row: int        # 1-based data row of the coordinates file
+    field: str
+    value: str | None
+    reason: str
+
+
+def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
+    """The RT coordinates file (kode_desa, rw, rt, lat, lon; `,` or `;`; a decimal comma is accepted). A row
+    that cannot be used is skipped, named by its row and field and logged (coordinates are not personal),
+    and its RT falls back like any RT missing from the file; a file without the columns is refused."""
+    if path is None:
+        return pl.DataFrame(schema=COORDINATE_SCHEMA), []
+    head = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace").splitlines()
+    sep = ";" if head and head[0].count(";") > head[0].count(",") else ","
+    try:
+        raw = pl.read_csv(path, separator=sep, infer_schema=False, encoding="utf8-lossy")
+    except pl.exceptions.PolarsError as e:
+        raise InputError(f"cannot read the RT coordinates file: {e}", path=path) from e
+    raw = raw.rename({c: c.strip().lstrip("\ufeff").lower() for c in raw.columns})
+    for c in COORDINATE_COLUMNS:
+        if c not in raw.columns:
+            raise InputError(f"the RT coordinates file has no column {c!r} (needs {', '.join(COORDINATE_COLUMNS)})",
+                             path=path, field=c)
+    s = raw.select([pl.col(c).str.strip_chars() for c in COORDINATE_COLUMNS]).with_row_index("row", offset=1)
+    parsed = s.with_columns(
+        pl.col("rw").cast(pl.Int32, strict=False).alias("_rw"), pl.col("rt").cast(pl.Int32, strict=False).alias("_rt"),
+        *[pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(f"_{c}")
+          for c in ("lat", "lon")])
+    checks = [("kode_desa", pl.col("kode_desa").is_null(), "kosong"),
+              ("rw", pl.col("_rw").is_null(), "bukan angka"), ("rt", pl.col("_rt").is_null(), "bukan angka"),
+              ("lat", ~pl.col("_lat").is_between(-90, 90).fill_null(False), "bukan lintang"),
+              ("lon", ~pl.col("_lon").is_between(-180, 180).fill_null(False), "bukan bujur")]
+    bad = parsed.with_columns(pl.coalesce([pl.when(cond).then(pl.lit(f)) for f, cond, _ in checks]).alias("_field"),
+                              pl.coalesce([pl.when(cond).then(pl.lit(r)) for _, cond, r in checks]).alias("_why"))
+    skipped = [SkippedCoordinate(r["row"], r["_field"], r[r["_field"]], r["_why"])
+               for r in bad.filter(pl.col("_field").is_not_null()).head(1000).iter_rows(named=True)]
+    good = bad.filter(pl.col("_field").is_null()).select(
+        "row", "kode_desa", pl.col("_rw").alias("rw"), pl.col("_rt").alias("rt"), pl.col("_lat").alias("lat"),
+        pl.col("_lon").alias("lon"))
+    dup = good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct().not_())
+    skipped += [SkippedCoordinate(r["row"], "rt", str(r["rt"]), "RT sudah tercantum di baris sebelumnya")
+                for r in dup.head(1000).iter_rows(named=True)]
+    for sk in skipped[:10]:
+        log.warning("%s row %d, %s=%r: %s; this RT falls back to a neighbour", path, sk.row, sk.field, sk.value,
+                    sk.reason)
+    if len(skipped) > 10:
+        log.warning("%s: %d more rows skipped", path, len(skipped) - 10)
+    return good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct()).drop("row"), skipped
+
+
+# -- tables ------------------------------------------------------------------------------------------------
+
+def desa_key() -> pl.Expr:
+    """The desa a TPS belongs to: its Kemendagri code, else `desa:` and its name as written."""
+    return pl.coalesce(pl.col("kode_desa"),
+                       pl.concat_str([pl.lit("desa:"), pl.col("desa").str.strip_chars().str.to_uppercase()]))
+
+
+def eligible(voters: pl.DataFrame, groups: pl.DataFrame | None, decisions: pl.DataFrame | None) -> pl.DataFrame:
+    """The voters who get a TPS: all but those a reviewer confirmed as a duplicate (SAMA) of a record that
+    is kept, i.e. keep = false in their group and in at least one SAMA pair."""
+    if groups is None or decisions is None or groups.height == 0 or decisions.height == 0:
+        return voters
+    same = decisions.filter(pl.col("keputusan") == "SAMA")
+    confirmed = pl.concat([same.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")])
+    struck = groups.filter(~pl.col("keep")).join(confirmed.unique(), on="voter_id", how="semi")
+    return voters.join(struck.select("voter_id"), on="voter_id", how="anti")
 
 
 def households(voters: pl.DataFrame, coordinates: pl.DataFrame) -> pl.DataFrame:
     """One row per household (a KK within a desa; a voter without a valid NKK is a household alone), with
     its voters and a point: its RT's coordinates, else the nearest RT number of the same RW, else the
-    desa's centre (`lokasi` says which)."""
+    desa's centre (`lokasi` says which: rt, rt terdekat, pusat desa)."""
     v = voters.with_columns(
-        pl.coalesce(pl.col("kode_desa"), pl.concat_str([pl.lit("desa:"), pl.col("desa").str.to_uppercase()]))
-        .alias("desa_key"),
+        desa_key().alias("desa_key"),
         pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("household"))
     h = v.group_by("desa_key", "household").agg(
-        pl.len().alias("voters"), pl.col("rt").drop_nulls().mode().first().alias("rt"),
-        pl.col("rw").drop_nulls().mode().first().alias("rw"), pl.col("voter_id"))
+        pl.len().alias("voters"), pl.col("desa").drop_nulls().first(),
+        pl.col("rt").drop_nulls().mode().min().alias("rt"), pl.col("rw").drop_nulls().mode().min().alias("rw"),
+        pl.col("voter_id").sort())
     c = coordinates.select(pl.col("kode_desa").alias("desa_key"), pl.col("rw").cast(pl.Int32),
-                           pl.col("rt").cast(pl.Int32), "lat", "lon")
+                           pl.col("rt").cast(pl.Int32), pl.col("lat").cast(pl.Float64),
+                           pl.col("lon").cast(pl.Float64)).unique(["desa_key", "rw", "rt"], keep="first",
+                                                                  maintain_order=True)
     exact = h.join(c, on=["desa_key", "rw", "rt"], how="left")
-    # Nearest RT number in the same RW, then the desa's centre.
     near = (exact.filter(pl.col("lat").is_null()).drop("lat", "lon")
             .join(c.rename({"rt": "rt_c"}), on=["desa_key", "rw"], how="left")
             .with_columns((pl.col("rt_c") - pl.col("rt")).abs().alias("_gap"))
-            .sort("_gap", nulls_last=True).group_by("desa_key", "household", maintain_order=True).first()
+            .sort("_gap", "rt_c", nulls_last=True).group_by("desa_key", "household", maintain_order=True).first()
+            .with_columns([pl.when(pl.col("_gap").is_not_null()).then(pl.col(c)).alias(c) for c in ("lat", "lon")])
             .drop("rt_c", "_gap"))
     centre = c.group_by("desa_key").agg(pl.col("lat").mean().alias("lat_c"), pl.col("lon").mean().alias("lon_c"))
     out = pl.concat([exact.filter(pl.col("lat").is_not_null()).with_columns(pl.lit("rt").alias("lokasi")),
@@ -165,22 +395,143 @@ def households(voters: pl.DataFrame, coordinates: pl.DataFrame) -> pl.DataFrame:
     return out.sort("desa_key", "household")
 
 
-def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int) -> pl.DataFrame:
-    """tps_assignments: voter_id, desa_key, tps (1-based within its desa), household, lat, lon, distance_m."""
-    hh = households(voters, coordinates)
-    parts = []
-    for _, g in hh.group_by(["desa_key"], maintain_order=True):
-        lat = g["lat"].fill_null(0.0).to_numpy()
-        lon = g["lon"].fill_null(0.0).to_numpy()
-        xy = to_metres(lat, lon)
-        w = g["voters"].to_numpy().astype(np.int64)
-        res = assign_desa(xy, w, cap)
-        # Number TPS from north-west to south-east so that the numbers read on a map.
-        rank = np.argsort(np.lexsort((res.centres[:, 0], -res.centres[:, 1])))
-        dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
-        parts.append(g.select("desa_key", "household", "voter_id", "lat", "lon", "voters", "lokasi").with_columns(
-            pl.Series("tps", rank[res.labels] + 1, dtype=pl.Int32), pl.Series("distance_m", dist),
-            pl.lit(res.extra_tps).alias("extra_tps")))
-    if not parts:
-        return pl.DataFrame()
-    return pl.concat(parts).explode("voter_id")
+@dataclass
+class TpsResult:
+    assignments: pl.DataFrame   # tps_assignments: one row per voter with a TPS
+    summary: pl.DataFrame       # tps_summary: one row per TPS
+    quality: pl.DataFrame       # tps_quality: one row per desa
+
+
+def _previous_centres(summary: pl.DataFrame | None, key: str, proj: Projection) -> np.ndarray | None:
+    if summary is None:
+        return None
+    s = summary.filter((pl.col("kode_desa") == key) & pl.col("lat").is_not_null())
+    if s.height == 0:
+        return None
+    centres = np.full((int(s["tps"].max()), 2), np.nan)  # type: ignore[arg-type]
+    centres[s["tps"].to_numpy() - 1] = proj.to_metres(s["lat"].to_numpy(), s["lon"].to_numpy())
+    return centres
+
+
+def _assign_one(g: pl.DataFrame, cap: int, prev_summary: pl.DataFrame | None) -> pl.DataFrame:
+    """One desa's households with their TPS (1-based), the TPS point and the distance to it."""
+    key = g["desa_key"][0]
+    has_point = g["lat"].is_not_null().to_numpy()
+    lat0 = float(g["lat"].mean()) if has_point.any() else 0.0  # type: ignore[arg-type]
+    proj = Projection(lat0)
+    xy = proj.to_metres(g["lat"].fill_null(lat0).to_numpy(), g["lon"].fill_null(0.0).to_numpy())
+    if not has_point.any():
+        xy[:] = 0.0
+    w = g["voters"].to_numpy().astype(np.int64)
+    prev_centres = _previous_centres(prev_summary, key, proj)
+    previous = None
+    if prev_centres is not None and "prev_tps" in g.columns:
+        previous = Previous(prev_centres, g["prev_tps"].fill_null(0).to_numpy().astype(np.int64) - 1)
+    res = assign_desa(xy, w, cap, previous=previous)
+    order = np.arange(res.k)
+    if previous is None:  # a new desa: number its TPS from north-west to south-east, as they read on a map
+        order = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2))))
+    tps_lat, tps_lon = proj.to_degrees(res.centres)
+    dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
+    return g.with_columns(
+        pl.Series("tps", order[res.labels] + 1, dtype=pl.Int32),
+        pl.Series("tps_lat", tps_lat[res.labels]), pl.Series("tps_lon", tps_lon[res.labels]),
+        pl.Series("distance_m", np.where(has_point, dist, np.nan)).fill_nan(None),
+        pl.lit(res.k, dtype=pl.Int64).alias("k"), pl.lit(res.extra_tps).alias("extra_tps"))
+
+
+def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups: pl.DataFrame | None = None,
+           decisions: pl.DataFrame | None = None, previous: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+           names: dict[str, str] | None = None) -> TpsResult:
+    """TPS for every voter who stays on the roll. `groups` and `decisions` (duplicate_groups and the latest
+    review decisions) say who is struck; `previous` is last night's (tps_assignments, tps_summary);
+    `names` maps desa codes to their Kemendagri names."""
+    kept = eligible(voters, groups, decisions)
+    hh = households(kept, coordinates)
+    prev_assign, prev_summary = previous if previous is not None else (None, None)
+    if prev_assign is not None:
+        was = (hh.select("desa_key", "household", "voter_id").explode("voter_id")
+               .join(prev_assign.select("voter_id", pl.col("kode_desa").alias("desa_key"), "tps"),
+                     on=["voter_id", "desa_key"])
+               .group_by("desa_key", "household").agg(pl.col("tps").mode().min().alias("prev_tps")))
+        hh = hh.join(was, on=["desa_key", "household"], how="left")
+    parts = [_assign_one(g, cap, prev_summary) for g in hh.partition_by("desa_key", maintain_order=True)]
+    if not parts:  # no voters: the tables with their columns and no rows
+        schema: dict[str, Any] = {**ASSIGNMENT_SCHEMA, "voter_id": pl.List(pl.String), "tps_lat": pl.Float64,
+                                  "tps_lon": pl.Float64, "extra_tps": pl.Boolean}
+        parts = [pl.DataFrame(schema=schema).rename({"kode_desa": "desa_key"})]
+    done = pl.concat(parts, how="diagonal_relaxed")
+    if names:
+        done = done.with_columns(pl.coalesce(pl.col("desa_key").replace_strict(names, default=None,
+                                                                               return_dtype=pl.String),
+                                             pl.col("desa")).alias("desa"))
+    per_voter = done.explode("voter_id").rename({"desa_key": "kode_desa"})
+    assignments = per_voter.select(list(ASSIGNMENT_SCHEMA)).sort("kode_desa", "tps", "voter_id")
+    summary = _summary(per_voter)
+    quality = _quality(per_voter, summary, cap, voters, kept, prev_assign)
+    return TpsResult(assignments, summary, quality)
+
+
+def overall_churn(quality: pl.DataFrame) -> float | None:
+    """Voters who changed TPS, as a share of the voters who had a TPS in the same desa both nights (None
+    without a previous night)."""
+    both = quality["voters_both_nights"].sum() if quality.height else 0
+    return float(quality["moved"].sum()) / float(both) if both else None
+
+
+def _summary(per_voter: pl.DataFrame) -> pl.DataFrame:
+    return per_voter.group_by("kode_desa", "tps").agg(
+        pl.col("desa").first(), pl.len().cast(pl.Int64).alias("voters"),
+        pl.col("household").n_unique().cast(pl.Int64).alias("households"),
+        pl.struct("rw", "rt").n_unique().cast(pl.Int64).alias("rts"),
+        pl.col("tps_lat").first().alias("lat"), pl.col("tps_lon").first().alias("lon"),
+        pl.col("distance_m").mean().alias("mean_distance_m"),
+        pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
+        pl.col("distance_m").max().alias("max_distance_m"),
+    ).select("kode_desa", "desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
+             "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+
+
+def _quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: pl.DataFrame,
+             kept: pl.DataFrame, prev_assign: pl.DataFrame | None) -> pl.DataFrame:
+    """Per desa: every hard rule checked on the result, balance, distances, fallbacks and churn."""
+    split = (per_voter.group_by("kode_desa", "household").agg(pl.col("tps").n_unique().alias("n"))
+             .group_by("kode_desa").agg((pl.col("n") > 1).sum().cast(pl.Int64).alias("split_households")))
+    rts = (per_voter.group_by("kode_desa", "rw", "rt").agg(pl.col("tps").n_unique().alias("n"),
+                                                           (pl.col("lokasi") != "rt").any().alias("fb"))
+           .group_by("kode_desa").agg((pl.col("n") > 1).sum().cast(pl.Int64).alias("rts_split"),
+                                      pl.col("fb").sum().cast(pl.Int64).alias("rts_fallback")))
+    sizes = summary.group_by("kode_desa").agg(
+        pl.col("voters").sum().alias("n"), pl.len().cast(pl.Int64).alias("tps"),
+        (pl.col("voters") > cap).sum().cast(pl.Int64).alias("over_cap"),
+        (pl.col("voters") - pl.col("voters").sum() / pl.len()).abs().max().alias("max_deviation"))
+    base = per_voter.group_by("kode_desa").agg(
+        pl.col("desa").first(), pl.len().cast(pl.Int64).alias("voters"),
+        pl.col("household").n_unique().cast(pl.Int64).alias("households"),
+        pl.col("extra_tps").first(),
+        pl.col("distance_m").mean().alias("mean_distance_m"),
+        pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
+        pl.col("distance_m").max().alias("max_distance_m"))
+    struck = (voters.join(kept.select("voter_id"), on="voter_id", how="anti")
+              .group_by(desa_key().alias("kode_desa")).agg(pl.len().cast(pl.Int64).alias("struck_duplicates")))
+    q = (base.join(sizes, on="kode_desa").join(split, on="kode_desa").join(rts, on="kode_desa")
+         .join(struck, on="kode_desa", how="left")
+         .with_columns(((pl.col("voters") + cap - 1) // cap).cast(pl.Int64).alias("tps_minimum"),
+                       pl.col("struck_duplicates").fill_null(0)))
+    if prev_assign is not None:
+        churn = (per_voter.select("voter_id", "kode_desa", "tps")
+                 .join(prev_assign.select("voter_id", "kode_desa", pl.col("tps").alias("tps_prev")),
+                       on=["voter_id", "kode_desa"])
+                 .group_by("kode_desa").agg(pl.len().cast(pl.Int64).alias("voters_both_nights"),
+                                            (pl.col("tps") != pl.col("tps_prev")).sum().cast(pl.Int64).alias("moved")))
+        q = q.join(churn, on="kode_desa", how="left").with_columns(
+            pl.col("voters_both_nights", "moved").fill_null(0)).with_columns(
+            pl.when(pl.col("voters_both_nights") > 0).then(pl.col("moved") / pl.col("voters_both_nights"))
+            .alias("churn"))
+    else:
+        q = q.with_columns(pl.lit(None, pl.Int64).alias("voters_both_nights"), pl.lit(None, pl.Int64).alias("moved"),
+                           pl.lit(None, pl.Float64).alias("churn"))
+    return q.select("kode_desa", "desa", "voters", "households", "tps", "tps_minimum", "extra_tps", "over_cap",
+                    "split_households", "rts_split", "rts_fallback", "max_deviation", "mean_distance_m",
+                    "p95_distance_m", "max_distance_m", "voters_both_nights", "moved", "churn",
+                    "struck_duplicates").sort("kode_desa")

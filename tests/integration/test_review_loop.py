@@ -63,6 +63,16 @@ def test_decisions_shape_the_next_run(tmp_path: Path) -> None:
             group_of.get(row["voter_id_l"]) == group_of.get(row["voter_id_r"]))
         assert together == (row["keputusan"] == "SAMA"), row
     assert summary[0] > 0 and summary[2] == 0
+    # Confirmed duplicates that are not kept lose their TPS; every other voter has exactly one.
+    with duckdb.connect(str(second.database), read_only=True) as con:
+        struck = con.sql("SELECT DISTINCT g.voter_id FROM duplicate_groups g JOIN review_decisions d "
+                         "ON d.keputusan = 'SAMA' AND g.voter_id IN (d.voter_id_l, d.voter_id_r) "
+                         "WHERE NOT g.keep").pl()
+        placed = con.sql("SELECT voter_id FROM tps_assignments").pl()
+        n_voters = con.sql("SELECT count(*) FROM voters").fetchall()[0][0]
+    assert struck.height > 0 and placed.join(struck, on="voter_id").height == 0
+    assert placed["voter_id"].is_unique().all() and placed.height == n_voters - struck.height
+    assert second.tps["struck_duplicates"] == struck.height
     scores = evaluate_decisions(second.database)
     assert scores.precision >= 0.98 and scores.recall >= 0.98, scores
 

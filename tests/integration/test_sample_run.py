@@ -160,3 +160,37 @@ def test_a_pinned_model_gives_the_same_scores(run_db: Path, tmp_path: Path) -> N
     a = _q(run_db, "SELECT pair_id, round(match_probability, 9) p FROM duplicate_pairs ORDER BY 1")
     b = _q(again.database, "SELECT pair_id, round(match_probability, 9) p FROM duplicate_pairs ORDER BY 1")
     assert a.equals(b)
+
+
+def test_every_voter_has_one_tps_in_their_desa_within_the_rules(run_db: Path) -> None:
+    a = _q(run_db, "SELECT a.*, v.kode_desa AS voter_desa, v.nkk, v.nkk_valid FROM tps_assignments a "
+                   "JOIN voters v USING (voter_id)")
+    assert a.height == _q(run_db, "SELECT count(*) n FROM voters")["n"].item()   # no decisions yet: all vote
+    assert a["voter_id"].is_unique().all()
+    assert (a["kode_desa"] == a["voter_desa"]).all()
+    assert a.filter(pl.col("nkk_valid")).group_by("kode_desa", "nkk").agg(pl.col("tps").n_unique())["tps"].max() == 1
+    s = _q(run_db, "SELECT * FROM tps_summary")
+    assert s["voters"].max() <= 600 and s["voters"].sum() == a.height
+    q = _q(run_db, "SELECT * FROM tps_quality")
+    assert q["over_cap"].sum() == 0 and q["split_households"].sum() == 0
+    assert (q["tps"] == q["tps_minimum"]).all()
+    assert set(q["kode_desa"]) == set(s["kode_desa"])
+
+
+def test_dpt_tps_maps_the_published_voters_again_and_keeps_the_rest(run_db: Path, tmp_path: Path) -> None:
+    from dpt_pipeline import cli
+
+    text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{run_db.parent}"')
+    text = text.replace('"../sample_data/', f'"{SAMPLE}/').replace(
+        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text)
+    before = _q(run_db, "SELECT count(*) n FROM duplicate_pairs")["n"].item()
+    first = _q(run_db, "SELECT voter_id, tps FROM tps_assignments")
+    assert cli.main(["tps", "--config", str(cfg), "--quiet"]) == 0
+    after = _q(run_db, "SELECT voter_id, tps FROM tps_assignments")
+    assert after.sort("voter_id").equals(first.sort("voter_id"))        # same voters: nobody moves
+    assert _q(run_db, "SELECT count(*) n FROM duplicate_pairs")["n"].item() == before
+    q = _q(run_db, "SELECT sum(moved) m, sum(voters_both_nights) b FROM tps_quality")
+    assert q["m"].item() == 0 and q["b"].item() == after.height
+    assert (run_db.parent / "tps" / "index.html").exists()

@@ -78,6 +78,10 @@ def test_a_list_with_no_voters_runs_to_the_end(tmp_path: Path) -> None:
     assert main(["review", "export", "--config", str(cfg), "-q"]) == 0
     with duckdb.connect(str(tmp_path / "out" / "dpt.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from duplicate_pairs").fetchone() == (0,)
+        assert con.execute("select count(*) from tps_assignments").fetchone() == (0,)
+        cols = [r[0] for r in con.execute("describe tps_quality").fetchall()]
+    assert {"over_cap", "split_households", "churn"} <= set(cols)
+    assert main(["tps", "--config", str(cfg), "-q"]) == 0
 
 
 def test_review_after_ingest_only_says_what_to_do(tmp_path: Path, capsys) -> None:

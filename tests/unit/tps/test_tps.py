@@ -1,4 +1,4 @@
-"""TPS assignment (groundwork for issue 5): the hard rules on generated households."""
+"""TPS assignment: the hard rules, balance, compactness and night-to-night stability on generated desa."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from dpt_pipeline import tps
+from dpt_pipeline.errors import InputError
 
 
 def _check(xy: np.ndarray, w: np.ndarray, cap: int) -> tps.DesaResult:
@@ -68,4 +69,171 @@ def test_households_fall_back_when_their_rt_has_no_coordinates() -> None:
     assert where == {"K1": "rt", "K2": "rt terdekat", "d": "pusat desa"}
     assert hh.filter(pl.col("household") == "K1")["voters"].item() == 2
     out = tps.assign(voters, coords, 600)
-    assert out.height == 4 and out["tps"].n_unique() == 1
+    assert out.assignments.height == 4 and out.assignments["tps"].n_unique() == 1
+    assert out.quality["rts_fallback"].item() == 2          # RT 2 (nearest RT) and RT 9 (desa centre)
+
+
+# -- generated desa as the pipeline sees them -------------------------------------------------------------
+
+def _desa(code: str | None, name: str, n_rt: int, seed: int, *, lat: float = 0.5, lon: float = 117.5,
+          sizes: tuple[int, int] = (1, 6), prefix: str = "") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Voters of one desa (RTs on a 2 km patch, households of 1-5 voters sharing a KK) and its RT coordinates."""
+    rng = np.random.default_rng(seed)
+    rows, coords = [], []
+    for rt in range(1, n_rt + 1):
+        rw = (rt - 1) // 5 + 1
+        coords.append({"kode_desa": code, "rw": rw, "rt": rt, "lat": lat + rng.uniform(0, 0.02),
+                       "lon": lon + rng.uniform(0, 0.02)})
+        for h in range(int(rng.integers(20, 40))):
+            kk = f"{prefix}{name.replace(' ', '')}{rt:03d}{h:03d}"
+            for m in range(int(rng.integers(*sizes))):
+                rows.append({"voter_id": f"{kk}-{m}", "kode_desa": code, "desa": name, "nkk": kk, "nkk_valid": True,
+                             "rt": rt, "rw": rw})
+    voters = pl.DataFrame(rows, schema={"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String,
+                                        "nkk": pl.String, "nkk_valid": pl.Boolean, "rt": pl.Int32, "rw": pl.Int32})
+    return voters, pl.DataFrame(coords, schema=tps.COORDINATE_SCHEMA)
+
+
+def _assert_hard_rules(voters: pl.DataFrame, result: tps.TpsResult, cap: int) -> None:
+    a = result.assignments
+    assert a["voter_id"].is_unique().all() and a.height == voters.height
+    assert a.join(voters, on="voter_id", how="anti").height == 0
+    loads = a.group_by("kode_desa", "tps").len()
+    assert loads["len"].max() <= cap
+    per_kk = a.join(voters.select("voter_id", "nkk"), on="voter_id").group_by("kode_desa", "nkk").agg(
+        pl.col("tps").n_unique())
+    assert per_kk["tps"].max() == 1
+    # A TPS never spans two desa: each (kode_desa, tps) holds one desa's voters only.
+    spans = a.join(voters.select("voter_id", pl.col("desa").alias("written")), on="voter_id").group_by(
+        "kode_desa", "tps").agg(pl.col("written").n_unique())
+    assert spans["written"].max() == 1
+    q = result.quality
+    assert (q["over_cap"] == 0).all() and (q["split_households"] == 0).all()
+    assert (q["tps"] >= q["tps_minimum"]).all()
+
+
+def test_generated_desa_follow_every_rule_and_are_balanced_and_compact() -> None:
+    parts = [_desa("64.08.13.2006", "MARTADINATA", 40, 1), _desa("64.08.13.2001", "SANGATTA", 25, 2),
+             _desa(None, "KAMPUNG BARU", 12, 3), _desa(None, "KAMPUNG LAMA", 9, 4)]
+    voters = pl.concat([p[0] for p in parts])
+    coords = pl.concat([p[1] for p in parts if p[1]["kode_desa"][0] is not None])
+    r = tps.assign(voters, coords, 600)
+    _assert_hard_rules(voters, r, 600)
+    q = r.quality
+    # Desa without a code are told apart by name and placed at no point (no coordinates for them).
+    assert set(q["kode_desa"]) == {"64.08.13.2006", "64.08.13.2001", "desa:KAMPUNG BARU", "desa:KAMPUNG LAMA"}
+    assert (q["tps"] == q["tps_minimum"]).all()
+    assert q["max_deviation"].max() <= 10
+    coded = q.filter(pl.col("kode_desa").str.starts_with("64"))
+    assert (coded["rts_fallback"] == 0).all()
+    # Compact: a TPS serves the RTs around it, far closer than the 2 km patch.
+    assert coded["mean_distance_m"].max() < 700
+    # Whole RTs where they fit: at most about one RT cut per TPS boundary.
+    assert (coded["rts_split"] <= coded["tps"]).all()
+    unplaced = q.filter(pl.col("kode_desa") == "desa:KAMPUNG BARU")
+    assert unplaced["rts_fallback"].item() == 12 and unplaced["mean_distance_m"].item() is None
+
+
+def test_tps_summary_matches_assignments() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 30, 5)
+    r = tps.assign(voters, coords, 600)
+    s = r.summary
+    assert s["voters"].sum() == voters.height
+    assert s.height == r.quality["tps"].item()
+    assert s["tps"].to_list() == list(range(1, s.height + 1))
+    assert (s["p95_distance_m"] <= s["max_distance_m"]).all()
+    assert (s["mean_distance_m"] <= s["max_distance_m"]).all()
+
+
+def test_confirmed_duplicates_not_kept_get_no_tps() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 5, 6)
+    ids = voters["voter_id"].to_list()
+    groups = pl.DataFrame({"group_id": ["G-1", "G-1", "G-2", "G-2"], "voter_id": [ids[0], ids[1], ids[2], ids[3]],
+                           "keep": [True, False, True, False], "reason": ["", "", "", ""]})
+    decisions = pl.DataFrame({"pair_id": ["p1", "p2"], "voter_id_l": [ids[0], ids[2]], "voter_id_r": [ids[1], ids[3]],
+                              "keputusan": ["SAMA", "RAGU"]})
+    r = tps.assign(voters, coords, 600, groups=groups, decisions=decisions)
+    got = set(r.assignments["voter_id"])
+    assert ids[1] not in got                       # SAMA and not kept: struck
+    assert {ids[0], ids[2], ids[3]} <= got         # kept, or not confirmed by a person: still votes
+    assert len(got) == voters.height - 1
+    assert r.quality["struck_duplicates"].item() == 1
+
+
+def _night(voters: pl.DataFrame, drop: float, add_from: pl.DataFrame | None, seed: int) -> pl.DataFrame:
+    keep = np.random.default_rng(seed).random(voters.height) >= drop
+    out = voters.filter(pl.Series(keep))
+    return out if add_from is None else pl.concat([out, add_from])
+
+
+def test_a_one_percent_change_moves_few_voters_and_tps_numbers_keep_their_meaning() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 60, 7)
+    newcomers, _ = _desa("64.08.13.2006", "MARTADINATA", 60, 8, sizes=(1, 2), prefix="N")
+    newcomers = newcomers.sample(fraction=0.01 * voters.height / newcomers.height, seed=1)
+    first = tps.assign(voters, coords, 600)
+    second_voters = _night(voters, 0.01, newcomers, 9)
+    second = tps.assign(second_voters, coords, 600, previous=(first.assignments, first.summary))
+    _assert_hard_rules(second_voters, second, 600)
+    q = second.quality
+    assert q["voters_both_nights"].item() > 0.98 * voters.height
+    assert q["churn"].item() < 0.01 and tps.overall_churn(q) == q["churn"].item()
+    # TPS n is still around the same place.
+    both = first.summary.join(second.summary, on=["kode_desa", "tps"])
+    assert both.height == first.summary.height
+    shift_m = ((both["lat"] - both["lat_right"]).abs() * 110_540).max()
+    assert shift_m < 100
+    # Without last night's TPS the numbers and boundaries are free to change: far more voters move.
+    cold = tps.assign(second_voters, coords, 600)
+    j = cold.assignments.join(first.assignments, on="voter_id")
+    assert (j["tps"] != j["tps_right"]).mean() > q["churn"].item()
+
+
+def test_a_desa_that_grows_a_tps_keeps_the_old_numbers() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 40, 10)
+    first = tps.assign(voters, coords, 600)
+    k = first.quality["tps"].item()
+    grow = first.quality["voters"].item() - 600 * k + 600 + 1 if first.quality["voters"].item() <= 600 * k else 0
+    extra, _ = _desa("64.08.13.2006", "MARTADINATA", 40, 11, prefix="X")
+    second_voters = pl.concat([voters, extra.head(max(grow, 601))])
+    second = tps.assign(second_voters, coords, 600, previous=(first.assignments, first.summary))
+    assert second.quality["tps"].item() == math.ceil(second_voters.height / 600) > k
+    j = second.assignments.join(first.assignments, on="voter_id")
+    assert (j["tps"] == j["tps_right"]).mean() > 0.5     # most stay where they were, by number
+    assert sorted(second.summary["tps"]) == list(range(1, second.quality["tps"].item() + 1))
+
+
+def test_household_sizes_that_force_an_extra_tps_are_reported() -> None:
+    voters = pl.DataFrame({"voter_id": [f"v{i}" for i in range(1200)], "kode_desa": ["64.08.13.2006"] * 1200,
+                           "desa": ["MARTADINATA"] * 1200, "nkk": [f"K{i // 400}" for i in range(1200)],
+                           "nkk_valid": [True] * 1200, "rt": [1] * 1200, "rw": [1] * 1200},
+                          schema_overrides={"rt": pl.Int32, "rw": pl.Int32})
+    r = tps.assign(voters, pl.DataFrame(schema=tps.COORDINATE_SCHEMA), 600)
+    q = r.quality.row(0, named=True)
+    assert q["tps"] == 3 and q["tps_minimum"] == 2 and q["extra_tps"] and q["split_households"] == 0
+
+
+def test_a_household_larger_than_a_tps_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="household of 601 voters"):
+        tps.assign_desa(np.zeros((1, 2)), np.array([601]), 600)
+
+
+def test_coordinates_file_skips_bad_rows_by_row_and_field(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "rt.csv"  # type: ignore[operator]
+    path.write_text("\ufeffKode_Desa;RW;RT;LAT;LON\n64.08.13.2006;1;1;0,151;117,45\n64.08.13.2006;1;x;0.1;117.4\n"
+                    "64.08.13.2006;1;2;95;117.4\n64.08.13.2006;1;1;0.2;117.5\n", encoding="utf-8")
+    coords, skipped = tps.read_coordinates(path)
+    assert coords.rows() == [("64.08.13.2006", 1, 1, 0.151, 117.45)]
+    assert [(s.row, s.field) for s in skipped] == [(2, "rt"), (3, "lat"), (4, "rt")]
+
+
+def test_coordinates_file_without_a_column_is_refused(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "rt.csv"  # type: ignore[operator]
+    path.write_text("kode_desa,rw,rt,lat\n64.08.13.2006,1,1,0.1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"rt\.csv.*'lon'"):
+        tps.read_coordinates(path)
+
+
+def test_the_same_input_gives_the_same_tps() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 30, 12)
+    a, b = tps.assign(voters, coords, 600), tps.assign(voters.reverse(), coords.reverse(), 600)
+    assert a.assignments.equals(b.assignments) and a.summary.equals(b.summary)

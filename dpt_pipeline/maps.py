@@ -1,0 +1,295 @@
+"""TPS maps: the assignment drawn per desa, for staff to check at a glance.
+
+`write_maps` writes into one directory a PNG per desa (the voters' points coloured by TPS, one marker per
+point and TPS with its area growing with the voters there; each TPS point as a star labelled with its
+number) and `index.html`: every desa with its quality figures, linking to a section with its map and its
+per-TPS table. Only aggregates are drawn or written: no name, NIK or voter id.
+
+Legend: up to `LEGEND_MAX_TPS` TPS the map carries a legend "TPS 3: 587 pemilih" to the right of the axes;
+above that (a desa can have 90 TPS) the legend is left out and the TPS are read from the numbers beside
+their stars, with their voters in the HTML table. Colours cycle through 20, so with more than 20 TPS two
+TPS can share a colour; the numbers tell them apart.
+
+Points found only approximately (lokasi "rt terdekat" or "pusat desa") have a black outline; a TPS over
+capacity has its number (and legend entry) in red. Every output file is chmod `FILE_MODE`; PNGs of desa
+no longer drawn are removed (only *.png and index.html in the directory are ours).
+
+Speed: voters are aggregated with Polars before anything is drawn; what costs is matplotlib's text (legend,
+labels, ticks), ~100 ms a map. From 2 * MAPS_PER_WORKER maps on, they are drawn in up to MAX_WORKERS
+spawned processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import math
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
+
+from dpt_pipeline.publish import FILE_MODE, write_private
+
+log = logging.getLogger(__name__)
+
+FIG_INCHES = 7.0
+DPI = 90
+LEGEND_MAX_TPS = 30
+MAPS_PER_WORKER = 10        # a worker process is started per this many maps, up to MAX_WORKERS
+MAX_WORKERS = 4
+# tab20 reordered: its ten dark hues first, then the ten light ones, so neighbouring TPS numbers contrast.
+_TAB20 = colormaps["tab20"](np.arange(20))
+PALETTE = np.concatenate([_TAB20[0::2], _TAB20[1::2]])
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+DASH = "–"
+
+_CSS = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; }
+th { background: #eee; }
+td.n { text-align: right; }
+.over, .over td { color: #c00; font-weight: bold; }
+section { margin-top: 2em; border-top: 2px solid #ccc; }
+.nocoord { color: #888; font-style: italic; }
+"""
+
+
+def file_stem(desa_key: str) -> str:
+    """A file name stem for a desa key: [A-Za-z0-9._-] kept, the rest '_'. A key that needed a replacement
+    gets a hash of itself, so two keys that differ only in replaced characters still get two files."""
+    stem = _UNSAFE.sub("_", desa_key)
+    if stem == desa_key:
+        return stem
+    return f"{stem}-{hashlib.sha1(desa_key.encode()).hexdigest()[:8]}"
+
+
+def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.DataFrame, out_dir: Path,
+               *, max_voters: int) -> Path:
+    """Returns the path of index.html."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # One marker per (point, TPS): the plot never sees single voters. is_finite is false for null and NaN.
+    points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+              .group_by("kode_desa", "lat", "lon", "tps")
+              .agg(pl.len().alias("voters"), (pl.col("lokasi") != "rt").any().alias("approx")))
+    points_by = points.partition_by("kode_desa", as_dict=True)
+    tps = summary.select("kode_desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
+                         "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+    tps_by = tps.partition_by("kode_desa", as_dict=True)
+    desas = quality.sort("kode_desa").to_dicts()
+
+    jobs = [job for d in desas
+            if (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
+    _render_all(jobs)
+    drawn = {job.key: job.path.name for job in jobs}
+    for old in out_dir.glob("*.png"):
+        if old.name not in drawn.values():
+            old.unlink()
+
+    index = out_dir / "index.html"
+    write_private(index, _html(desas, tps_by, drawn, max_voters))
+    log.info("wrote %d TPS maps and %s", len(jobs), index)
+    return index
+
+
+def _title(d: dict) -> str:
+    return f"{d['desa']} ({d['kode_desa']})" if d["desa"] else str(d["kode_desa"])
+
+
+@dataclass(frozen=True)
+class _Map:
+    """What one desa's PNG shows, as plain arrays: cheap to send to a worker process."""
+    key: str
+    path: Path
+    title: str
+    lon: np.ndarray             # markers: one per (point, TPS)
+    lat: np.ndarray
+    tps: np.ndarray
+    voters: np.ndarray
+    approx: np.ndarray          # point found only approximately (RT terdekat, pusat desa)
+    centre_lon: np.ndarray      # TPS points
+    centre_lat: np.ndarray
+    centre_tps: np.ndarray
+    centre_over: np.ndarray     # TPS over capacity: its number in red
+    n_tps: int
+    legend: list[tuple[int, int]]   # (TPS, voters) of every TPS; empty above LEGEND_MAX_TPS
+    max_voters: int
+
+
+def _job(d: dict, points: pl.DataFrame | None, tps: pl.DataFrame | None, out_dir: Path,
+         max_voters: int) -> _Map | None:
+    """The map of desa `d`, or None when it has no coordinates at all."""
+    if points is None:
+        points = pl.DataFrame(schema={"lat": pl.Float64, "lon": pl.Float64, "tps": pl.Int32, "voters": pl.UInt32,
+                                      "approx": pl.Boolean})
+    if tps is None:
+        tps = pl.DataFrame(schema={"tps": pl.Int32, "voters": pl.Int64, "lat": pl.Float64, "lon": pl.Float64})
+    centres = tps.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+    if not points.height and not centres.height:
+        return None
+    return _Map(key=d["kode_desa"], path=out_dir / f"{file_stem(d['kode_desa'])}.png", title=_title(d),
+                lon=points["lon"].to_numpy(), lat=points["lat"].to_numpy(), tps=points["tps"].to_numpy(),
+                voters=points["voters"].to_numpy(), approx=points["approx"].to_numpy(),
+                centre_lon=centres["lon"].to_numpy(), centre_lat=centres["lat"].to_numpy(),
+                centre_tps=centres["tps"].to_numpy(), centre_over=(centres["voters"] > max_voters).to_numpy(),
+                n_tps=tps.height,
+                legend=(list(zip(tps["tps"].to_list(), tps["voters"].to_list(), strict=True))
+                        if tps.height <= LEGEND_MAX_TPS else []),
+                max_voters=max_voters)
+
+
+def _render_all(jobs: list[_Map]) -> None:
+    """Render serially, or in a few worker processes when there are enough maps to repay their start-up
+    (~0.7 s each). Spawned, not forked: the parent holds Polars' and DuckDB's thread pools."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(cpus, MAX_WORKERS, len(jobs) // MAPS_PER_WORKER)
+    if workers < 2:
+        for job in jobs:
+            _render(job)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in pool.map(_render, jobs, chunksize=4):
+            pass
+
+
+def _render(job: _Map) -> None:
+    """Draw one desa's map to its PNG."""
+    fig = Figure(figsize=(FIG_INCHES, FIG_INCHES), dpi=DPI)
+    ax = fig.add_axes((0.11, 0.11, 0.64 if job.legend else 0.85, 0.81))   # room below for the notes
+    # y fixed: saves matplotlib a layout pass to place the title; parse_math off: a '$' in a name is text
+    ax.set_title(job.title, fontsize=10, parse_math=False, y=1.01)
+    ax.set_xlabel("Bujur", fontsize=8)
+    ax.set_ylabel("Lintang", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+
+    if len(job.lon):
+        face = _colours(job.tps)
+        face[:, 3] = 0.75      # alpha per colour, not `alpha=`: that would also show the hidden edges
+        ax.scatter(job.lon, job.lat, s=8 + 180 * job.voters / job.voters.max(), c=face, linewidths=0.6, zorder=2,
+                   edgecolors=np.where(job.approx[:, None], (0.0, 0.0, 0.0, 1.0), (0.0, 0.0, 0.0, 0.0)).tolist())
+    notes = []
+    if job.approx.any():
+        notes.append("Garis hitam: lokasi perkiraan (RT terdekat / pusat desa)")
+    if len(job.centre_lon):
+        ax.scatter(job.centre_lon, job.centre_lat, s=170, marker="*", c=_colours(job.centre_tps),
+                   edgecolors="black", linewidths=0.8, zorder=3)
+        beside = offset_copy(ax.transData, fig=fig, x=5, y=4, units="points")
+        for n, x, y, over in zip(job.centre_tps, job.centre_lon, job.centre_lat, job.centre_over, strict=True):
+            ax.text(x, y, str(n), transform=beside, fontsize=7, fontweight="bold", zorder=4,
+                    color="red" if over else "black")
+    if job.legend:
+        handles = [Line2D([], [], linestyle="", marker="o", markersize=6, color=PALETTE[(n - 1) % len(PALETTE)])
+                   for n, _ in job.legend]
+        legend = ax.legend(handles, [f"TPS {n}: {v} pemilih" for n, v in job.legend], loc="upper left",
+                           bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False, borderaxespad=0.0)
+        for text, (_, v) in zip(legend.get_texts(), job.legend, strict=True):
+            if v > job.max_voters:
+                text.set_color("red")
+    elif job.n_tps:
+        notes.append(f"{job.n_tps} TPS: jumlah pemilih per TPS ada di tabel")
+    for i, note in enumerate(notes):
+        fig.text(0.11, 0.015 + 0.022 * i, note, fontsize=7)
+
+    # Limits with a margin (at least ~100 m, so a desa of one point is not a degenerate box), then the
+    # aspect that makes a metre as long east-west as north-south.
+    lon = np.concatenate([job.lon, job.centre_lon])
+    lat = np.concatenate([job.lat, job.centre_lat])
+    pad_x = max(0.05 * float(lon.max() - lon.min()), 0.001)
+    pad_y = max(0.05 * float(lat.max() - lat.min()), 0.001)
+    ax.set_xlim(float(lon.min()) - pad_x, float(lon.max()) + pad_x)
+    ax.set_ylim(float(lat.min()) - pad_y, float(lat.max()) + pad_y)
+    ax.set_aspect(1.0 / math.cos(math.radians(float(lat.mean()))))
+
+    fig.savefig(job.path, format="png", dpi=DPI)
+    os.chmod(job.path, FILE_MODE)
+
+
+def _colours(tps_numbers: np.ndarray) -> np.ndarray:
+    return PALETTE[(tps_numbers.astype(np.int64) - 1) % len(PALETTE)]
+
+
+def _fmt(value: object, spec: str = "d") -> str:
+    """A number for the page; null (or NaN) as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return format(value, spec)
+
+
+def _td(text: str, cls: str = "n") -> str:
+    return f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>"
+
+
+def _tr(over: bool) -> str:
+    return '<tr class="over">' if over else "<tr>"
+
+
+def _html(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: int) -> str:
+    esc = html.escape
+    total_voters = sum(d["voters"] or 0 for d in desas)
+    total_tps = sum(d["tps"] or 0 for d in desas)
+    out = ['<!DOCTYPE html>', '<html lang="id">', '<head>', '<meta charset="utf-8">', '<title>Peta TPS</title>',
+           f'<style>{_CSS}</style>', '</head>', '<body>', '<h1 id="daftar">Peta TPS</h1>',
+           f'<p>Kapasitas: {max_voters} pemilih per TPS. {len(desas)} desa, {total_voters} pemilih, '
+           f'{total_tps} TPS. Merah: melebihi kapasitas.</p>',
+           '<table>', '<tr><th>Desa</th><th>Kode</th><th>Pemilih</th><th>KK</th><th>TPS</th>'
+           '<th>Rata-rata jarak (m)</th><th>Jarak p95 (m)</th><th>Jarak maks. (m)</th>'
+           '<th>Penyimpangan maks. dari n/k</th><th>Melebihi kapasitas</th><th>KK terpisah</th>'
+           '<th>RT tanpa koordinat</th><th>Perpindahan dari malam sebelumnya</th><th>Peta</th></tr>']
+    for d in desas:
+        key = d["kode_desa"]
+        anchor = esc(f"desa-{file_stem(key)}")
+        n_tps = _fmt(d["tps"])
+        if d["tps"] is not None and d["tps_minimum"] is not None and d["tps"] != d["tps_minimum"]:
+            n_tps += f" (min. {d['tps_minimum']})"
+        churn = DASH if d["churn"] is None else f"{_fmt(d['moved'])} ({d['churn']:.1%})"
+        over = (d["over_cap"] or 0) > 0
+        out.append(
+            _tr(over) + f'<td><a href="#{anchor}">{esc(str(d["desa"] or key))}</a></td><td>{esc(key)}</td>'
+            + _td(_fmt(d["voters"])) + _td(_fmt(d["households"])) + _td(n_tps)
+            + _td(_fmt(d["mean_distance_m"], ".0f")) + _td(_fmt(d["p95_distance_m"], ".0f"))
+            + _td(_fmt(d["max_distance_m"], ".0f")) + _td(_fmt(d["max_deviation"], ".1f"))
+            + _td(_fmt(d["over_cap"])) + _td(_fmt(d["split_households"])) + _td(_fmt(d["rts_fallback"]))
+            + _td(esc(churn)) + _td("ya" if key in drawn else '<span class="nocoord">tanpa koordinat</span>', cls="")
+            + '</tr>')
+    out.append('</table>')
+
+    for d in desas:
+        key = d["kode_desa"]
+        out.append(f'<section id="{esc(f"desa-{file_stem(key)}")}">')
+        out.append(f'<h2>{esc(_title(d))}</h2>')
+        if key in drawn:
+            side = int(FIG_INCHES * DPI)
+            out.append(f'<img src="{esc(drawn[key])}" width="{side}" height="{side}" '
+                       f'alt="{esc("Peta TPS " + _title(d))}">')
+        else:
+            out.append('<p class="nocoord">tanpa koordinat: peta tidak dapat digambar</p>')
+        out.append('<table><tr><th>TPS</th><th>Pemilih</th><th>KK</th><th>RT</th><th>Rata-rata jarak (m)</th>'
+                   '<th>Jarak p95 (m)</th><th>Jarak maks. (m)</th><th>Lintang</th><th>Bujur</th></tr>')
+        rows = tps_by.get((key,))
+        for t in rows.to_dicts() if rows is not None else []:
+            over = t["voters"] is not None and t["voters"] > max_voters
+            out.append(
+                _tr(over) + _td(_fmt(t["tps"])) + _td(_fmt(t["voters"]) + (" (melebihi kapasitas)" if over else ""))
+                + _td(_fmt(t["households"])) + _td(_fmt(t["rts"])) + _td(_fmt(t["mean_distance_m"], ".0f"))
+                + _td(_fmt(t["p95_distance_m"], ".0f")) + _td(_fmt(t["max_distance_m"], ".0f"))
+                + _td(_fmt(t["lat"], ".5f")) + _td(_fmt(t["lon"], ".5f")) + '</tr>')
+        out.append('</table>')
+        out.append('<p><a href="#daftar">↑ Daftar desa</a></p>')
+        out.append('</section>')
+    out += ['</body>', '</html>', '']
+    return "\n".join(out)
