@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
+TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality")
 MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
 
 
@@ -81,7 +82,9 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
         tables.update(tps_tables)
         timings["tps"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    db = publish(tables, config.output.database_path)
+    # A run without the tps stage keeps the last TPS map, so that the next night starts from it.
+    carry = () if "tps" in stages else TPS_TABLES
+    db = publish(tables, config.output.database_path, carry=carry)
     timings["publish"] = round(time.perf_counter() - t0, 3)
 
     summary_file = config.output.dir / "run_summary.json"

@@ -39,14 +39,15 @@ def read_previous(path: Path, table: str) -> pl.DataFrame | None:
         con.close()
 
 
-def publish(tables: dict[str, pl.DataFrame], path: Path) -> Path:
-    """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`."""
+def publish(tables: dict[str, pl.DataFrame], path: Path, *, carry: tuple[str, ...] = ()) -> Path:
+    """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`; the persistent
+    tables and those named in `carry` come from the previous database unless the run made them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
     carried = {}
-    for name in PERSISTENT_TABLES:
+    for name in (*PERSISTENT_TABLES, *carry):
         if name not in tables and (prev := read_previous(path, name)) is not None:
             carried[name] = prev
     con = duckdb.connect(str(tmp))

@@ -178,8 +178,12 @@ def test_every_voter_has_one_tps_in_their_desa_within_the_rules(run_db: Path) ->
 
 
 def test_dpt_tps_maps_the_published_voters_again_and_keeps_the_rest(run_db: Path, tmp_path: Path) -> None:
+    import shutil
+
     from dpt_pipeline import cli
 
+    shutil.copytree(run_db.parent, tmp_path / "out")   # this test changes the database: work on a copy
+    run_db = tmp_path / "out" / run_db.name
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{run_db.parent}"')
     text = text.replace('"../sample_data/', f'"{SAMPLE}/').replace(
         'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
@@ -194,3 +198,6 @@ def test_dpt_tps_maps_the_published_voters_again_and_keeps_the_rest(run_db: Path
     q = _q(run_db, "SELECT sum(moved) m, sum(voters_both_nights) b FROM tps_quality")
     assert q["m"].item() == 0 and q["b"].item() == after.height
     assert (run_db.parent / "tps" / "index.html").exists()
+    # An ingest-only run keeps the last TPS map, so the next night still starts from it.
+    assert cli.main(["ingest", "--config", str(cfg), "--quiet"]) == 0
+    assert _q(run_db, "SELECT voter_id, tps FROM tps_assignments").sort("voter_id").equals(first.sort("voter_id"))
