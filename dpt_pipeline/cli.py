@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from dpt_pipeline import __version__
@@ -15,8 +16,9 @@ from dpt_pipeline.errors import DptError
 EXIT_CODES = """exit codes:
   0  success
   1  unexpected internal error (a bug: please report it with the log)
-  2  bad configuration (unknown key, wrong type, missing file)
+  2  bad configuration or arguments (unknown key, wrong type, missing file, a query DuckDB refuses)
   3  bad input data (a file that cannot be read as a voter list at all)
+  4  another dpt run is active on the same output folder (nothing was changed)
 """
 
 
@@ -30,10 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dpt-pipeline {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser, *, config: bool = True) -> None:
+    def common(sp: argparse.ArgumentParser, *, config: bool = True, writes: bool = False) -> None:
         if config:
             sp.add_argument("--config", required=True, type=Path, metavar="FILE",
                             help="pipeline TOML file, e.g. config/pipeline.toml")
+        if writes:
+            sp.add_argument("--wait", action="store_true",
+                            help="wait for a run active on the same output folder instead of exiting (code 4)")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
         sp.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -44,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        common(sp)
+        common(sp, writes=True)
 
     sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
                         description="Precision, recall and F1 of the published duplicate pairs (probability "
@@ -67,13 +72,30 @@ def _parser() -> argparse.ArgumentParser:
                          description="Write the review files of the undecided pairs from the published database.")
     ex.add_argument("--format", choices=("csv", "xlsx"), default="csv",
                     help="xlsx also writes .xlsx files (frozen header, a drop-down for keputusan)")
-    common(ex)
+    common(ex, writes=True)
     im = rsub.add_parser("import", help="read decisions back from review files (.csv or .xlsx)",
                          description="Check review files and store their decisions in review_decisions. A file "
                                      "with an unknown pair_id, a missing column, an unknown word or two decisions "
                                      "for one pair is refused whole, with its file, row and problem.")
     im.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="review files")
-    common(im)
+    common(im, writes=True)
+
+    sp = sub.add_parser("status", help="the last runs on the configured output folder",
+                        description="The last runs recorded for the output folder (runs.jsonl): status, times, "
+                                    "rows per stage; and whether a run is active now.",
+                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("-n", type=int, default=10, metavar="N", help="how many runs (default 10)")
+    common(sp)
+
+    sp = sub.add_parser("query", help="run a SQL query on the published database",
+                        description="Run one SQL query (DuckDB) on the published database, read-only, and print "
+                                    "the result as a table, or write it as CSV for Excel with --csv. Views: "
+                                    "v_pairs, v_review_progress, v_tps_load, v_rejects_by_reason, "
+                                    "v_border_residents.",
+                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM v_tps_load LIMIT 20"')
+    sp.add_argument("--csv", type=Path, metavar="FILE", help="write the result here (; separated, UTF-8 with BOM)")
+    common(sp)
 
     sp = sub.add_parser("sample", help="generate synthetic voter lists, a truth file and RT coordinates",
                         description="Generate synthetic DPT lists (Kutim, Bontang, Kukar border areas) with "
@@ -86,10 +108,44 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interactive(args: argparse.Namespace) -> bool:
+    """Progress bars and coloured logs on a terminal; plain timestamped lines for cron and pipes."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
-    logging.basicConfig(level=level, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if _interactive(args):
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False,
+                                               log_time_format="%H:%M:%S")
+        logging.basicConfig(level=level, handlers=[handler], force=True, format="%(message)s")
+    else:
+        logging.basicConfig(level=level, stream=sys.stderr, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@contextmanager
+def _progress(args: argparse.Namespace, steps: list[str]) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the run's steps on a terminal; nothing otherwise (the log lines say it all)."""
+    if not _interactive(args):
+        yield lambda step: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("start", total=len(steps))
+
+        def step(name: str) -> None:
+            bar.update(task, description=name, completed=steps.index(name) if name in steps else 0)
+
+        yield step
+        bar.update(task, description="done", completed=len(steps))
 
 
 def _print_run(result: object, quiet: bool) -> None:
@@ -142,6 +198,30 @@ def _print_run(result: object, quiet: bool) -> None:
     print("stages:   " + ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items()))
 
 
+def _print_status(out: Path, n: int) -> None:
+    import json
+
+    from dpt_pipeline import runs
+
+    h = runs.history(out).tail(n)
+    print(f"output folder {out}: " + ("a run is active now" if runs.is_locked(out) else "no run active"))
+    if h.height == 0:
+        print("no runs recorded yet")
+    for r in h.iter_rows(named=True):
+        took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        stages = json.loads(r["stages"] or "{}")
+        rows = stages.get("ingest", {}).get("rows", {})
+        pairs = stages.get("link", {}).get("rows", {}).get("claimed_pairs")
+        tps_n = stages.get("tps", {}).get("rows", {}).get("tps")
+        print(f"{r['run_id']}  {r['command']:<13} {r['status']:<11} {r['mode'] or '':<11} "
+              f"started {r['started_at']:%Y-%m-%d %H:%M:%S} UTC"
+              + (f", {took:.0f}s" if took is not None else "")
+              + (f"; voters {rows.get('voters')}, rejects {rows.get('rejects')}" if rows else "")
+              + (f"; claimed pairs {pairs}" if pairs is not None else "")
+              + (f"; TPS {tps_n}" if tps_n is not None else "")
+              + (f"; error: {r['error']}" if r["error"] else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
@@ -152,12 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(args.config)
             stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
-            _print_run(pipeline.run(config, stages=stages), args.quiet)
+            with _progress(args, pipeline.steps(stages)) as step:
+                result = pipeline.run(config, stages=stages, wait=args.wait, progress=step)
+            _print_run(result, args.quiet)
         elif args.command == "tps":
             from dpt_pipeline import pipeline
             from dpt_pipeline.config import load_config
 
-            _print_run(pipeline.run_tps(load_config(args.config)), args.quiet)
+            with _progress(args, ["tps", "publish"]) as step:
+                result = pipeline.run_tps(load_config(args.config), wait=args.wait, progress=step)
+            _print_run(result, args.quiet)
         elif args.command == "evaluate":
             import json
 
@@ -180,22 +264,41 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.json:
                     args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")
         elif args.command == "review":
-            from dpt_pipeline import review
+            from dpt_pipeline import pipeline
             from dpt_pipeline.config import load_config
 
             config = load_config(args.config)
-            db = config.output.database_path
             if args.review_command == "export":
-                paths = review.export_from_database(db, config.output.dir / "review", show_nik=config.review.show_nik,
-                                                    xlsx=args.format == "xlsx" or config.review.xlsx)
+                paths = pipeline.review_export(config, xlsx=args.format == "xlsx", wait=args.wait)
                 if not args.quiet:
                     print(f"{len(paths)} review files under {config.output.dir / 'review'}")
             else:
-                new = review.import_files(args.paths, db)
+                new = pipeline.review_import(config, args.paths, wait=args.wait)
                 if not args.quiet:
                     counts = new.group_by("keputusan").len().sort("keputusan")
                     print(f"imported {new.height} decisions from {len(args.paths)} files: "
                           + ", ".join(f"{k} {n}" for k, n in counts.iter_rows()))
+        elif args.command == "status":
+            from dpt_pipeline.config import load_config
+
+            _print_status(load_config(args.config).output.dir, args.n)
+        elif args.command == "query":
+            import polars as pl
+
+            from dpt_pipeline.config import load_config
+            from dpt_pipeline.publish import query, write_csv_for_excel
+
+            rows = query(load_config(args.config).output.database_path, args.sql)
+            if args.csv:
+                write_csv_for_excel(rows, args.csv)
+                if not args.quiet:
+                    print(f"{rows.height} rows written to {args.csv}")
+            else:
+                with pl.Config(tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200,
+                               tbl_hide_dataframe_shape=True):
+                    print(rows)
+                if rows.height > 200:
+                    print(f"... {rows.height} rows; use --csv FILE for all of them")
         elif args.command == "sample":
             from dpt_pipeline import sample
 
@@ -207,6 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DptError as e:
         print(f"dpt: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:
+        print("dpt: interrupted; the previous outputs are unchanged", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say where, but not the message, which may quote personal data
+        import traceback
+
+        where = "".join(traceback.format_tb(e.__traceback__)[-3:])
+        print(f"dpt: internal error {type(e).__name__} (a bug: please report it with this text; the previous "
+              f"outputs are unchanged)\n{where}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exception(e)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

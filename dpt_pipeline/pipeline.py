@@ -5,15 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, score, standardize, tps
+from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, runs, score, standardize, tps
 from dpt_pipeline.config import Config
-from dpt_pipeline.errors import InputError
+from dpt_pipeline.errors import DptError, InputError
 from dpt_pipeline.hashing import md5_hex
 from dpt_pipeline.publish import publish, read_previous, replace_tables, write_private
 from dpt_pipeline.regions import RegionTable
@@ -34,6 +37,7 @@ class RunResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     linkage: dict[str, object] = field(default_factory=dict)
     tps: dict[str, object] = field(default_factory=dict)
+    run_id: str = ""
 
     @property
     def voters(self) -> int:
@@ -55,12 +59,43 @@ def _summary_table(summaries: list[ingest.SourceSummary]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
-    """Run the given stages (every stage the project has, by default) and publish the result."""
+Progress = Callable[[str], None]   # told the name of each step as it starts
+
+
+def _quiet(step: str) -> None:
+    """No progress display."""
+
+
+def steps(stages: tuple[str, ...]) -> list[str]:
+    """The steps a run goes through, in order, for a progress display."""
+    out = ["ingest"]
+    if "link" in stages:
+        out += ["standardize", "block", "compare", "score", "cluster", "tables"]
+    if "tps" in stages:
+        out += ["tps"]
+    return [*out, "publish"]
+
+
+def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES, wait: bool = False,
+        progress: Progress = _quiet) -> RunResult:
+    """Run the given stages (every stage the project has, by default) and publish the result: the
+    database, review files, maps and reports replace the previous ones only when the whole run succeeds."""
+    command = "run" if "link" in stages else "ingest"
+    with _unattended(config, command, wait=wait) as (record, work):
+        return _run(config, stages, record, work, progress)
+
+
+def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, progress: Progress) -> RunResult:
     timings: dict[str, float] = {}
+    progress("ingest")
     t0 = time.perf_counter()
     result = ingest.run(config)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
+    record.inputs = [{"source": s.source, "path": s.path, "sha256": runs.file_hash(Path(s.path)), "rows": s.data_rows}
+                     for s in result.summaries]
+    record.stage("ingest", timings["ingest"], {"data_rows": sum(s.data_rows for s in result.summaries),
+                                               "voters": result.voters.height, "rejects": result.rejects.height,
+                                               **{f"rejects: {k}": v for k, v in _reject_counts(result).items()}})
 
     regions = RegionTable.load(config.ingest.regions)
     tables = {
@@ -72,38 +107,100 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES) -> RunResult:
     link_info: dict[str, object] = {}
     if "link" in stages:
         t0 = time.perf_counter()
-        link_tables, link_info = link(config, result.voters, regions.names)
+        link_tables, link_info = link(config, result.voters, regions.names, work, progress)
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
+        record.stage("link", timings["link"], {k: int(link_info[k]) for k in (  # type: ignore[call-overload]
+            "candidate_pairs", "listed_pairs", "claimed_pairs", "groups", "nik_conflicts")})
     tps_info: dict[str, object] = {}
     if "tps" in stages:
         t0 = time.perf_counter()
-        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names)
+        progress("tps")
+        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names, work)
         tables.update(tps_tables)
         timings["tps"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    # A run without the tps stage keeps the last TPS map, so that the next night starts from it.
-    carry = () if "tps" in stages else TPS_TABLES
-    db = publish(tables, config.output.database_path, carry=carry)
-    timings["publish"] = round(time.perf_counter() - t0, 3)
+        record.stage("tps", timings["tps"], _tps_rows(tps_info))
+    progress("publish")
+    return _finish(config, record, work, tables, timings, stages=stages, sources=result.summaries,
+                   linkage=link_info, tps_info=tps_info)
 
-    summary_file = config.output.dir / "run_summary.json"
+
+def _finish(config: Config, record: runs.Run, work: Path, tables: dict[str, pl.DataFrame],
+            timings: dict[str, float], *, stages: tuple[str, ...], sources: list[ingest.SourceSummary],
+            linkage: dict[str, object], tps_info: dict[str, object], replace: bool = False) -> RunResult:
+    """Publish into the staging folder (database, run summary, report), then move it all into place."""
+    t0 = time.perf_counter()
+    db = work / config.output.database
+    record.stage("publish", 0.0, {})
+    tables["runs"] = _runs_table(config, record)
+    if replace:
+        replace_tables(tables, config.output.database_path, db)
+    else:
+        # A run without the tps stage keeps the last TPS map, so that the next night starts from it.
+        carry = () if "tps" in stages else TPS_TABLES
+        publish(tables, db, previous=config.output.database_path, carry=carry)
+    timings["publish"] = round(time.perf_counter() - t0, 3)
+    record.stage("publish", timings["publish"], {"tables": len(tables)})
     payload = {
+        "run_id": record.run_id,
         "version": __version__,
         "config": str(config.path),
-        "database": str(db),
+        "database": str(config.output.database_path),
         "stages": list(stages),
         "stage_seconds": timings,
-        "sources": [dataclasses.asdict(s) for s in result.summaries],
-        "linkage": link_info,
+        "sources": [dataclasses.asdict(s) for s in sources],
+        "linkage": linkage,
         "tps": tps_info,
     }
-    write_private(summary_file, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    return RunResult(database=db, summary_file=summary_file, sources=result.summaries, stage_seconds=timings,
-                     linkage=link_info, tps=tps_info)
+    summary_name = "tps_summary.json" if replace else "run_summary.json"
+    write_private(work / summary_name, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    from dpt_pipeline import report
+
+    report.write_report(db, work / "report.html")
+    runs.commit(config.output.dir)
+    return RunResult(database=config.output.database_path, summary_file=config.output.dir / summary_name,
+                     sources=sources, stage_seconds=timings, linkage=linkage, tps=tps_info, run_id=record.run_id)
 
 
-def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str]
+def _reject_counts(result: ingest.IngestResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in result.summaries:
+        for k, v in s.rejects_by_reason.items():
+            counts[k] = counts.get(k, 0) + int(v)
+    return dict(sorted(counts.items()))
+
+
+def _tps_rows(info: dict[str, object]) -> dict[str, int]:
+    return {k: int(info[k]) for k in ("voters", "desa", "tps", "struck_duplicates", "over_cap",  # type: ignore[call-overload]
+                                      "split_households", "rts_fallback")}
+
+
+def _runs_table(config: Config, record: runs.Run) -> pl.DataFrame:
+    """Every run recorded for the output folder, this one included as it ends."""
+    before = runs.history(config.output.dir).filter(pl.col("run_id") != record.run_id)
+    now = dataclasses.replace(record, status="ok", finished_at=runs.now())
+    return pl.concat([before, pl.DataFrame([now.row()], schema=runs.RUNS_SCHEMA)])
+
+
+@contextmanager
+def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[runs.Run, Path]]:
+    """The lock, the staging folder and the run record around one run."""
+    out = config.output.dir
+    with runs.lock(out, command, wait=wait):
+        refs = [p for p in (config.path, config.ingest.regions, config.tps.coordinates, config.linkage.model)
+                if p is not None]
+        record = runs.Run(out, command, config_hash=runs.config_hash(refs), version=__version__)
+        record.start()
+        log.info("run %s: dpt %s on %s", record.run_id, command, out)
+        try:
+            yield record, runs.begin(out)
+        except BaseException as e:
+            record.finish("failed", error=str(e) if isinstance(e, DptError) else type(e).__name__)
+            raise
+        record.finish("ok")
+
+
+def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str], work: Path
           ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """The tps stage: every voter who stays on the roll to a TPS of their desa, starting from last night's
     TPS in the published database; the three tps tables, the maps and a summary."""
@@ -136,8 +233,8 @@ def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, nam
         from dpt_pipeline import maps
 
         t = time.perf_counter()
-        info["maps"] = str(maps.write_maps(result.assignments, result.summary, q, config.output.dir / "tps",
-                                           max_voters=config.tps.max_voters))
+        maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters)
+        info["maps"] = str(config.output.dir / "tps" / "index.html")
         seconds["maps"] = round(time.perf_counter() - t, 3)
     info["seconds"] = seconds
     log.info("tps: %s voters in %s TPS over %s desa (%s struck as confirmed duplicates), %s over the cap, "
@@ -147,28 +244,50 @@ def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, nam
     return tables, info
 
 
-def run_tps(config: Config) -> RunResult:
+def run_tps(config: Config, *, wait: bool = False, progress: Progress = _quiet) -> RunResult:
     """`dpt tps`: the tps stage alone, on the voters and duplicate groups of the last published run; the
-    database is updated in one step (the other tables are kept as they are)."""
+    database gets the new TPS tables (the other tables are kept as they are)."""
     db = config.output.database_path
-    voters = read_previous(db, "voters")
-    if voters is None:
-        raise InputError("no published voters yet: run `dpt run` first", path=db)
-    t0 = time.perf_counter()
-    tables, info = place(config, voters, read_previous(db, "duplicate_groups"),
-                         RegionTable.load(config.ingest.regions).names)
-    timings = {"tps": round(time.perf_counter() - t0, 3)}
-    t0 = time.perf_counter()
-    replace_tables(tables, db)
-    timings["publish"] = round(time.perf_counter() - t0, 3)
-    summary_file = config.output.dir / "tps_summary.json"
-    write_private(summary_file, json.dumps({"version": __version__, "config": str(config.path), "database": str(db),
-                                            "stage_seconds": timings, "tps": info}, indent=2, ensure_ascii=False)
-                  + "\n")
-    return RunResult(database=db, summary_file=summary_file, sources=[], stage_seconds=timings, tps=info)
+    with _unattended(config, "tps", wait=wait) as (record, work):
+        voters = read_previous(db, "voters")
+        if voters is None:
+            raise InputError("no published voters yet: run `dpt run` first", path=db)
+        t0 = time.perf_counter()
+        progress("tps")
+        tables, info = place(config, voters, read_previous(db, "duplicate_groups"),
+                             RegionTable.load(config.ingest.regions).names, work)
+        timings = {"tps": round(time.perf_counter() - t0, 3)}
+        record.stage("tps", timings["tps"], _tps_rows(info))
+        progress("publish")
+        return _finish(config, record, work, tables, timings, stages=("tps",), sources=[], linkage={},
+                       tps_info=info, replace=True)
 
 
-def link(config: Config, voters: pl.DataFrame, names: dict[str, str]
+def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> pl.DataFrame:
+    """`dpt review import`: the decisions go into a copy of the published database, moved into place when
+    the whole import has been accepted."""
+    db = config.output.database_path
+    if not db.exists():
+        raise InputError("no published database yet: run `dpt run` first", path=db)
+    with _unattended(config, "review import", wait=wait) as (_, work):
+        staged = work / db.name
+        shutil.copyfile(db, staged)
+        new = review.import_files(paths, staged)
+        runs.commit(config.output.dir)
+    return new
+
+
+def review_export(config: Config, *, xlsx: bool, wait: bool = False) -> list[Path]:
+    """`dpt review export`: the review files written again from the published database, replacing the
+    previous ones in one step."""
+    with _unattended(config, "review export", wait=wait) as (_, work):
+        paths = review.export_from_database(config.output.database_path, work / "review",
+                                            show_nik=config.review.show_nik, xlsx=xlsx or config.review.xlsx)
+        runs.commit(config.output.dir)
+    return [config.output.dir / p.relative_to(work) for p in paths]
+
+
+def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path, progress: Progress = _quiet
          ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary. `names` maps
     region codes to their canonical names (for the review files)."""
@@ -176,11 +295,16 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str]
     seconds: dict[str, float] = {}
     t = time.perf_counter()
 
+    order = steps(("link",))
+    progress("standardize")
+
     def lap(name: str) -> float:
         nonlocal t
         now = time.perf_counter()
         seconds[name] = round(now - t, 3)
         t = now
+        if name in order and order.index(name) + 1 < len(order) - 1:
+            progress(order[order.index(name) + 1])
         return seconds[name]
 
     records = block.prepare_records(standardize.standardize(voters))
@@ -204,7 +328,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str]
     decided = _decided_rids(review.latest(history), records)
     model, learning = _learn_from_decisions(model, compared, records, cset, decided, config.review.learn_min)
     model_path = config.output.dir / "model.json"
-    write_private(model_path, model.to_json() + "\n")
+    write_private(work / model_path.name, model.to_json() + "\n")
     scored = score.score(compared, records, cset, model)
     log.info("fit and score: %.1fs", lap("score"))
 
@@ -225,12 +349,13 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str]
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
-    review_files = review.export(pairs, records, history, config.output.dir / "review", names,
+    (work / "review").mkdir()   # even with nothing left to review: it replaces the previous files
+    review_files = review.export(pairs, records, history, work / "review", names,
                                  show_nik=config.review.show_nik, xlsx=config.review.xlsx)
     review_summary = review.summary(pairs, records, history, names)
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
-    border_files = [str(border.write_csv(residents, records, area, config.output.dir / "border"))
-                    for area in lc.border_areas]
+    border_files = [str(config.output.dir / border.write_csv(residents, records, area, work / "border")
+                        .relative_to(work)) for area in lc.border_areas]
     blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
                              for r in reports])
     info = {

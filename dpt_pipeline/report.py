@@ -1,0 +1,664 @@
+"""The run report: one self-contained HTML page (`reports/report.html`) that election-support staff read each
+morning after the nightly run, with its charts embedded as base64 PNG.
+
+Sections, each from the published database (opened read-only) and each skipped with a short note when its
+tables are missing (an ingest-only run has no linkage tables; an older database has no `runs` table):
+
+1. the run: id, times, status, version, config hash and input files (from `runs`, the last 'ok' row);
+2. counts per stage (the run's `stages` JSON) and a chart of seconds per stage;
+3. rejected rows per reason and source;
+4. duplicate pairs per kecamatan and scope, claimed (>= 0.5) and to be checked (0.2 to 0.5); groups and
+   NIK conflicts;
+5. border areas: residents per area, desa and status;
+6. review progress per kecamatan;
+7. TPS quality: totals and one row per desa, with a link to the TPS maps when they lie beside the report;
+8. change since the previous 'ok' run: every stage count of either run, before, now and the difference.
+
+Privacy: only aggregates are read from the database into the page: never a voter_id, NIK, NKK, name, birth
+date or a rejected row's `raw` text; every string is HTML-escaped. Speed: every aggregation is one DuckDB
+query; Python only formats the (small) aggregated results; charts are matplotlib's Figure API (Agg, no
+pyplot) at 80 dpi.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from dpt_pipeline import border
+from dpt_pipeline.publish import write_private
+
+log = logging.getLogger(__name__)
+
+CLAIM = 0.5                 # match_probability at or above: the pipeline's claim of one person
+REVIEW = 0.2                # from here up to CLAIM: a pair to be checked
+CHART_WIDTH = 7.0           # inches
+CHART_HEIGHT = 3.0          # inches, the least; grows with the number of bars
+CHART_MAX_HEIGHT = 8.0
+DPI = 80
+FONT = 9                    # points, every text of a chart
+CHART_MAX_BARS = 25         # a chart shows at most this many bars (the largest); the table shows all
+DASH = "–"
+TPS_INDEX = Path("tps") / "index.html"
+_COLOURS = colormaps["tab10"](np.arange(10))
+BORDER_STATUSES = (border.BOTH, border.UNSURE, border.ONE)     # the columns' order
+
+_CSS = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+h1 { margin-bottom: 0.2em; }
+h2 { margin-top: 0; }
+h2 small, h3 small, th small { font-weight: normal; color: #666; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.85em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; vertical-align: top; }
+th { background: #eee; text-align: left; }
+td.n { text-align: right; white-space: nowrap; }
+tr.total td { font-weight: bold; background: #f6f6f6; }
+tr.warn td { color: #c00; }
+section { margin-top: 2em; border-top: 2px solid #ccc; padding-top: 0.5em; }
+.note { color: #666; font-style: italic; }
+.alert { color: #c00; font-weight: bold; }
+img { display: block; margin: 0.5em 0 1em; }
+"""
+
+
+class Num(str):
+    """A cell already formatted as a number: right-aligned."""
+
+
+Cell = str | int | float | None
+
+
+# -- formatting (Indonesian: 1.234.567 and 3,5) -----------------------------------------------------------
+
+def _int(value: object) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    return f"{int(value):,}".replace(",", ".")  # type: ignore[call-overload]
+
+
+def _dec(value: object, digits: int = 1) -> str:
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return DASH
+    return f"{value:,.{digits}f}".translate(str.maketrans(",.", ".,"))
+
+
+def _pct(value: object, digits: int = 2) -> str:
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return DASH
+    return _dec(100 * value, digits) + "%"
+
+
+def _signed(value: int | float) -> str:
+    text = _int(value) if float(value).is_integer() else _dec(value, 3)
+    return f"+{text}" if value > 0 else text
+
+
+def _when(value: object) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _duration(start: object, end: object) -> str:
+    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime):
+        return DASH
+    seconds = int(round((end - start).total_seconds()))
+    if seconds < 0:
+        return DASH
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _cell(value: Cell) -> str:
+    esc = html.escape
+    if isinstance(value, Num):
+        return f'<td class="n">{esc(value)}</td>'
+    if isinstance(value, str):
+        return f"<td>{esc(value)}</td>"
+    if isinstance(value, bool):
+        return f"<td>{'ya' if value else 'tidak'}</td>"
+    if isinstance(value, int):
+        return f'<td class="n">{_int(value)}</td>'
+    if isinstance(value, float):
+        return f'<td class="n">{_dec(value)}</td>'
+    return f'<td class="n">{DASH}</td>'
+
+
+def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
+           total: Sequence[Cell] | None = None, warn: Sequence[bool] | None = None) -> str:
+    """An HTML table; headers may hold a hint after '|' (shown small)."""
+    esc = html.escape
+
+    def th(h: str) -> str:
+        text, _, hint = h.partition("|")
+        return f"<th>{esc(text)}" + (f"<br><small>{esc(hint)}</small>" if hint else "") + "</th>"
+
+    out = [f'<table id="{esc(table_id)}">', "<tr>" + "".join(th(h) for h in headers) + "</tr>"]
+    for i, row in enumerate(rows):
+        cls = ' class="warn"' if warn is not None and warn[i] else ""
+        out.append(f"<tr{cls}>" + "".join(_cell(c) for c in row) + "</tr>")
+    if total is not None:
+        out.append('<tr class="total">' + "".join(_cell(c) for c in total) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _missing(*names: str) -> str:
+    listed = ", ".join(names)
+    return _note(f"Bagian ini dilewati: tabel {listed} tidak ada dalam database ini "
+                 f"(table missing: e.g. an ingest-only run).")
+
+
+# -- charts ------------------------------------------------------------------------------------------------
+
+def _plain(text: str) -> str:
+    """Text for matplotlib: a '$' is a dollar sign, not mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, xlabel: str, alt: str) -> str:
+    """A horizontal (stacked) bar chart, first label on top, as an <img> with the PNG embedded. Shows at
+    most CHART_MAX_BARS bars: the caller passes them largest first when there may be more."""
+    labels = [_plain(str(s)) for s in labels[:CHART_MAX_BARS]]
+    n = len(labels)
+    height = min(max(CHART_HEIGHT, 0.7 + 0.22 * n), CHART_MAX_HEIGHT)
+    fig = Figure(figsize=(CHART_WIDTH, height), dpi=DPI)
+    longest = max((len(s) for s in labels), default=1)
+    left = min(0.42, 0.03 + 0.0108 * longest)
+    right = 0.76 if len(series) > 1 else 0.93
+    bottom, top = 0.5 / height, 1.0 - 0.12 / height
+    ax = fig.add_axes((left, bottom, right - left, top - bottom))
+    y = np.arange(n)
+    base = np.zeros(n)
+    for i, (name, values) in enumerate(series):
+        v = np.asarray(values[:CHART_MAX_BARS], dtype=float)
+        ax.barh(y, v, left=base, height=0.7, color=_COLOURS[i % len(_COLOURS)], label=_plain(name))
+        base += v
+    peak = float(base.max()) if n else 0.0
+    for yi, total in zip(y.tolist(), base.tolist(), strict=True):
+        ax.text(total + peak * 0.01, yi, _dec(total, 0 if total.is_integer() else 1), va="center", fontsize=FONT)
+    ax.set_yticks(y, labels=labels, fontsize=FONT)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlim(0, peak * 1.2 if peak > 0 else 1)
+    ax.tick_params(axis="x", labelsize=FONT)
+    ax.set_xlabel(_plain(xlabel), fontsize=FONT)
+    if len(series) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT, frameon=False, borderaxespad=0.0)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" width="{int(CHART_WIDTH * DPI)}" '
+            f'height="{int(round(height * DPI))}" alt="{html.escape(alt)}">')
+
+
+def _top(rows: list[tuple], key: Callable[[tuple], float]) -> tuple[list[tuple], str]:
+    """The rows a chart shows (largest first) and a note when some are left out."""
+    ranked = sorted(rows, key=key, reverse=True)
+    if len(ranked) <= CHART_MAX_BARS:
+        return ranked, ""
+    return ranked[:CHART_MAX_BARS], _note(f"Grafik: {CHART_MAX_BARS} terbesar dari {len(ranked)}; "
+                                          f"tabel memuat semuanya.")
+
+
+# -- the database ------------------------------------------------------------------------------------------
+
+@dataclass
+class _Db:
+    con: duckdb.DuckDBPyConnection
+    tables: set[str]
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.tables for n in names)
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def one(self, sql: str) -> tuple:
+        row = self.con.execute(sql).fetchone()
+        assert row is not None
+        return row
+
+    def names_cte(self) -> str:
+        """A CTE `names(kode, nama)`: canonical region names (empty without the regions table)."""
+        if self.has("regions"):
+            return "names AS (SELECT kode, any_value(nama) AS nama FROM regions GROUP BY kode)"
+        return "names AS (SELECT NULL::VARCHAR AS kode, NULL::VARCHAR AS nama WHERE false)"
+
+
+@dataclass
+class _Runs:
+    present: bool                           # the runs table exists
+    current: dict[str, Any] | None          # the last 'ok' run
+    previous: dict[str, Any] | None         # the 'ok' run before it
+    latest: dict[str, Any] | None           # the last run of any status
+
+
+def _load_runs(db: _Db) -> _Runs:
+    if not db.has("runs"):
+        return _Runs(False, None, None, None)
+    cur = db.con.execute("SELECT * FROM runs ORDER BY started_at NULLS FIRST")
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    ok = [r for r in rows if r.get("status") == "ok"]
+    current = ok[-1] if ok else None
+    previous = ok[-2] if len(ok) > 1 else None
+    return _Runs(True, current, previous, rows[-1] if rows else None)
+
+
+def _json(text: object) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _stages(run: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """{stage: {"seconds": float|None, "rows": {name: number}}} from a run's JSON, tolerating damage."""
+    parsed = _json(run.get("stages")) if run else None
+    if not isinstance(parsed, dict):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for stage, info in parsed.items():
+        info = info if isinstance(info, dict) else {}
+        seconds = info.get("seconds")
+        rows = info.get("rows")
+        rows = rows if isinstance(rows, dict) else {}
+        out[str(stage)] = {
+            "seconds": float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None,
+            "rows": {str(k): v for k, v in rows.items() if isinstance(v, int | float) and not isinstance(v, bool)},
+        }
+    return out
+
+
+# -- sections ----------------------------------------------------------------------------------------------
+
+def _section_run(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Informasi proses <small>(run)</small></h2>']
+    run = runs.current
+    if run is None:
+        why = "tabel runs tidak ada (database lama)" if not runs.present else "belum ada proses berstatus ok"
+        out.append(f'<p>Proses: <strong>tidak tercatat</strong> <span class="note">({html.escape(why)}; '
+                   f'run not recorded)</span></p>')
+    else:
+        out.append(_table("tabel-proses", ["Keterangan|field", "Nilai|value"], [
+            ("ID proses (run id)", run.get("run_id") or DASH),
+            ("Perintah (command)", run.get("command") or DASH),
+            ("Mode", run.get("mode") or DASH),
+            ("Mulai (started)", _when(run.get("started_at"))),
+            ("Selesai (finished)", _when(run.get("finished_at"))),
+            ("Lama (duration)", _duration(run.get("started_at"), run.get("finished_at"))),
+            ("Status", run.get("status") or DASH),
+            ("Versi perangkat lunak (version)", run.get("version") or DASH),
+            ("Hash konfigurasi (config hash)", run.get("config_hash") or DASH),
+        ]))
+        inputs = _json(run.get("inputs"))
+        if isinstance(inputs, list) and inputs:
+            rows: list[list[Cell]] = []
+            for item in inputs:
+                item = item if isinstance(item, dict) else {}
+                rows_n = item.get("rows")
+                rows.append([str(item.get("source") or DASH), str(item.get("path") or DASH),
+                             rows_n if isinstance(rows_n, int) else None, str(item.get("sha256") or "")[:12] or DASH])
+            out.append('<h3>Berkas masukan <small>(input files)</small></h3>')
+            out.append(_table("tabel-masukan", ["Sumber|source", "Berkas|path", "Baris|rows", "sha256|first 12"], rows))
+        else:
+            out.append(_note("Berkas masukan tidak tercatat (no input files recorded)."))
+    latest = runs.latest
+    if latest is not None and latest is not run and latest.get("status") != "ok":
+        error = str(latest.get("error") or "")
+        out.append(f'<p class="alert">Perhatian: proses terakhir {html.escape(str(latest.get("run_id") or DASH))} '
+                   f'({html.escape(_when(latest.get("started_at")))}) berstatus '
+                   f'{html.escape(str(latest.get("status")))}' + (f": {html.escape(error[:300])}" if error else "")
+                   + '. Laporan ini dari proses ok terakhir.</p>')
+    if db.has("ingest_summary"):
+        rows2 = db.rows("SELECT source, format, data_rows, voters, rejects FROM ingest_summary ORDER BY source")
+        out.append('<h3>Pemilih dan penolakan per sumber <small>(voters and rejects per source)</small></h3>')
+        out.append(_table("tabel-sumber", ["Sumber|source", "Format", "Baris data|data rows", "Pemilih|voters",
+                                           "Ditolak|rejects"], [list(r) for r in rows2],
+                          total=["Jumlah", "", *(sum(r[i] or 0 for r in rows2) for i in (2, 3, 4))]))
+    return out
+
+
+def _section_stages(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Jumlah per tahap <small>(counts per stage)</small></h2>']
+    if runs.current is None:
+        out.append(_note("Tahap tidak tercatat: tidak ada proses ok dalam tabel runs (no run recorded)."))
+        return out
+    stages = _stages(runs.current)
+    if not stages:
+        out.append(_note("Tahap tidak tercatat untuk proses ini (no stages recorded)."))
+        return out
+    rows: list[list[Cell]] = []
+    for stage, info in stages.items():
+        first = True
+        for name, value in (info["rows"].items() or [("", None)]):
+            rows.append([stage if first else "", Num(_dec(info["seconds"], 3)) if first else "", name,
+                         value if name else ""])
+            first = False
+    out.append(_table("tabel-tahap", ["Tahap|stage", "Detik|seconds", "Hitungan|count", "Jumlah|rows"], rows))
+    timed = [(s, i["seconds"]) for s, i in stages.items() if i["seconds"] is not None]
+    if timed:
+        out.append(_chart([s for s, _ in timed], [("detik", [v for _, v in timed])], xlabel="detik (seconds)",
+                          alt="Detik per tahap"))
+    return out
+
+
+def _section_rejects(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Penolakan per alasan <small>(rejected rows by reason)</small></h2>']
+    if not db.has("rejects"):
+        return out + [_missing("rejects")]
+    counts = db.rows("SELECT reason, source, count(*) FROM rejects GROUP BY ALL")
+    sources = sorted({s for _, s, _ in counts if s is not None} | (
+        {r[0] for r in db.rows("SELECT source FROM ingest_summary") if r[0] is not None}
+        if db.has("ingest_summary") else set()))
+    if not counts:
+        out.append(_p("Tidak ada baris yang ditolak (no rejected rows)."))
+        return out
+    by: dict[str, dict[str, int]] = {}
+    for reason, source, n in counts:
+        by.setdefault(reason or DASH, {})[source] = n
+    reasons = sorted(by, key=lambda r: (-sum(by[r].values()), r))
+    rows: list[list[Cell]] = [[r, *(by[r].get(s, 0) for s in sources), sum(by[r].values())] for r in reasons]
+    total: list[Cell] = ["Jumlah", *(sum(by[r].get(s, 0) for r in reasons) for s in sources),
+                         sum(n for *_, n in counts)]
+    out.append(_p("Baris yang bukan pemilih sama sekali; isi barisnya tidak ditampilkan (data pribadi)."))
+    out.append(_table("tabel-penolakan", ["Alasan|reason", *sources, "Jumlah|total"], rows, total=total))
+    out.append(_chart(reasons, [(s, [by[r].get(s, 0) for r in reasons]) for s in sources],
+                      xlabel="baris ditolak (rejected rows)", alt="Penolakan per alasan dan sumber"))
+    return out
+
+
+def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Calon ganda per kecamatan <small>(duplicate pairs by kecamatan)</small></h2>']
+    if not db.has("duplicate_pairs", "voters"):
+        return out + [_missing(*(t for t in ("duplicate_pairs", "voters") if not db.has(t)))]
+    rows = db.rows(f"""
+        WITH {db.names_cte()}
+        SELECT coalesce(kab.nama, upper(trim(v.kabupaten)), 'TIDAK DIKENAL') AS kabupaten,
+               coalesce(kec.nama, upper(trim(v.kecamatan)), 'TIDAK DIKENAL') AS kecamatan,
+               count(*) FILTER (p.scope = 'dalam' AND p.match_probability >= {CLAIM}) AS dalam_klaim,
+               count(*) FILTER (p.scope = 'lintas' AND p.match_probability >= {CLAIM}) AS lintas_klaim,
+               count(*) FILTER (p.scope = 'dalam' AND p.match_probability >= {REVIEW}
+                                AND p.match_probability < {CLAIM}) AS dalam_periksa,
+               count(*) FILTER (p.scope = 'lintas' AND p.match_probability >= {REVIEW}
+                                AND p.match_probability < {CLAIM}) AS lintas_periksa
+        FROM duplicate_pairs p
+        LEFT JOIN voters v ON v.voter_id = p.voter_id_l
+        LEFT JOIN names kab ON kab.kode = v.kode_kabupaten
+        LEFT JOIN names kec ON kec.kode = v.kode_kecamatan
+        GROUP BY ALL ORDER BY kabupaten, kecamatan""")
+    rows = [r for r in rows if any(r[2:])]
+    claimed = sum(r[2] + r[3] for r in rows)
+    check = sum(r[4] + r[5] for r in rows)
+    out.append(_p(f"Pasangan diklaim satu orang (peluang ≥ {_dec(CLAIM, 1)}): {_int(claimed)}; "
+                  f"perlu diperiksa ({_dec(REVIEW, 1)} sampai < {_dec(CLAIM, 1)}): {_int(check)}. "
+                  "Dihitung di kecamatan rekaman pertama pasangan. Dalam = satu sumber, lintas = antar sumber."))
+    extra = []
+    if db.has("duplicate_groups"):
+        groups, members, strike = db.one("SELECT count(DISTINCT group_id), count(*), count(*) FILTER (NOT keep) "
+                                         "FROM duplicate_groups")
+        extra.append(f"Kelompok ganda (groups): {_int(groups)}, dengan {_int(members)} rekaman, "
+                     f"{_int(strike)} di antaranya tidak disarankan disimpan.")
+    else:
+        extra.append("Tabel duplicate_groups tidak ada.")
+    if db.has("nik_conflicts"):
+        (conflicts,) = db.one("SELECT count(*) FROM nik_conflicts")
+        extra.append(f"Konflik NIK (satu NIK, dua orang; nik_conflicts): {_int(conflicts)}.")
+    else:
+        extra.append("Tabel nik_conflicts tidak ada.")
+    out.append(f'<p id="ringkasan-ganda">{html.escape(" ".join(extra))}</p>')
+    if not rows:
+        out.append(_p("Tidak ada pasangan calon ganda (no duplicate pairs)."))
+        return out
+    headers = ["Kabupaten", "Kecamatan", "Dalam diklaim|within, claimed", "Lintas diklaim|across, claimed",
+               "Dalam perlu diperiksa|within, to check", "Lintas perlu diperiksa|across, to check", "Jumlah|total"]
+    body = [[*r, sum(r[2:])] for r in rows]
+    total = ["Jumlah", "", *(sum(r[i] for r in rows) for i in range(2, 6)), claimed + check]
+    out.append(_table("tabel-ganda", headers, body, total=total))
+    shown, note = _top(rows, key=lambda r: sum(r[2:]))
+    kec_count: dict[str, int] = {}
+    for r in shown:
+        kec_count[r[1]] = kec_count.get(r[1], 0) + 1
+    labels = [r[1] if kec_count[r[1]] == 1 else f"{r[1]} ({r[0]})" for r in shown]
+    series = [("dalam, diklaim", [r[2] for r in shown]), ("lintas, diklaim", [r[3] for r in shown]),
+              ("dalam, periksa", [r[4] for r in shown]), ("lintas, periksa", [r[5] for r in shown])]
+    out.append(_chart(labels, series, xlabel="pasangan (pairs)", alt="Calon ganda per kecamatan"))
+    if note:
+        out.append(note)
+    return out
+
+
+def _section_border(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Wilayah perbatasan <small>(border areas)</small></h2>']
+    if not db.has("border_residents"):
+        return out + [_missing("border_residents")]
+    counts = db.rows(f"""
+        WITH {db.names_cte()}
+        SELECT coalesce(b.area, '{DASH}'), coalesce(b.kode_desa, '{DASH}'), coalesce(any_value(n.nama), ''),
+               coalesce(b.status, '{DASH}'), count(*)
+        FROM border_residents b LEFT JOIN names n ON n.kode = b.kode_desa
+        GROUP BY b.area, b.kode_desa, b.status""")
+    if not counts:
+        out.append(_p("Tidak ada penduduk wilayah perbatasan (no border residents)."))
+        return out
+    found = {r[3] for r in counts}
+    statuses = [s for s in BORDER_STATUSES if s in found] + sorted(found - set(BORDER_STATUSES))
+    by: dict[tuple[str, str, str], dict[str, int]] = {}
+    for area, kode, nama, status, n in counts:
+        by.setdefault((area, kode, nama), {})[status] = n
+    keys = sorted(by)
+    rows: list[list[Cell]] = [[*k, *(by[k].get(s, 0) for s in statuses), sum(by[k].values())] for k in keys]
+    total: list[Cell] = ["Jumlah", "", "", *(sum(by[k].get(s, 0) for k in keys) for s in statuses),
+                         sum(sum(v.values()) for v in by.values())]
+    out.append(_p("Penduduk tiap sisi wilayah perbatasan menurut status pendaftarannya."))
+    out.append(_table("tabel-perbatasan", ["Wilayah|area", "Kode desa", "Desa",
+                                           *statuses, "Jumlah|total"], rows, total=total))
+    return out
+
+
+def _section_review(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Kemajuan pemeriksaan <small>(review progress)</small></h2>']
+    if not db.has("review_summary"):
+        return out + [_missing("review_summary")]
+    rows = db.rows("SELECT kabupaten, kecamatan, terbuka, sama, beda, ragu FROM review_summary "
+                   "ORDER BY kabupaten, kecamatan")
+    if not rows:
+        out.append(_p("Tidak ada pasangan untuk diperiksa (nothing to review)."))
+        return out
+    rows = [(r[0] or DASH, r[1] or DASH, *(int(x or 0) for x in r[2:])) for r in rows]
+    out.append(_p("Pasangan per kecamatan: terbuka (belum diputuskan), SAMA, BEDA, RAGU. Pasangan lintas "
+                  "kecamatan dihitung di kedua kecamatan."))
+    total = ["Jumlah", "", *(sum(r[i] for r in rows) for i in range(2, 6)), sum(sum(r[2:]) for r in rows)]
+    out.append(_table("tabel-pemeriksaan", ["Kabupaten", "Kecamatan", "Terbuka|open", "SAMA|same", "BEDA|different",
+                                            "RAGU|unsure", "Jumlah|total"],
+                      [[*r, sum(r[2:])] for r in rows], total=total))
+    shown, note = _top(rows, key=lambda r: sum(r[2:]))
+    kec_count: dict[str, int] = {}
+    for r in shown:
+        kec_count[r[1]] = kec_count.get(r[1], 0) + 1
+    labels = [r[1] if kec_count[r[1]] == 1 else f"{r[1]} ({r[0]})" for r in shown]
+    series = [(name, [r[i] for r in shown]) for i, name in ((2, "terbuka"), (3, "SAMA"), (4, "BEDA"), (5, "RAGU"))]
+    out.append(_chart(labels, series, xlabel="pasangan (pairs)", alt="Kemajuan pemeriksaan per kecamatan"))
+    if note:
+        out.append(note)
+    return out
+
+
+def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[str]:
+    out = ['<h2>Kualitas TPS <small>(polling-station quality)</small></h2>']
+    if (report_path.parent / TPS_INDEX).exists():
+        out.append(f'<p><a href="{html.escape(TPS_INDEX.as_posix())}">Peta TPS per desa (TPS maps)</a></p>')
+    if not db.has("tps_quality"):
+        return out + [_missing("tps_quality")]
+    (desa, voters, households, tps, tps_min, over_cap, split, extra, max_dev, mean_dist, max_dist, moved, both,
+     fallback, struck) = db.one("""
+        SELECT count(*), sum(voters), sum(households), sum(tps), sum(tps_minimum), sum(over_cap),
+               sum(split_households), count(*) FILTER (extra_tps), max(max_deviation),
+               sum(mean_distance_m * voters) FILTER (mean_distance_m IS NOT NULL)
+                 / sum(voters) FILTER (mean_distance_m IS NOT NULL),
+               max(max_distance_m), sum(moved), sum(voters_both_nights), sum(rts_fallback), sum(struck_duplicates)
+        FROM tps_quality""")
+    if not desa:
+        out.append(_p("Tidak ada desa dalam tabel tps_quality."))
+        return out
+    churn = moved / both if both else None
+    total_rows: list[list[Cell]] = [
+        ["Desa", desa], ["Pemilih (voters)", voters], ["KK (households)", households],
+        ["TPS", tps], ["TPS minimum (ceil(pemilih / kapasitas))", tps_min],
+        ["TPS melebihi kapasitas (over cap)", over_cap], ["KK terpisah (households split)", split],
+        ["Desa dengan TPS tambahan (extra TPS)", extra],
+        ["Penyimpangan maks. dari n/k (max deviation, voters)", Num(_dec(max_dev, 2))],
+        ["Rata-rata jarak, tertimbang pemilih (m)", Num(_dec(mean_dist, 0))],
+        ["Jarak maks. (m)", Num(_dec(max_dist, 0))],
+        ["RT tanpa koordinat (fallback)", fallback],
+        ["Ganda yang dicoret (struck duplicates)", struck],
+        ["Pindah TPS sejak malam sebelumnya (moved)",
+         Num(f"{_int(moved)} dari {_int(both)} ({_pct(churn)})") if churn is not None
+         else Num(f"{DASH} (proses pertama)")],
+    ]
+    problems = bool(over_cap) or bool(split)
+    out.append(_table("tabel-tps-total", ["Ukuran|measure", "Nilai|value"], total_rows,
+                      warn=[i in (5, 6) and problems for i in range(len(total_rows))]))
+    rows = db.rows("""
+        SELECT kode_desa, desa, voters, households, tps, tps_minimum, over_cap, split_households,
+               rts_split, rts_fallback, max_deviation, mean_distance_m, p95_distance_m, max_distance_m,
+               moved, churn, struck_duplicates
+        FROM tps_quality ORDER BY kode_desa""")
+    body: list[list[Cell]] = []
+    warn = []
+    for r in rows:
+        (kode, name, v, hh, t, tmin, oc, sp, rs, rf, dev, mean_d, p95, mx, mv, ch, st) = r
+        n_tps = Num(_int(t) + (f" (min. {_int(tmin)})" if t is not None and tmin is not None and t != tmin else ""))
+        body.append([kode or DASH, name or DASH, v, hh, n_tps, oc, sp, rs, rf, Num(_dec(dev, 1)),
+                     Num(_dec(mean_d, 0)), Num(_dec(p95, 0)), Num(_dec(mx, 0)),
+                     Num(DASH if ch is None else f"{_int(mv)} ({_pct(ch)})"), st])
+        warn.append(bool(oc) or bool(sp))
+    out.append('<h3>Per desa</h3>')
+    out.append(_table("tabel-tps", [
+        "Kode desa", "Desa", "Pemilih|voters", "KK|households", "TPS", "Melebihi kapasitas|over cap",
+        "KK terpisah|split", "RT terbagi|RTs split", "RT tanpa koordinat|fallback", "Penyimpangan maks.|max deviation",
+        "Jarak rata-rata (m)|mean", "Jarak p95 (m)", "Jarak maks. (m)", "Pindah|moved (churn)",
+        "Ganda dicoret|struck"], body, warn=warn))
+    return out
+
+
+def _section_change(db: _Db, runs: _Runs) -> list[str]:
+    out = ['<h2>Perubahan sejak proses sebelumnya <small>(change since the previous run)</small></h2>']
+    if not runs.present:
+        out.append(_note("Bagian ini dilewati: tabel runs tidak ada dalam database ini (older database)."))
+        return out
+    if runs.current is None:
+        out.append(_note("Tidak ada proses ok yang tercatat (no successful run recorded)."))
+        return out
+    if runs.previous is None:
+        out.append(_p("Belum ada proses sebelumnya (no previous run)."))
+        return out
+    prev, cur = _stages(runs.previous), _stages(runs.current)
+    out.append(_p(f"Proses sebelumnya: {runs.previous.get('run_id') or DASH} "
+                  f"({_when(runs.previous.get('started_at'))}); sekarang: {runs.current.get('run_id') or DASH} "
+                  f"({_when(runs.current.get('started_at'))})."))
+    keys: list[tuple[str, str]] = []
+    for stages in (cur, prev):
+        for stage, info in stages.items():
+            keys.extend((stage, name) for name in info["rows"] if (stage, name) not in keys)
+    if not keys:
+        out.append(_note("Tidak ada hitungan tahap untuk dibandingkan (no stage counts)."))
+        return out
+    rows: list[list[Cell]] = []
+    for stage, name in keys:
+        before = prev.get(stage, {}).get("rows", {}).get(name)
+        now = cur.get(stage, {}).get("rows", {}).get(name)
+        diff = Num(_signed(now - before)) if before is not None and now is not None else Num(DASH)
+        rows.append([stage, name, before, now, diff])
+    out.append(_table("tabel-perubahan", ["Tahap|stage", "Hitungan|count", "Sebelumnya|previous", "Sekarang|current",
+                                          "Selisih|difference"], rows))
+    return out
+
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("proses", "Informasi proses"),
+    ("tahap", "Jumlah per tahap"),
+    ("penolakan", "Penolakan per alasan"),
+    ("ganda", "Calon ganda per kecamatan"),
+    ("perbatasan", "Wilayah perbatasan"),
+    ("pemeriksaan", "Kemajuan pemeriksaan"),
+    ("tps", "Kualitas TPS"),
+    ("perubahan", "Perubahan sejak proses sebelumnya"),
+)
+
+
+def write_report(database: Path, path: Path) -> Path:
+    """Write the run report (one self-contained HTML file, charts embedded as base64 PNG) from the
+    published database `database` (opened read-only) to `path`; chmod 0o640; returns `path`."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'main'").fetchall()}
+        db = _Db(con, tables)
+        runs = _load_runs(db)
+        builders: dict[str, Callable[[], list[str]]] = {
+            "proses": lambda: _section_run(db, runs),
+            "tahap": lambda: _section_stages(db, runs),
+            "penolakan": lambda: _section_rejects(db, runs),
+            "ganda": lambda: _section_duplicates(db, runs),
+            "perbatasan": lambda: _section_border(db, runs),
+            "pemeriksaan": lambda: _section_review(db, runs),
+            "tps": lambda: _section_tps(db, runs, path),
+            "perubahan": lambda: _section_change(db, runs),
+        }
+        sections = []
+        for key, title in SECTIONS:
+            try:
+                parts = builders[key]()
+            except duckdb.Error as e:
+                # Only the error's type: a DuckDB message can quote a value, and values are personal data.
+                log.warning("report section %s failed: %s", key, type(e).__name__)
+                parts = [f"<h2>{html.escape(title)}</h2>",
+                         _note(f"Bagian ini tidak dapat dibuat ({type(e).__name__}); lihat log.")]
+            sections.append(f'<section id="{key}">\n' + "\n".join(parts) + "\n</section>")
+    finally:
+        con.close()
+
+    run = runs.current
+    subtitle = (f"Proses {run.get('run_id') or DASH}, {_when(run.get('started_at'))}, status {run.get('status')}"
+                if run else "Proses tidak tercatat")
+    esc = html.escape
+    toc = "".join(f'<li><a href="#{key}">{esc(title)}</a></li>' for key, title in SECTIONS)
+    page = [
+        "<!DOCTYPE html>", '<html lang="id">', "<head>", '<meta charset="utf-8">',
+        "<title>Laporan proses DPT</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        "<h1>Laporan proses DPT <small>(DPT run report)</small></h1>",
+        f"<p>{esc(subtitle)}. Laporan dibuat {esc(dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S'))} dari "
+        f"{esc(database.name)}. Hanya angka agregat: tanpa nama, NIK, NKK atau tanggal lahir.</p>",
+        f"<nav><ol>{toc}</ol></nav>",
+        *sections,
+        "</body>", "</html>", "",
+    ]
+    write_private(path, "\n".join(page))
+    log.info("wrote the run report %s", path)
+    return path

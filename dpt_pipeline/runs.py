@@ -1,0 +1,282 @@
+"""Running unattended: one run at a time per output folder, outputs replaced all together or not at all,
+and a record of every run.
+
+- **Lock**: `<output>/.dpt.lock`, held with flock for the whole run. The kernel lets go of it when its
+  process dies, however it dies, so a lock left by a killed run is simply taken over (and logged). The file
+  says who holds it (pid, command, start time), for the message a second run prints.
+- **Staging**: a run writes every output into `<output>/.staging/`. When it has succeeded, a COMMIT file
+  listing the outputs is written (and synced), then each output is moved into place. A run killed before
+  COMMIT leaves the previous outputs untouched (the next run deletes the staging folder); a run killed
+  while moving is finished by the next run (roll forward), because COMMIT says what to move.
+- **Record**: `<output>/runs.jsonl`, one JSON line when a run starts and one when it ends (ok or failed);
+  a start with no end and no lock holder was interrupted. The published database holds the same as the
+  table `runs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dpt_pipeline.errors import DptError
+from dpt_pipeline.publish import FILE_MODE
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = 0o750
+LOCK_FILE = ".dpt.lock"
+STAGING = ".staging"
+OLD = ".old"
+COMMIT = "COMMIT"
+RUNS_FILE = "runs.jsonl"
+RUNS_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String, "command": pl.String, "started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us"),
+    "status": pl.String, "mode": pl.String, "config_hash": pl.String, "inputs": pl.String, "stages": pl.String,
+    "version": pl.String, "error": pl.String}
+
+
+class RunActive(DptError):
+    """Another run holds the output folder."""
+
+    exit_code = 4
+
+
+# -- lock --------------------------------------------------------------------------------------------------
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def lock(out_dir: Path, command: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold the output folder for one run. Without `wait`, a second run exits at once with RunActive."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    with os.fdopen(fd, "r+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(path)
+            if not wait:
+                raise RunActive(f"another dpt run is active on {out_dir} ({holder}); it was left alone. Try "
+                                "again when it has finished, or pass --wait to wait for it") from None
+            log.info("waiting for the run active on %s (%s)", out_dir, holder)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        left = f.read().strip()
+        if left:
+            try:
+                pid = int(json.loads(left).get("pid", 0))
+            except (ValueError, AttributeError):
+                pid = 0
+            if pid and pid != os.getpid() and not _alive(pid):
+                log.warning("taking over the lock of %s left by process %d, which is no longer running",
+                            out_dir, pid)
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({"pid": os.getpid(), "command": command,
+                            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            f.flush()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return "holder unknown"
+    if not info:
+        return "holder unknown"
+    return f"pid {info.get('pid')}, `dpt {info.get('command')}` since {info.get('since')}"
+
+
+def is_locked(out_dir: Path) -> bool:
+    """True while a run holds the folder."""
+    path = out_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path, "r+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+# -- staging -----------------------------------------------------------------------------------------------
+
+def recover(out_dir: Path) -> None:
+    """Clean up after a run that died: finish moving a committed run's outputs into place, or drop an
+    uncommitted staging folder. Call with the lock held."""
+    staging = out_dir / STAGING
+    if (staging / COMMIT).exists():
+        log.warning("the last run on %s was stopped while moving its outputs into place; finishing that", out_dir)
+        _roll_forward(out_dir)
+    elif staging.exists():
+        log.warning("the last run on %s did not finish; its partial outputs are discarded and the previous "
+                    "outputs stay as they were", out_dir)
+        shutil.rmtree(staging)
+    shutil.rmtree(out_dir / OLD, ignore_errors=True)
+
+
+def begin(out_dir: Path) -> Path:
+    """A fresh staging folder to write this run's outputs into. Call with the lock held."""
+    recover(out_dir)
+    staging = out_dir / STAGING
+    staging.mkdir(parents=True, mode=DIR_MODE)
+    return staging
+
+
+def commit(out_dir: Path) -> None:
+    """Move every output written into the staging folder into place, all or (after a crash, at the next
+    run) the rest of them."""
+    staging = out_dir / STAGING
+    for root, dirs, files in os.walk(staging):   # owner and group only, whatever a stage left
+        for d in dirs:
+            os.chmod(os.path.join(root, d), DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(root, name), FILE_MODE)
+    names = sorted(p.name for p in staging.iterdir() if p.name != COMMIT)
+    marker = staging / COMMIT
+    with open(marker, "w", encoding="utf-8") as f:
+        json.dump(names, f)
+        f.flush()
+        os.fsync(f.fileno())
+    _roll_forward(out_dir)
+
+
+def _roll_forward(out_dir: Path) -> None:
+    staging = out_dir / STAGING
+    names = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    old = out_dir / OLD
+    old.mkdir(exist_ok=True)
+    for name in names:
+        src, dst = staging / name, out_dir / name
+        if not src.exists():          # moved before the crash
+            continue
+        if src.is_dir():
+            if dst.exists():
+                shutil.rmtree(old / name, ignore_errors=True)
+                os.replace(dst, old / name)
+            os.replace(src, dst)
+        else:
+            os.replace(src, dst)
+    (staging / COMMIT).unlink()
+    shutil.rmtree(staging)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- record ------------------------------------------------------------------------------------------------
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def config_hash(paths: list[Path]) -> str:
+    """One hash over the config file and the reference files it names (regions, coordinates, model)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p.name).encode())
+        h.update(file_hash(p).encode() if p.exists() else b"-")
+    return h.hexdigest()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Run:
+    """The record of one run; `start` and `finish` append it to runs.jsonl."""
+
+    out_dir: Path
+    command: str
+    mode: str = "full"
+    run_id: str = field(default_factory=lambda: now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    started_at: dt.datetime = field(default_factory=now)
+    finished_at: dt.datetime | None = None
+    status: str = "running"
+    config_hash: str = ""
+    inputs: list[dict[str, object]] = field(default_factory=list)
+    stages: dict[str, dict[str, object]] = field(default_factory=dict)
+    version: str = ""
+    error: str | None = None
+
+    def row(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "command": self.command, "started_at": self.started_at,
+                "finished_at": self.finished_at, "status": self.status, "mode": self.mode,
+                "config_hash": self.config_hash, "inputs": json.dumps(self.inputs, ensure_ascii=False),
+                "stages": json.dumps(self.stages, ensure_ascii=False), "version": self.version, "error": self.error}
+
+    def _append(self) -> None:
+        path = self.out_dir / RUNS_FILE
+        line = json.dumps(self.row(), default=str, ensure_ascii=False) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def start(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._append()
+
+    def stage(self, name: str, seconds: float, rows: dict[str, int] | None = None) -> None:
+        self.stages[name] = {"seconds": round(seconds, 3), "rows": rows or {}}
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.finished_at, self.status, self.error = now(), status, error
+        self._append()
+
+
+def history(out_dir: Path) -> pl.DataFrame:
+    """Every run recorded for the folder, oldest first; a run that started but never ended is
+    `interrupted` (or `running` while a run holds the lock)."""
+    path = out_dir / RUNS_FILE
+    rows: dict[str, dict[str, object]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:       # a line cut short by a crash
+                continue
+            rows[r["run_id"]] = r
+    frame = pl.DataFrame(list(rows.values()), schema={k: pl.String for k in RUNS_SCHEMA}, orient="row")
+    frame = frame.with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_unit="us", strict=False))
+    active = is_locked(out_dir)
+    last_running = frame.filter(pl.col("status") == "running")["run_id"].tail(1).to_list()
+    frame = frame.with_columns(
+        pl.when((pl.col("status") == "running") & ~(pl.lit(active) & pl.col("run_id").is_in(last_running)))
+        .then(pl.lit("interrupted")).otherwise(pl.col("status")).alias("status"))
+    return frame.cast(RUNS_SCHEMA).sort("started_at")  # type: ignore[arg-type]

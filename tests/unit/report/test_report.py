@@ -1,0 +1,422 @@
+"""The run report: one HTML page of aggregates from the published database, checked against SQL on a real run
+of the sample data, for privacy, and on databases that lack tables."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import matplotlib.image
+import pytest
+
+from dpt_pipeline import pipeline
+from dpt_pipeline.config import OutputConfig, load_config
+from dpt_pipeline.publish import FILE_MODE
+from dpt_pipeline.report import write_report
+
+ROOT = Path(__file__).resolve().parents[3]
+HEADINGS = ("Laporan proses DPT", "Informasi proses", "Jumlah per tahap", "Penolakan per alasan",
+            "Calon ganda per kecamatan", "Wilayah perbatasan", "Kemajuan pemeriksaan", "Kualitas TPS",
+            "Perubahan sejak proses sebelumnya")
+SHA = "0123456789abcdef" * 4
+PREVIOUS_STAGES: dict[str, dict[str, Any]] = {
+    "ingest": {"seconds": 0.5, "rows": {"data_rows": 4990, "voters": 4970, "rejects": 20, "rejects: nama kosong": 8}},
+    "link": {"seconds": 2.25, "rows": {"claimed_pairs": 180, "groups": 170}},
+    "tps": {"seconds": 3.0, "rows": {"tps": 55}},
+}
+CURRENT_STAGES: dict[str, dict[str, Any]] = {
+    "ingest": {"seconds": 0.4, "rows": {"data_rows": 5000, "voters": 4988, "rejects": 12, "rejects: kolom kurang": 3}},
+    "link": {"seconds": 1.5, "rows": {"claimed_pairs": 192, "groups": 170}},
+    "tps": {"seconds": 4.75, "rows": {"tps": 56}},
+    "publish": {"seconds": 0.125, "rows": {"tables": 14}},
+}
+OLDEST_STAGES = {"ingest": {"seconds": 9.0, "rows": {"voters": 1}}}
+INPUTS = [{"source": "kutim", "path": "/data/dpt_kutim.csv", "sha256": SHA, "rows": 1552},
+          {"source": "bontang", "path": "/data/dpt_bontang.csv", "sha256": "f" * 64, "rows": 740}]
+RUNS_DDL = """CREATE OR REPLACE TABLE runs (run_id VARCHAR, command VARCHAR, started_at TIMESTAMP,
+    finished_at TIMESTAMP, status VARCHAR, mode VARCHAR, config_hash VARCHAR, inputs VARCHAR, stages VARCHAR,
+    version VARCHAR, error VARCHAR)"""
+# Not in time order: the report orders by started_at. The newest is a failed run, the previous ok run has an
+# interrupted one after it, and an older ok run must not count as the previous one.
+RUNS = [
+    ("run-cur", "run", "2026-11-28 01:00:00", "2026-11-28 01:02:05", "ok", "full", "hash-cur",
+     json.dumps(INPUTS), json.dumps(CURRENT_STAGES), "0.2.0", None),
+    ("run-failed", "run", "2026-11-28 03:00:00", "2026-11-28 03:00:10", "failed", "full", "hash-cur",
+     json.dumps(INPUTS), None, "0.2.0", "disk penuh <sda>"),
+    ("run-oldest", "run", "2026-11-20 01:00:00", "2026-11-20 01:01:00", "ok", "full", "hash-old",
+     "[]", json.dumps(OLDEST_STAGES), "0.1.0", None),
+    ("run-prev", "run", "2026-11-26 01:00:00", "2026-11-26 01:01:00", "ok", "incremental", "hash-prev",
+     "[]", json.dumps(PREVIOUS_STAGES), "0.1.0", None),
+    ("run-interrupted", "ingest", "2026-11-27 01:00:00", None, "interrupted", "full", "hash-prev",
+     "[]", None, "0.1.0", None),
+]
+
+
+def _set_runs(database: Path, rows: list[tuple] | None) -> None:
+    """Replace the runs table (None: drop it)."""
+    with duckdb.connect(str(database)) as con:
+        if rows is None:
+            con.execute("DROP TABLE IF EXISTS runs")
+            return
+        con.execute(RUNS_DDL)
+        con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> Path:
+    cfg = load_config(ROOT / "config" / "pipeline.toml")
+    out = tmp_path_factory.mktemp("run")
+    cfg = dataclasses.replace(cfg, output=OutputConfig(dir=out), tps=dataclasses.replace(cfg.tps, maps=False))
+    db = pipeline.run(cfg).database
+    _set_runs(db, RUNS)
+    return db
+
+
+@pytest.fixture(scope="module")
+def report(database: Path, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("report")
+    (out / "tps").mkdir()
+    (out / "tps" / "index.html").write_text("<html></html>", encoding="utf-8")
+    path = write_report(database, out / "report.html")
+    return path, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def page(report: tuple[Path, str]) -> str:
+    return report[1]
+
+
+def _q(database: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _copy(database: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(database, copy)
+    return copy
+
+
+def fmt(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def num(text: str) -> int:
+    return int(text.replace(".", ""))
+
+
+class _Tables(HTMLParser):
+    """Every <table id=...> as rows of cell texts (header row included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._id: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._id = dict(attrs).get("id") or f"table-{len(self.tables)}"
+            self.tables[self._id] = []
+        elif tag == "tr" and self._id is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._id is not None:
+            self.tables[self._id].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._id = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(page: str) -> dict[str, list[list[str]]]:
+    parser = _Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def section(page: str, key: str) -> str:
+    m = re.search(rf'<section id="{key}">(.*?)</section>', page, re.S)
+    assert m, key
+    return m.group(1)
+
+
+def without_images(page: str) -> str:
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+
+
+# -- the full run ------------------------------------------------------------------------------------------
+
+def test_every_section_is_there_in_order(page: str) -> None:
+    positions = [page.index(h) for h in HEADINGS]
+    assert positions == sorted(positions)
+    keys = re.findall(r'<section id="([a-z]+)">', page)
+    assert keys == ["proses", "tahap", "penolakan", "ganda", "perbatasan", "pemeriksaan", "tps", "perubahan"]
+    assert "dilewati" not in page          # nothing skipped on a full run
+
+
+def test_header_is_the_last_ok_run_with_its_inputs(page: str) -> None:
+    info = {row[0]: row[1] for row in tables(page)["tabel-proses"][1:]}
+    assert info["ID proses (run id)"] == "run-cur"
+    assert info["Mulai (started)"] == "2026-11-28 01:00:00"
+    assert info["Selesai (finished)"] == "2026-11-28 01:02:05"
+    assert info["Lama (duration)"] == "0:02:05"
+    assert info["Status"] == "ok"
+    assert info["Versi perangkat lunak (version)"] == "0.2.0"
+    assert info["Hash konfigurasi (config hash)"] == "hash-cur"
+    inputs = tables(page)["tabel-masukan"][1:]
+    assert inputs == [["kutim", "/data/dpt_kutim.csv", "1.552", SHA[:12]],
+                      ["bontang", "/data/dpt_bontang.csv", "740", "f" * 12]]
+    assert SHA[:13] not in page
+    # The failed run after it is flagged, its message escaped.
+    head = section(page, "proses")
+    assert "run-failed" in head and "failed" in head and "disk penuh &lt;sda&gt;" in head
+    assert "<sda>" not in page
+
+
+def test_stage_table_and_chart(page: str) -> None:
+    got: dict[tuple[str, str], int] = {}
+    seconds: dict[str, str] = {}
+    stage = ""
+    for row in tables(page)["tabel-tahap"][1:]:
+        stage = row[0] or stage
+        if row[1]:
+            seconds[stage] = row[1]
+        got[(stage, row[2])] = num(row[3])
+    assert got == {(s, k): v for s, info in CURRENT_STAGES.items() for k, v in info["rows"].items()}
+    assert seconds == {"ingest": "0,400", "link": "1,500", "tps": "4,750", "publish": "0,125"}
+    assert section(page, "tahap").count("data:image/png;base64,") == 1
+
+
+def test_rejects_per_reason_and_source_equal_sql(database: Path, page: str) -> None:
+    table = tables(page)["tabel-penolakan"]
+    sources = table[0][1:-1]
+    got = {(row[0], src): num(v) for row in table[1:-1] for src, v in zip(sources, row[1:-1], strict=True)
+           if num(v)}
+    expected = {(r, s): n for r, s, n in _q(database, "SELECT reason, source, count(*) FROM rejects GROUP BY ALL")}
+    assert expected and got == expected
+    (total,) = _q(database, "SELECT count(*) FROM rejects")[0]
+    assert table[-1][0] == "Jumlah" and num(table[-1][-1]) == total
+    assert section(page, "penolakan").count("data:image/png;base64,") == 1
+
+
+def test_duplicates_per_kecamatan_equal_sql(database: Path, page: str) -> None:
+    table = tables(page)["tabel-ganda"]
+    got = {row[1]: (num(row[2]) + num(row[3]), num(row[4]) + num(row[5])) for row in table[1:-1]}
+    expected = {k: (c, r) for k, c, r in _q(database, """
+        SELECT r.nama, count(*) FILTER (p.match_probability >= 0.5),
+               count(*) FILTER (p.match_probability >= 0.2 AND p.match_probability < 0.5)
+        FROM duplicate_pairs p JOIN voters v ON v.voter_id = p.voter_id_l
+        JOIN regions r ON r.kode = v.kode_kecamatan GROUP BY 1""")}
+    assert got == expected
+    claimed, check, within = _q(database, """SELECT count(*) FILTER (match_probability >= 0.5),
+        count(*) FILTER (match_probability >= 0.2 AND match_probability < 0.5),
+        count(*) FILTER (match_probability >= 0.5 AND scope = 'dalam') FROM duplicate_pairs""")[0]
+    assert claimed > 0
+    total = table[-1]
+    assert num(total[2]) == within and num(total[2]) + num(total[3]) == claimed
+    assert num(total[4]) + num(total[5]) == check
+    (groups,), (conflicts,) = (_q(database, "SELECT count(DISTINCT group_id) FROM duplicate_groups")[0],
+                               _q(database, "SELECT count(*) FROM nik_conflicts")[0])
+    text = section(page, "ganda")
+    assert f"Kelompok ganda (groups): {fmt(groups)}," in text
+    assert f"nik_conflicts): {fmt(conflicts)}." in text
+    assert f"Pasangan diklaim satu orang (peluang ≥ 0,5): {fmt(claimed)};" in text
+    assert text.count("data:image/png;base64,") == 1
+
+
+def test_border_counts_equal_sql(database: Path, page: str) -> None:
+    table = tables(page)["tabel-perbatasan"]
+    statuses = table[0][3:-1]
+    got = {(row[0], row[1], st): num(v) for row in table[1:-1] for st, v in zip(statuses, row[3:-1], strict=True)
+           if num(v)}
+    expected = {(a, k, s): n for a, k, s, n in
+                _q(database, "SELECT area, kode_desa, status, count(*) FROM border_residents GROUP BY ALL")}
+    assert expected and got == expected
+    assert {row[2] for row in table[1:-1]} == {"MARTADINATA", "GUNTUNG"}
+    assert "voter_id" not in section(page, "perbatasan")
+
+
+def test_review_progress_equals_sql(database: Path, page: str) -> None:
+    table = tables(page)["tabel-pemeriksaan"]
+    got = {(row[0], row[1]): tuple(num(v) for v in row[2:6]) for row in table[1:-1]}
+    expected = {(r[0], r[1]): tuple(r[2:]) for r in
+                _q(database, "SELECT kabupaten, kecamatan, terbuka, sama, beda, ragu FROM review_summary")}
+    assert got == expected
+    (open_pairs,) = _q(database, "SELECT sum(terbuka) FROM review_summary")[0]
+    assert open_pairs > 0 and num(table[-1][2]) == open_pairs
+    assert section(page, "pemeriksaan").count("data:image/png;base64,") == 1
+
+
+def test_tps_quality_totals_and_link(database: Path, page: str) -> None:
+    totals = {row[0]: row[1] for row in tables(page)["tabel-tps-total"][1:]}
+    desa, voters, tps, over, moved, both = _q(database, """SELECT count(*), sum(voters), sum(tps), sum(over_cap),
+        sum(moved), sum(voters_both_nights) FROM tps_quality""")[0]
+    (stations,) = _q(database, "SELECT count(*) FROM tps_summary")[0]
+    assert num(totals["TPS"]) == tps == stations
+    assert num(totals["Desa"]) == desa
+    assert num(totals["Pemilih (voters)"]) == voters
+    assert num(totals["TPS melebihi kapasitas (over cap)"]) == over
+    churn = totals["Pindah TPS sejak malam sebelumnya (moved)"]
+    assert churn.startswith(f"{fmt(moved)} dari {fmt(both)} (") if both else "proses pertama" in churn
+    assert len(tables(page)["tabel-tps"]) - 1 == desa
+    assert '<a href="tps/index.html">' in section(page, "tps")
+
+
+def test_change_since_the_previous_ok_run(page: str) -> None:
+    text = section(page, "perubahan")
+    assert "run-prev" in text and "run-cur" in text and "run-oldest" not in text
+    rows = {(r[0], r[1]): r[2:] for r in tables(page)["tabel-perubahan"][1:]}
+    assert rows == {
+        ("ingest", "data_rows"): ["4.990", "5.000", "+10"],
+        ("ingest", "voters"): ["4.970", "4.988", "+18"],
+        ("ingest", "rejects"): ["20", "12", "-8"],
+        ("ingest", "rejects: kolom kurang"): ["–", "3", "–"],
+        ("ingest", "rejects: nama kosong"): ["8", "–", "–"],
+        ("link", "claimed_pairs"): ["180", "192", "+12"],
+        ("link", "groups"): ["170", "170", "0"],
+        ("tps", "tps"): ["55", "56", "+1"],
+        ("publish", "tables"): ["–", "14", "–"],
+    }
+
+
+def test_no_personal_data_in_the_page(database: Path, page: str) -> None:
+    text = without_images(page)
+    assert not re.search(r"(kutim|bontang|kukar)-[0-9a-f]{16}", text)     # no voter_id at all
+    sample = _q(database, """SELECT voter_id, nik, nkk, nama, strftime(tanggal_lahir, '%Y-%m-%d'),
+        strftime(tanggal_lahir, '%d-%m-%Y') FROM voters USING SAMPLE 300 ROWS (reservoir, 7)""")
+    checked = 0
+    for voter_id, nik, nkk, nama, born_iso, born in sample:
+        assert voter_id not in text
+        for value in (nik, nkk):
+            if value and len(value) >= 10:
+                assert value not in text
+        if nama and " " in nama.strip():       # a one-word name may also be a place (LESTARI: Bontang Lestari)
+            assert nama not in text and nama.upper() not in text
+            checked += 1
+        for value in (born_iso, born):
+            if value:
+                assert value not in text
+    assert checked > 100
+    raws = [raw for (raw,) in _q(database, "SELECT raw FROM rejects") if raw and raw.strip(" ;,|\t")]
+    assert raws
+    for raw in raws:
+        assert raw not in text
+        for piece in re.findall(r"\d{16}|\d{1,2}[-|/.]\d{1,2}[-|/.]\d{4}", raw):
+            assert piece not in text
+
+
+def test_charts_are_embedded_png(page: str) -> None:
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', page)
+    assert len(images) == 4           # stages, rejects, duplicates, review
+    for data, width, height in images:
+        png = base64.b64decode(data, validate=True)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        w, h = struct.unpack(">II", png[16:24])
+        assert (w, h) == (int(width), int(height)) and w >= 400 and h >= 200
+
+
+def test_file_mode_and_return_value(report: tuple[Path, str]) -> None:
+    path, _ = report
+    assert path.name == "report.html"
+    assert os.stat(path).st_mode & 0o777 == FILE_MODE == 0o640
+
+
+# -- databases that lack tables ----------------------------------------------------------------------------
+
+def test_ingest_only_database_without_runs(database: Path, tmp_path: Path) -> None:
+    small = tmp_path / "ingest.duckdb"
+    with duckdb.connect(str(small)) as con:
+        con.execute(f"ATTACH '{database}' AS full_db (READ_ONLY)")
+        for name in ("voters", "rejects", "ingest_summary", "regions"):
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM full_db.{name}")
+    page = write_report(small, tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for heading in HEADINGS:
+        assert heading in page
+    assert "<strong>tidak tercatat</strong>" in page
+    for key, table in (("ganda", "duplicate_pairs"), ("perbatasan", "border_residents"),
+                       ("pemeriksaan", "review_summary"), ("tps", "tps_quality")):
+        assert f"Bagian ini dilewati: tabel {table} tidak ada" in section(page, key)
+    assert "tabel runs tidak ada" in section(page, "perubahan")
+    assert "tabel-penolakan" in tables(page)                  # rejects are still reported
+    assert 'href="tps/index.html"' not in page                # no maps beside this report
+    assert page.count("data:image/png;base64,") == 1
+
+
+def test_database_without_runs_table(database: Path, tmp_path: Path) -> None:
+    copy = _copy(database, tmp_path)
+    _set_runs(copy, None)
+    page = write_report(copy, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<strong>tidak tercatat</strong>" in section(page, "proses")
+    assert "tabel runs tidak ada" in section(page, "perubahan")
+    assert "tabel-ganda" in tables(page) and "tabel-tps" in tables(page)
+    assert "tabel-perubahan" not in tables(page)
+
+
+def test_first_run_escaped_and_damaged_json(database: Path, tmp_path: Path) -> None:
+    copy = _copy(database, tmp_path)
+    _set_runs(copy, [("x&y", "run", "2026-11-28 01:00:00", None, "ok", "full", "h", "not json", "{broken",
+                      "<b>0.3</b>", None)])
+    page = write_report(copy, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Belum ada proses sebelumnya" in section(page, "perubahan")
+    assert "&lt;b&gt;0.3&lt;/b&gt;" in page and "<b>0.3" not in page
+    assert "x&amp;y" in page
+    assert "Tahap tidak tercatat" in section(page, "tahap")
+    assert "Berkas masukan tidak tercatat" in section(page, "proses")
+
+
+def test_a_table_of_another_shape_costs_its_section_only(database: Path, tmp_path: Path) -> None:
+    copy = _copy(database, tmp_path)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("CREATE OR REPLACE TABLE review_summary AS SELECT kabupaten, kecamatan FROM review_summary")
+    page = write_report(copy, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Bagian ini tidak dapat dibuat (BinderException)" in section(page, "pemeriksaan")
+    assert "tabel-ganda" in tables(page) and "tabel-perubahan" in tables(page)
+
+
+# -- rendering ---------------------------------------------------------------------------------------------
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
+def test_page_renders_in_headless_chromium(report: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = report
+    shot = tmp_path / "shot.png"
+    subprocess.run([str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+                    "--window-size=1200,3000", path.resolve().as_uri()],
+                   check=True, timeout=60, capture_output=True)
+    assert shot.stat().st_size > 20_000
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (3000, 1200)
+    rgb = pixels[..., :3]
+    assert (rgb.min(axis=2) < 0.9).mean() > 0.02          # text, tables and charts, not a blank page
+    assert rgb.std() > 0.05
