@@ -88,6 +88,8 @@ def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES, wait: bool = Fa
 def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, progress: Progress) -> RunResult:
     timings: dict[str, float] = {}
     progress("ingest")
+    # The coordinates file is checked before the long stages, so that a refused file stops the run at once.
+    coordinates = tps.read_coordinates(config.tps.coordinates) if "tps" in stages else None
     t0 = time.perf_counter()
     result = ingest.run(config)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
@@ -116,7 +118,8 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     if "tps" in stages:
         t0 = time.perf_counter()
         progress("tps")
-        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names, work)
+        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names, work,
+                                     coordinates)
         tables.update(tps_tables)
         timings["tps"] = round(time.perf_counter() - t0, 3)
         record.stage("tps", timings["tps"], _tps_rows(tps_info))
@@ -200,17 +203,21 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
         record.finish("ok")
 
 
-def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str], work: Path
+def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str], work: Path,
+          coordinates_read: tuple[pl.DataFrame, list[tps.SkippedCoordinate]] | None = None
           ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """The tps stage: every voter who stays on the roll to a TPS of their desa, starting from last night's
     TPS in the published database; the three tps tables, the maps and a summary."""
     t = time.perf_counter()
     db = config.output.database_path
-    coordinates, skipped = tps.read_coordinates(config.tps.coordinates)
+    coordinates, skipped = coordinates_read if coordinates_read is not None else tps.read_coordinates(
+        config.tps.coordinates)
     history = read_previous(db, "review_decisions")
     decisions = review.latest(history) if history is not None else None
-    prev_assign, prev_summary = read_previous(db, "tps_assignments"), read_previous(db, "tps_summary")
-    previous = (prev_assign, prev_summary) if prev_assign is not None and prev_summary is not None else None
+    if groups is None and decisions is not None and (decisions["keputusan"] == review.SAMA).any():
+        raise InputError("reviewers confirmed duplicates, but the database holds no duplicate groups (an "
+                         "ingest-only run?): run `dpt run`, so that their TPS are struck", path=db)
+    previous = read_previous(db, "tps_assignments")
     result = tps.assign(voters, coordinates, config.tps.max_voters, groups=groups, decisions=decisions,
                         previous=previous, names=names)
     seconds = {"assign": round(time.perf_counter() - t, 3)}
@@ -219,6 +226,7 @@ def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, nam
         "voters": result.assignments.height, "desa": q.height, "tps": int(q["tps"].sum()) if q.height else 0,
         "struck_duplicates": int(q["struck_duplicates"].sum()) if q.height else 0,
         "over_cap": int(q["over_cap"].sum()) if q.height else 0,
+        "oversize_households": int(q["oversize_households"].sum()) if q.height else 0,
         "split_households": int(q["split_households"].sum()) if q.height else 0,
         "desa_with_extra_tps": q.filter(pl.col("extra_tps"))["kode_desa"].to_list(),
         "max_deviation": float(q["max_deviation"].max() or 0.0) if q.height else 0.0,  # type: ignore[arg-type]

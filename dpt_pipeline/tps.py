@@ -16,6 +16,7 @@ centres, so TPS n keeps its meaning and few voters move.
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from dataclasses import dataclass
@@ -96,8 +97,11 @@ def _flow(cost: np.ndarray, supply: np.ndarray, lo: int, hi: int, nearest: int) 
     total = int(supply.sum())
     flow.set_nodes_supplies(np.arange(g + k + 1),
                             np.concatenate([supply.astype(np.int64), np.full(k, -lo, np.int64), [-(total - k * lo)]]))
-    if flow.solve() != flow.OPTIMAL:
+    status = flow.solve()
+    if status == flow.INFEASIBLE:
         return None
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"the min-cost flow failed (status {status})")
     share = np.zeros((g, k))
     np.add.at(share, (tails, near.ravel()), flow.flows(arcs))
     return share
@@ -217,18 +221,81 @@ def _balance(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, centres: np.n
 
 
 def _repair(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, cap: int) -> bool:
-    """Move the smallest households off any TPS over the cap to the cheapest TPS with room. True if all fit."""
+    """Bring every TPS under the cap: move the smallest households off a TPS over it to the cheapest TPS
+    with room, else swap one of its households for a smaller one of another TPS with room for the
+    difference. In place; True if all fit."""
     k = hcost.shape[1]
     load = np.bincount(labels, weights=w, minlength=k)
-    for j in np.flatnonzero(load > cap):
-        for h in np.flatnonzero(labels == j)[np.argsort(w[labels == j], kind="stable")]:
-            if load[j] <= cap:
-                break
+    for _ in range(4 * k + 50):
+        over = np.flatnonzero(load > cap)
+        if len(over) == 0:
+            return True
+        j = int(over[0])
+        mine = np.flatnonzero(labels == j)
+        moved = False
+        for h in mine[np.argsort(w[mine], kind="stable")]:
             for t in np.argsort(hcost[h], kind="stable"):
                 if t != j and load[t] + w[h] <= cap:
                     labels[h], load[j], load[t] = t, load[j] - w[h], load[t] + w[h]
+                    moved = True
                     break
+            if moved or load[j] <= cap:
+                break
+        if moved:
+            continue
+        # Swap: h (in j) for g (elsewhere, smaller), where g's TPS has room for the difference.
+        others = np.flatnonzero(labels != j)
+        sizes_h = np.unique(w[mine])
+        best = None
+        for sh in sizes_h[::-1]:
+            d = sh - w[others]
+            ok = (d > 0) & (load[labels[others]] + d <= cap)
+            if ok.any():
+                cand = others[ok]
+                # the swap that brings j nearest to the cap from below
+                gain = np.minimum(sh - w[cand], load[j] - cap)
+                g = int(cand[np.argmax(gain)])
+                best = (int(mine[np.flatnonzero(w[mine] == sh)[0]]), g)
+                break
+        if best is None:
+            if _eject(labels, w, hcost, load, j, cap):
+                continue
+            return False
+        h, g = best
+        t = labels[g]
+        labels[h], labels[g] = t, j
+        load[j] += w[g] - w[h]
+        load[t] += w[h] - w[g]
     return bool((load <= cap).all())
+
+
+def _eject(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, load: np.ndarray, j: int, cap: int) -> bool:
+    """One household h of the TPS j over the cap goes to TPS b, which makes room by sending its smallest
+    households to j: when h is too big for any room, a few small households can still change places with
+    it. Tries the households of j largest first, the cheapest b first. In place; True if j got under."""
+    room_j = cap - load[j]
+    mine = np.flatnonzero(labels == j)
+    for h in mine[np.argsort(-w[mine], kind="stable")]:
+        for b in np.argsort(hcost[h], kind="stable"):
+            if b == j:
+                continue
+            need = load[b] + w[h] - cap              # what b must give away to take h
+            give_room = room_j + w[h]                # what j can take back once h has left
+            theirs = np.flatnonzero(labels == b)
+            theirs = theirs[np.argsort(w[theirs], kind="stable")]
+            total = np.cumsum(w[theirs])
+            m = int(np.searchsorted(total, max(need, 0))) + (1 if need > 0 else 0)
+            if need > 0 and (m > len(theirs) or total[m - 1] > give_room):
+                continue
+            back = theirs[:m] if need > 0 else theirs[:0]
+            if load[j] - w[h] + w[back].sum() > cap:
+                continue
+            labels[h] = b
+            labels[back] = j
+            load[b] += w[h] - w[back].sum()
+            load[j] += w[back].sum() - w[h]
+            return True
+    return False
 
 
 def _centres_of(labels: np.ndarray, w: np.ndarray, xy: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -240,6 +307,12 @@ def _centres_of(labels: np.ndarray, w: np.ndarray, xy: np.ndarray, fallback: np.
     return out
 
 
+def min_tps(w: np.ndarray, cap: int) -> int:
+    """A lower bound on the TPS a desa needs: ceil(n / C), and no two households of more than C/2 voters
+    can share one."""
+    return max(1, math.ceil(int(w.sum()) / cap), int((w > cap / 2).sum()))
+
+
 def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
                 iterations: int = 20, nearest: int = 4, penalty: float = MOVE_PENALTY_M2,
                 tolerance: int = BALANCE_TOLERANCE) -> DesaResult:
@@ -247,6 +320,8 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     n = int(w.sum())
     if len(w) and int(w.max()) > cap:
         raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
+    if not np.isfinite(xy).all():
+        raise ValueError("household points must be finite numbers")
     prev_labels = previous.labels if previous is not None else np.full(len(w), -1)
     # Interchangeable households: one point, one size, one TPS last night.
     pts, point = np.unique(xy, axis=0, return_inverse=True)
@@ -257,7 +332,7 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
     count = np.bincount(group)
     supply = count * size
-    k0 = max(1, math.ceil(n / cap))
+    k0 = min_tps(w, cap)
     for k in range(k0, len(w) + 1):
         centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
         gp = np.where(gprev < k, gprev, -1)
@@ -283,7 +358,7 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
         hcost = _costs(xy, hprev, centres, penalty)
         _balance(labels, w, hcost, centres, max(0, lo - tolerance), min(cap, hi + tolerance), 4 * k + 50)
         if _repair(labels, w, hcost, cap):
-            return DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > k0)
+            return DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap))
     raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
 
 
@@ -301,42 +376,82 @@ class SkippedCoordinate:
     reason: str
 
 
+_COORDINATE_ALIASES = {"kode_desa": ("kode_desa", "kodedesa", "kode desa", "kd_desa", "kode_kelurahan"),
+                       "rw": ("rw",), "rt": ("rt",), "lat": ("lat", "latitude", "lintang"),
+                       "lon": ("lon", "lng", "long", "longitude", "bujur")}
+FAR_FROM_DESA_M = 20_000.0   # an RT this far from its desa's other RTs is a typing slip
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
 def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
-    """The RT coordinates file (kode_desa, rw, rt, lat, lon; `,` or `;`; a decimal comma is accepted). A row
-    that cannot be used is skipped, named by its row and field and logged (coordinates are not personal),
-    and its RT falls back like any RT missing from the file; a file without the columns is refused."""
+    """The RT coordinates file: columns kode_desa, rw, rt, lat, lon (common spellings accepted), separated
+    by `,`, `;` or tab, UTF-8/UTF-16/Windows-1252, a decimal comma accepted. A row that cannot be used (a
+    field missing or unreadable, latitude or longitude out of range, the point (0, 0), an RT more than
+    20 km from the rest of its desa, an RT listed twice) is skipped, named by its row and field and logged
+    (coordinates are not personal), and its RT falls back like any RT missing from the file. An empty file
+    means no coordinates; a file without the columns is refused."""
     if path is None:
         return pl.DataFrame(schema=COORDINATE_SCHEMA), []
-    head = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace").splitlines()
-    sep = ";" if head and head[0].count(";") > head[0].count(",") else ","
     try:
-        raw = pl.read_csv(path, separator=sep, infer_schema=False, encoding="utf8-lossy")
-    except pl.exceptions.PolarsError as e:
+        text = _decode(path.read_bytes())
+    except OSError as e:
         raise InputError(f"cannot read the RT coordinates file: {e}", path=path) from e
-    raw = raw.rename({c: c.strip().lstrip("\ufeff").lower() for c in raw.columns})
-    for c in COORDINATE_COLUMNS:
-        if c not in raw.columns:
+    lines = text.splitlines()
+    if not text.strip():
+        log.warning("%s is empty: every RT falls back to the desa's centre", path)
+        return pl.DataFrame(schema=COORDINATE_SCHEMA), []
+    sep = max(("\t", ";", ","), key=lambda d: lines[0].count(d))
+    rows = list(csv.reader(lines, delimiter=sep))
+    header = [h.strip().lower().replace("-", "_") for h in rows[0]]
+    where: dict[str, int] = {}
+    for c, names in _COORDINATE_ALIASES.items():
+        found = [i for i, h in enumerate(header) if h in names]
+        if not found:
             raise InputError(f"the RT coordinates file has no column {c!r} (needs {', '.join(COORDINATE_COLUMNS)})",
                              path=path, field=c)
-    s = raw.select([pl.col(c).str.strip_chars() for c in COORDINATE_COLUMNS]).with_row_index("row", offset=1)
+        where[c] = found[0]
+    skipped: list[SkippedCoordinate] = []
+    cells: list[tuple[object, ...]] = []
+    for n, r in enumerate(rows[1:], start=1):   # the file is small (one row per RT): a loop is fine
+        if not any(x.strip() for x in r):
+            continue
+        if len(r) != len(header):
+            skipped.append(SkippedCoordinate(n, "*", None, f"{len(r)} kolom, bukan {len(header)}"))
+            continue
+        cells.append((n, *(r[where[c]].strip() or None for c in COORDINATE_COLUMNS)))
+    s = pl.DataFrame(cells, schema=["row", *COORDINATE_COLUMNS], orient="row",
+                     schema_overrides={"row": pl.Int64, **{c: pl.String for c in COORDINATE_COLUMNS}})
     parsed = s.with_columns(
         pl.col("rw").cast(pl.Int32, strict=False).alias("_rw"), pl.col("rt").cast(pl.Int32, strict=False).alias("_rt"),
         *[pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(f"_{c}")
           for c in ("lat", "lon")])
+    far = _far_from_desa(parsed)
     checks = [("kode_desa", pl.col("kode_desa").is_null(), "kosong"),
               ("rw", pl.col("_rw").is_null(), "bukan angka"), ("rt", pl.col("_rt").is_null(), "bukan angka"),
               ("lat", ~pl.col("_lat").is_between(-90, 90).fill_null(False), "bukan lintang"),
-              ("lon", ~pl.col("_lon").is_between(-180, 180).fill_null(False), "bukan bujur")]
+              ("lon", ~pl.col("_lon").is_between(-180, 180).fill_null(False), "bukan bujur"),
+              ("lat", (pl.col("_lat") == 0) & (pl.col("_lon") == 0), "titik (0, 0): koordinat belum diisi"),
+              ("lon", pl.col("row").is_in(far.implode()),
+               f"lebih dari {FAR_FROM_DESA_M / 1000:.0f} km dari RT lain di desanya")]
     bad = parsed.with_columns(pl.coalesce([pl.when(cond).then(pl.lit(f)) for f, cond, _ in checks]).alias("_field"),
                               pl.coalesce([pl.when(cond).then(pl.lit(r)) for _, cond, r in checks]).alias("_why"))
-    skipped = [SkippedCoordinate(r["row"], r["_field"], r[r["_field"]], r["_why"])
-               for r in bad.filter(pl.col("_field").is_not_null()).head(1000).iter_rows(named=True)]
+    skipped += [SkippedCoordinate(r["row"], r["_field"], r[r["_field"]], r["_why"])
+                for r in bad.filter(pl.col("_field").is_not_null()).iter_rows(named=True)]
     good = bad.filter(pl.col("_field").is_null()).select(
         "row", "kode_desa", pl.col("_rw").alias("rw"), pl.col("_rt").alias("rt"), pl.col("_lat").alias("lat"),
         pl.col("_lon").alias("lon"))
     dup = good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct().not_())
     skipped += [SkippedCoordinate(r["row"], "rt", str(r["rt"]), "RT sudah tercantum di baris sebelumnya")
-                for r in dup.head(1000).iter_rows(named=True)]
+                for r in dup.iter_rows(named=True)]
+    skipped.sort(key=lambda k: k.row)
     for sk in skipped[:10]:
         log.warning("%s row %d, %s=%r: %s; this RT falls back to a neighbour", path, sk.row, sk.field, sk.value,
                     sk.reason)
@@ -345,12 +460,32 @@ def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoord
     return good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct()).drop("row"), skipped
 
 
+def _far_from_desa(parsed: pl.DataFrame) -> pl.Series:
+    """Rows whose point lies more than FAR_FROM_DESA_M from the median point of their desa."""
+    ok = parsed.filter(pl.col("_lat").is_between(-90, 90) & pl.col("_lon").is_between(-180, 180)
+                       & ~((pl.col("_lat") == 0) & (pl.col("_lon") == 0)))
+    med = ok.group_by("kode_desa").agg(pl.col("_lat").median().alias("_mlat"), pl.col("_lon").median().alias("_mlon"))
+    d = ok.join(med, on="kode_desa").with_columns(
+        (((pl.col("_lat") - pl.col("_mlat")) * _M_PER_DEG_LAT) ** 2
+         + ((pl.col("_lon") - pl.col("_mlon")) * _M_PER_DEG_LON * (pl.col("_mlat") * math.pi / 180).cos()) ** 2)
+        .sqrt().alias("_d"))
+    return d.filter(pl.col("_d") > FAR_FROM_DESA_M)["row"]
+
+
 # -- tables ------------------------------------------------------------------------------------------------
 
+def _norm(c: str) -> pl.Expr:
+    return pl.col(c).str.replace_all(r"\s+", " ").str.strip_chars().str.to_uppercase()
+
+
 def desa_key() -> pl.Expr:
-    """The desa a TPS belongs to: its Kemendagri code, else `desa:` and its name as written."""
-    return pl.coalesce(pl.col("kode_desa"),
-                       pl.concat_str([pl.lit("desa:"), pl.col("desa").str.strip_chars().str.to_uppercase()]))
+    """The desa a TPS belongs to: its Kemendagri code, else `desa:` and its name as written (spaces and
+    case folded), else `desa:?` and the kecamatan: voters whose desa nobody wrote down vote together
+    within their kecamatan rather than with the whole regency."""
+    unknown = pl.concat_str([pl.lit("desa:? "), pl.coalesce(pl.col("kode_kecamatan"), _norm("kecamatan"),
+                                                             pl.lit("kecamatan:?"))])
+    named = pl.when(_norm("desa").str.len_chars() > 0).then(pl.concat_str([pl.lit("desa:"), _norm("desa")]))
+    return pl.coalesce(pl.col("kode_desa"), named, unknown)
 
 
 def eligible(voters: pl.DataFrame, groups: pl.DataFrame | None, decisions: pl.DataFrame | None) -> pl.DataFrame:
@@ -364,15 +499,30 @@ def eligible(voters: pl.DataFrame, groups: pl.DataFrame | None, decisions: pl.Da
     return voters.join(struck.select("voter_id"), on="voter_id", how="anti")
 
 
-def households(voters: pl.DataFrame, coordinates: pl.DataFrame) -> pl.DataFrame:
+def _with_kecamatan(voters: pl.DataFrame) -> pl.DataFrame:
+    """`desa_key` reads the kecamatan too; a frame without it (a test's) gets empty columns."""
+    missing = [c for c in ("kode_kecamatan", "kecamatan") if c not in voters.columns]
+    return voters.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]) if missing else voters
+
+
+def households(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int = 600) -> pl.DataFrame:
     """One row per household (a KK within a desa; a voter without a valid NKK is a household alone), with
     its voters and a point: its RT's coordinates, else the nearest RT number of the same RW, else the
     desa's centre (`lokasi` says which: rt, rt terdekat, pusat desa)."""
-    v = voters.with_columns(
+    v = _with_kecamatan(voters).with_columns(
         desa_key().alias("desa_key"),
-        pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("household"))
+        pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("kk"))
+    # A KK larger than a TPS (a dormitory, a copied NKK) cannot vote at one: it is cut into the fewest
+    # parts that fit, in voter_id order, and reported (`oversize_households`).
+    size = pl.len().over("desa_key", "kk")
+    parts = (size + cap - 1) // cap
+    part = pl.col("voter_id").rank("ordinal").over("desa_key", "kk") - 1
+    v = v.with_columns(pl.when(size > cap).then(pl.concat_str(
+        [pl.col("kk"), pl.lit("#"), (part * parts // size + 1).cast(pl.String)])).otherwise(pl.col("kk"))
+        .alias("household"), (size > cap).alias("oversize"))
     h = v.group_by("desa_key", "household").agg(
-        pl.len().alias("voters"), pl.col("desa").drop_nulls().first(),
+        pl.len().alias("voters"), pl.col("kk").first(), pl.col("oversize").first(),
+        pl.col("desa").drop_nulls().min(),
         pl.col("rt").drop_nulls().mode().min().alias("rt"), pl.col("rw").drop_nulls().mode().min().alias("rw"),
         pl.col("voter_id").sort())
     c = coordinates.select(pl.col("kode_desa").alias("desa_key"), pl.col("rw").cast(pl.Int32),
@@ -402,63 +552,78 @@ class TpsResult:
     quality: pl.DataFrame       # tps_quality: one row per desa
 
 
-def _previous_centres(summary: pl.DataFrame | None, key: str, proj: Projection) -> np.ndarray | None:
-    if summary is None:
-        return None
-    s = summary.filter((pl.col("kode_desa") == key) & pl.col("lat").is_not_null())
-    if s.height == 0:
-        return None
-    centres = np.full((int(s["tps"].max()), 2), np.nan)  # type: ignore[arg-type]
-    centres[s["tps"].to_numpy() - 1] = proj.to_metres(s["lat"].to_numpy(), s["lon"].to_numpy())
-    return centres
+def _stand_in_layout(g: pl.DataFrame) -> np.ndarray:
+    """Points for a desa with no coordinates at all: its RTs in (rw, rt) order along a line, 100 m apart,
+    so that TPS still take whole, neighbouring RTs."""
+    order = g.select((pl.col("rw").fill_null(0) * 10_000 + pl.col("rt").fill_null(0)).rank("dense"))
+    return np.column_stack([order.to_series().to_numpy().astype(float) * 100.0, np.zeros(g.height)])
 
 
-def _assign_one(g: pl.DataFrame, cap: int, prev_summary: pl.DataFrame | None) -> pl.DataFrame:
-    """One desa's households with their TPS (1-based), the TPS point and the distance to it."""
-    key = g["desa_key"][0]
-    has_point = g["lat"].is_not_null().to_numpy()
-    lat0 = float(g["lat"].mean()) if has_point.any() else 0.0  # type: ignore[arg-type]
+def _previous(g: pl.DataFrame, xy: np.ndarray, w: np.ndarray, cap: int) -> tuple[Previous | None, list[int]]:
+    """Last night's TPS of the desa in tonight's terms: each number still in use (its households' mean
+    point tonight), the households' indices into those numbers, and the numbers. If the desa now needs
+    fewer TPS, the ones with fewest voters tonight are dropped: the fewest voters move."""
+    if "prev_tps" not in g.columns:
+        return None, []
+    prev = g["prev_tps"].fill_null(0).to_numpy().astype(np.int64)
+    used = np.unique(prev[prev > 0])
+    if len(used) == 0:
+        return None, []
+    load = np.array([w[prev == t].sum() for t in used])
+    keep = min(len(used), min_tps(w, cap))
+    kept = np.sort(used[np.argsort(-load, kind="stable")[:keep]])
+    idx = np.where(np.isin(prev, kept), np.searchsorted(kept, prev), -1)
+    centres = np.array([np.average(xy[idx == i], axis=0, weights=w[idx == i]) for i in range(len(kept))])
+    return Previous(centres, idx), [int(t) for t in kept]
+
+
+def _assign_one(g: pl.DataFrame, cap: int) -> pl.DataFrame:
+    """One desa's households with their TPS number, the TPS point and the distance to it."""
+    has_point = bool(g["lat"].is_not_null().all()) and g.height > 0
+    lat0 = float(g["lat"].mean()) if has_point else 0.0  # type: ignore[arg-type]
     proj = Projection(lat0)
-    xy = proj.to_metres(g["lat"].fill_null(lat0).to_numpy(), g["lon"].fill_null(0.0).to_numpy())
-    if not has_point.any():
-        xy[:] = 0.0
     w = g["voters"].to_numpy().astype(np.int64)
-    prev_centres = _previous_centres(prev_summary, key, proj)
-    previous = None
-    if prev_centres is not None and "prev_tps" in g.columns:
-        previous = Previous(prev_centres, g["prev_tps"].fill_null(0).to_numpy().astype(np.int64) - 1)
+    xy = proj.to_metres(g["lat"].to_numpy(), g["lon"].to_numpy()) if has_point else _stand_in_layout(g)
+    previous, numbers = _previous(g, xy, w, cap)
     res = assign_desa(xy, w, cap, previous=previous)
-    order = np.arange(res.k)
     if previous is None:  # a new desa: number its TPS from north-west to south-east, as they read on a map
-        order = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2))))
+        rank = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2))))
+        number = rank + 1
+    else:                 # last night's numbers, then the lowest numbers free
+        free = [t for t in range(1, res.k + len(numbers) + 1) if t not in set(numbers)]
+        number = np.array(numbers + free[:res.k - len(numbers)])
     tps_lat, tps_lon = proj.to_degrees(res.centres)
     dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
+    none = pl.lit(None, pl.Float64)
     return g.with_columns(
-        pl.Series("tps", order[res.labels] + 1, dtype=pl.Int32),
-        pl.Series("tps_lat", tps_lat[res.labels]), pl.Series("tps_lon", tps_lon[res.labels]),
-        pl.Series("distance_m", np.where(has_point, dist, np.nan)).fill_nan(None),
+        pl.Series("tps", number[res.labels], dtype=pl.Int32),
+        pl.Series("tps_lat", tps_lat[res.labels]) if has_point else none.alias("tps_lat"),
+        pl.Series("tps_lon", tps_lon[res.labels]) if has_point else none.alias("tps_lon"),
+        pl.Series("distance_m", dist) if has_point else none.alias("distance_m"),
         pl.lit(res.k, dtype=pl.Int64).alias("k"), pl.lit(res.extra_tps).alias("extra_tps"))
 
 
 def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups: pl.DataFrame | None = None,
-           decisions: pl.DataFrame | None = None, previous: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+           decisions: pl.DataFrame | None = None, previous: pl.DataFrame | None = None,
            names: dict[str, str] | None = None) -> TpsResult:
     """TPS for every voter who stays on the roll. `groups` and `decisions` (duplicate_groups and the latest
-    review decisions) say who is struck; `previous` is last night's (tps_assignments, tps_summary);
-    `names` maps desa codes to their Kemendagri names."""
+    review decisions) say who is struck; `previous` is last night's tps_assignments; `names` maps desa
+    codes to their Kemendagri names."""
+    voters = _with_kecamatan(voters)
     kept = eligible(voters, groups, decisions)
-    hh = households(kept, coordinates)
-    prev_assign, prev_summary = previous if previous is not None else (None, None)
+    hh = households(kept, coordinates, cap)
+    prev_assign = previous
     if prev_assign is not None:
         was = (hh.select("desa_key", "household", "voter_id").explode("voter_id")
                .join(prev_assign.select("voter_id", pl.col("kode_desa").alias("desa_key"), "tps"),
                      on=["voter_id", "desa_key"])
                .group_by("desa_key", "household").agg(pl.col("tps").mode().min().alias("prev_tps")))
         hh = hh.join(was, on=["desa_key", "household"], how="left")
-    parts = [_assign_one(g, cap, prev_summary) for g in hh.partition_by("desa_key", maintain_order=True)]
+    parts = [_assign_one(g, cap) for g in hh.partition_by("desa_key", maintain_order=True)]
     if not parts:  # no voters: the tables with their columns and no rows
         schema: dict[str, Any] = {**ASSIGNMENT_SCHEMA, "voter_id": pl.List(pl.String), "tps_lat": pl.Float64,
-                                  "tps_lon": pl.Float64, "extra_tps": pl.Boolean}
+                                  "tps_lon": pl.Float64, "extra_tps": pl.Boolean, "kk": pl.String,
+                                  "oversize": pl.Boolean}
         parts = [pl.DataFrame(schema=schema).rename({"kode_desa": "desa_key"})]
     done = pl.concat(parts, how="diagonal_relaxed")
     if names:
@@ -495,8 +660,11 @@ def _summary(per_voter: pl.DataFrame) -> pl.DataFrame:
 def _quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: pl.DataFrame,
              kept: pl.DataFrame, prev_assign: pl.DataFrame | None) -> pl.DataFrame:
     """Per desa: every hard rule checked on the result, balance, distances, fallbacks and churn."""
-    split = (per_voter.group_by("kode_desa", "household").agg(pl.col("tps").n_unique().alias("n"))
-             .group_by("kode_desa").agg((pl.col("n") > 1).sum().cast(pl.Int64).alias("split_households")))
+    split = (per_voter.group_by("kode_desa", "kk").agg(pl.col("tps").n_unique().alias("n"),
+                                                      pl.col("oversize").first())
+             .group_by("kode_desa").agg(((pl.col("n") > 1) & ~pl.col("oversize")).sum().cast(pl.Int64)
+                                        .alias("split_households"),
+                                        pl.col("oversize").sum().cast(pl.Int64).alias("oversize_households")))
     rts = (per_voter.group_by("kode_desa", "rw", "rt").agg(pl.col("tps").n_unique().alias("n"),
                                                            (pl.col("lokasi") != "rt").any().alias("fb"))
            .group_by("kode_desa").agg((pl.col("n") > 1).sum().cast(pl.Int64).alias("rts_split"),
@@ -532,6 +700,6 @@ def _quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: p
         q = q.with_columns(pl.lit(None, pl.Int64).alias("voters_both_nights"), pl.lit(None, pl.Int64).alias("moved"),
                            pl.lit(None, pl.Float64).alias("churn"))
     return q.select("kode_desa", "desa", "voters", "households", "tps", "tps_minimum", "extra_tps", "over_cap",
-                    "split_households", "rts_split", "rts_fallback", "max_deviation", "mean_distance_m",
-                    "p95_distance_m", "max_distance_m", "voters_both_nights", "moved", "churn",
+                    "split_households", "oversize_households", "rts_split", "rts_fallback", "max_deviation",
+                    "mean_distance_m", "p95_distance_m", "max_distance_m", "voters_both_nights", "moved", "churn",
                     "struck_duplicates").sort("kode_desa")

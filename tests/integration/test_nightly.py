@@ -264,3 +264,20 @@ def test_on_a_terminal_a_progress_bar_is_drawn(first_run: tuple[Path, Path]) -> 
     text = b"".join(chunks).decode("utf-8", "replace")
     assert os.waitstatus_to_exitcode(status) == 0
     assert "━" in text and "publish" in text
+
+
+def test_dpt_tps_refuses_to_ignore_confirmed_duplicates(first_run: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    _, published = first_run
+    out = tmp_path / "out"
+    shutil.copytree(published, out)
+    cfg = _config(tmp_path, maps="false")
+    with duckdb.connect(str(out / "dpt.duckdb")) as con:   # an ingest-only run after decisions were made
+        pair = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs LIMIT 1").fetchall()[0]
+        con.execute("CREATE OR REPLACE TABLE review_decisions AS SELECT ? AS pair_id, ? AS voter_id_l, "
+                    "? AS voter_id_r, 'SAMA' AS keputusan, NULL AS catatan, 'x.csv' AS file, 2::BIGINT AS baris, "
+                    "now()::TIMESTAMP AS imported_at", list(pair))
+        con.execute("DROP TABLE duplicate_groups")
+    done = _dpt("tps", "--config", str(cfg))
+    assert done.returncode == 3 and "run `dpt run`" in done.stderr

@@ -172,7 +172,7 @@ def test_a_one_percent_change_moves_few_voters_and_tps_numbers_keep_their_meanin
     newcomers = newcomers.sample(fraction=0.01 * voters.height / newcomers.height, seed=1)
     first = tps.assign(voters, coords, 600)
     second_voters = _night(voters, 0.01, newcomers, 9)
-    second = tps.assign(second_voters, coords, 600, previous=(first.assignments, first.summary))
+    second = tps.assign(second_voters, coords, 600, previous=first.assignments)
     _assert_hard_rules(second_voters, second, 600)
     q = second.quality
     assert q["voters_both_nights"].item() > 0.98 * voters.height
@@ -195,7 +195,7 @@ def test_a_desa_that_grows_a_tps_keeps_the_old_numbers() -> None:
     grow = first.quality["voters"].item() - 600 * k + 600 + 1 if first.quality["voters"].item() <= 600 * k else 0
     extra, _ = _desa("64.08.13.2006", "MARTADINATA", 40, 11, prefix="X")
     second_voters = pl.concat([voters, extra.head(max(grow, 601))])
-    second = tps.assign(second_voters, coords, 600, previous=(first.assignments, first.summary))
+    second = tps.assign(second_voters, coords, 600, previous=first.assignments)
     assert second.quality["tps"].item() == math.ceil(second_voters.height / 600) > k
     j = second.assignments.join(first.assignments, on="voter_id")
     assert (j["tps"] == j["tps_right"]).mean() > 0.5     # most stay where they were, by number
@@ -212,11 +212,77 @@ def test_household_sizes_that_force_an_extra_tps_are_reported() -> None:
     assert q["tps"] == 3 and q["tps_minimum"] == 2 and q["extra_tps"] and q["split_households"] == 0
 
 
-def test_a_household_larger_than_a_tps_is_refused_by_name() -> None:
+def test_a_kk_larger_than_a_tps_is_cut_into_the_fewest_parts_and_reported() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 10, 13)
+    dorm = pl.DataFrame({"voter_id": [f"asrama-{i:03d}" for i in range(610)], "kode_desa": "64.08.13.2006",
+                         "desa": "MARTADINATA", "nkk": "6408130101200001", "nkk_valid": True, "rt": 3, "rw": 1},
+                        schema=voters.schema)
+    voters = pl.concat([voters, dorm])
+    r = tps.assign(voters, coords, 600)
+    assert r.assignments.height == voters.height and r.summary["voters"].max() <= 600
+    q = r.quality.row(0, named=True)
+    assert q["oversize_households"] == 1 and q["split_households"] == 0 and q["over_cap"] == 0
+    parts = r.assignments.filter(pl.col("voter_id").str.starts_with("asrama")).group_by("household").len()
+    assert sorted(parts["len"]) == [305, 305]
+    assert q["tps"] == math.ceil(voters.height / 600)
+
+
+def test_tight_sizes_that_fit_k_are_not_given_an_extra_tps() -> None:
+    w = np.array([295, 288, 236, 122] + [1] * 258)       # 1199 voters: 600 + 599 is possible
+    xy = np.random.default_rng(5).uniform(0, 1000, (len(w), 2))
+    res = _check(xy, w, 600)
+    assert res.k == 2 and not res.extra_tps
+
+
+def test_a_household_over_the_cap_given_to_the_core_directly_is_refused() -> None:
     with pytest.raises(ValueError, match="household of 601 voters"):
         tps.assign_desa(np.zeros((1, 2)), np.array([601]), 600)
+    with pytest.raises(ValueError, match="finite"):
+        tps.assign_desa(np.array([[np.nan, 0.0]]), np.array([3]), 600)
 
 
+def test_a_desa_without_coordinates_keeps_rts_whole_and_publishes_no_fake_points() -> None:
+    voters, _ = _desa("64.08.13.2006", "MARTADINATA", 30, 14)
+    r = tps.assign(voters, pl.DataFrame(schema=tps.COORDINATE_SCHEMA), 600)
+    _assert_hard_rules(voters, r, 600)
+    assert r.summary["lat"].null_count() == r.summary.height and r.assignments["distance_m"].null_count() > 0
+    q = r.quality.row(0, named=True)
+    assert q["rts_fallback"] == 30 and q["rts_split"] <= q["tps"] - 1 + 1
+    # Night to night, without coordinates, numbers and members still hold.
+    again = tps.assign(_night(voters, 0.01, None, 15), pl.DataFrame(schema=tps.COORDINATE_SCHEMA), 600,
+                       previous=r.assignments)
+    assert again.quality["churn"].item() < 0.02
+
+
+def test_desa_keys_fold_spelling_and_voters_without_a_desa_stay_in_their_kecamatan() -> None:
+    rows = {"voter_id": ["a", "b", "c", "d", "e"], "kode_desa": [None] * 5,
+            "desa": ["Kampung  Baru", "KAMPUNG\tBARU", "kampung\u00a0baru ", None, None],
+            "kode_kecamatan": [None, None, None, "64.08.13", "64.08.12"], "kecamatan": ["X"] * 5,
+            "nkk": ["1", "2", "3", "4", "5"], "nkk_valid": [False] * 5, "rt": [1] * 5, "rw": [1] * 5}
+    voters = pl.DataFrame(rows, schema_overrides={"rt": pl.Int32, "rw": pl.Int32})
+    r = tps.assign(voters, pl.DataFrame(schema=tps.COORDINATE_SCHEMA), 600)
+    keys = dict(r.assignments.select("voter_id", "kode_desa").iter_rows())
+    assert keys["a"] == keys["b"] == keys["c"] == "desa:KAMPUNG BARU"
+    assert keys["d"] != keys["e"] and keys["d"].startswith("desa:?")
+    assert r.quality["voters"].sum() == 5
+
+
+def test_fewer_tps_drop_the_least_used_number_and_gaps_are_kept() -> None:
+    voters, coords = _desa("64.08.13.2006", "MARTADINATA", 40, 16)
+    first = tps.assign(voters, coords, 600)
+    first = tps.assign(voters, coords, 600, previous=first.assignments)   # a warm night: a settled map
+    k = first.quality["tps"].item()
+    # Last night's numbers with a gap: TPS 2 renamed 9; the same roll tonight moves nobody.
+    renamed = first.assignments.with_columns(pl.when(pl.col("tps") == 2).then(9).otherwise(pl.col("tps"))
+                                             .cast(pl.Int32).alias("tps"))
+    again = tps.assign(voters, coords, 600, previous=renamed)
+    assert again.quality["moved"].item() == 0 and 9 in set(again.assignments["tps"])
+    # Shrink: a voter short of k-1 full TPS is removed from every TPS but the last.
+    target = 600 * (k - 1)
+    fewer = voters.head(target)
+    shrunk = tps.assign(fewer, coords, 600, previous=first.assignments)
+    assert shrunk.quality["tps"].item() == k - 1
+    assert shrunk.quality["churn"].item() < 0.5
 def test_coordinates_file_skips_bad_rows_by_row_and_field(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "rt.csv"  # type: ignore[operator]
     path.write_text("\ufeffKode_Desa;RW;RT;LAT;LON\n64.08.13.2006;1;1;0,151;117,45\n64.08.13.2006;1;x;0.1;117.4\n"
