@@ -66,7 +66,8 @@ def main() -> int:
         | ingest | {s['ingest']} s |
         | link (standardize, block, compare, fit, score, cluster, tables) | {s['link']} s |
         | ingest + link | {round(s['ingest'] + s['link'], 1)} s |
-        | publish | {s['publish']} s |
+        | tps (assignment and maps) | {s.get('tps')} s |
+        | publish (database, run summary, report) | {s['publish']} s |
         | `dpt run` wall time (process start to exit) | {result['wall_seconds_dpt_run']} s |
         | peak RSS of the run | {result['peak_rss_mb_largest_child']} MB |
         | candidate pairs | {result['candidate_pairs']:,} |

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         common(sp, writes=True)
+        if name == "run":
+            sp.add_argument("--full", action="store_true",
+                            help="compare every candidate pair and fit the model afresh, instead of reusing "
+                                 "the last run's comparisons and model (incremental, the default when possible)")
 
     sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
                         description="Precision, recall and F1 of the published duplicate pairs (probability "
@@ -233,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(args.config)
             stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
             with _progress(args, pipeline.steps(stages)) as step:
-                result = pipeline.run(config, stages=stages, wait=args.wait, progress=step)
+                result = pipeline.run(config, stages=stages, wait=args.wait, progress=step,
+                                      full=getattr(args, "full", False))
             _print_run(result, args.quiet)
         elif args.command == "tps":
             from dpt_pipeline import pipeline

@@ -14,7 +14,20 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, block, border, cluster, compare, ingest, review, runs, score, standardize, tps
+from dpt_pipeline import (
+    __version__,
+    block,
+    border,
+    cluster,
+    compare,
+    incremental,
+    ingest,
+    review,
+    runs,
+    score,
+    standardize,
+    tps,
+)
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError, InputError
 from dpt_pipeline.hashing import md5_hex
@@ -77,15 +90,16 @@ def steps(stages: tuple[str, ...]) -> list[str]:
 
 
 def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES, wait: bool = False,
-        progress: Progress = _quiet) -> RunResult:
+        progress: Progress = _quiet, full: bool = False) -> RunResult:
     """Run the given stages (every stage the project has, by default) and publish the result: the
     database, review files, maps and reports replace the previous ones only when the whole run succeeds."""
     command = "run" if "link" in stages else "ingest"
     with _unattended(config, command, wait=wait) as (record, work):
-        return _run(config, stages, record, work, progress)
+        return _run(config, stages, record, work, progress, full)
 
 
-def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, progress: Progress) -> RunResult:
+def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, progress: Progress,
+         full: bool) -> RunResult:
     timings: dict[str, float] = {}
     progress("ingest")
     # The coordinates file is checked before the long stages, so that a refused file stops the run at once.
@@ -109,7 +123,8 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     link_info: dict[str, object] = {}
     if "link" in stages:
         t0 = time.perf_counter()
-        link_tables, link_info = link(config, result.voters, regions.names, work, progress)
+        link_tables, link_info = link(config, result.voters, regions.names, work, progress, full=full)
+        record.mode = str(link_info["mode"])
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
         record.stage("link", timings["link"], {k: int(link_info[k]) for k in (  # type: ignore[call-overload]
@@ -295,8 +310,8 @@ def review_export(config: Config, *, xlsx: bool, wait: bool = False) -> list[Pat
     return [config.output.dir / p.relative_to(work) for p in paths]
 
 
-def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path, progress: Progress = _quiet
-         ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
+def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path, progress: Progress = _quiet,
+         *, full: bool = True) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary. `names` maps
     region codes to their canonical names (for the review files)."""
     lc = config.linkage
@@ -323,14 +338,25 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
                  r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
     log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
-    compared = compare.compare(records, candidates, cset, slim=True)
-    log.info("compare: %.1fs", lap("compare"))
+    sig = incremental.signature(config, cset)
+    cache = None if full else incremental.load(config.output.dir, sig)
+    reuse: dict[str, int] = {}
+    if cache is not None:
+        compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
+        log.info("compare: %d pairs known from the last run, %d compared, %.1fs", reuse["reused_pairs"],
+                 reuse["compared_pairs"], lap("compare"))
+    else:
+        compared = compare.compare(records, candidates, cset, slim=True)
+        log.info("compare: %.1fs", lap("compare"))
     if lc.model is not None:
         model = score.FellegiSunter.load(lc.model)
         model.check(cset, str(lc.model))
+    elif cache is not None:
+        model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
     else:
         model = score.fit(compared, records, cset, score.dpt_training(), random_pairs=lc.random_pairs,
                           seed=lc.seed)
+    incremental.save(work, sig, compared, records, cset, model)
     history = read_previous(config.output.database_path, "review_decisions")
     history = pl.DataFrame(schema=review.DECISION_SCHEMA) if history is None else history
     decided = _decided_rids(review.latest(history), records)
@@ -366,7 +392,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
                         .relative_to(work)) for area in lc.border_areas]
     blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
                              for r in reports])
-    info = {
+    info: dict[str, object] = {
+        "mode": "incremental" if cache is not None else "full", **reuse,
         "candidate_pairs": scored.height, "listed_pairs": pairs.height,
         "claimed_pairs": int((pairs["match_probability"] >= MATCH_THRESHOLD).sum()),
         "groups": int(groups["group_id"].n_unique()) if groups.height else 0,

@@ -281,3 +281,62 @@ def test_dpt_tps_refuses_to_ignore_confirmed_duplicates(first_run: tuple[Path, P
         con.execute("DROP TABLE duplicate_groups")
     done = _dpt("tps", "--config", str(cfg))
     assert done.returncode == 3 and "run `dpt run`" in done.stderr
+
+
+def _changed_lists(tmp_path: Path) -> Path:
+    """The sample lists with Kutim's changed: 3 names corrected, 5 rows gone, 5 rows added (registrations
+    of people already on a list, their names slightly altered)."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    path = data / "dpt_kutim.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header, rows = lines[0], lines[1:]
+    for i in (10, 200, 700):
+        cells = rows[i].split(";")
+        cells[3] = cells[3] + " A"
+        rows[i] = ";".join(cells)
+    added = []
+    for i in (20, 300, 900, 1200, 1400):
+        cells = rows[i].split(";")
+        cells[0], cells[3] = "9" + cells[0], cells[3].replace("A", "AH", 1)
+        added.append(";".join(cells))
+    rows = [r for j, r in enumerate(rows) if j not in (5, 50, 500, 1000, 1500)] + added
+    path.write_text("\ufeff" + "\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return data
+
+
+def test_an_incremental_run_equals_a_full_run_with_the_same_model(first_run: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
+    import shutil
+
+    _, published = first_run
+    data = _changed_lists(tmp_path)
+    model = tmp_path / "model_fit.json"
+    shutil.copy(published / "cache" / "model_fit.json", model)
+    outs = {}
+    for name, extra in (("incremental", []), ("full", ["--full"])):
+        out = tmp_path / name
+        shutil.copytree(published, out)
+        cfg = _config(tmp_path, name, maps="false")
+        text = cfg.read_text().replace(str(SAMPLE), str(data))
+        if name == "full":
+            text = text.replace("[linkage]\n", f'[linkage]\nmodel = "{model}"\n')
+        cfg.write_text(text)
+        assert cli.main(["run", "--config", str(cfg), "-q", *extra]) == 0
+        outs[name] = out
+    summary = json.loads((outs["incremental"] / "run_summary.json").read_text())["linkage"]
+    assert summary["mode"] == "incremental" and summary["reused_pairs"] > 0 and 0 < summary["compared_pairs"]
+    assert summary["compared_pairs"] < summary["reused_pairs"] / 5
+    assert json.loads((outs["full"] / "run_summary.json").read_text())["linkage"]["mode"] == "full"
+    names = ("voters", "duplicate_pairs", "duplicate_groups", "nik_conflicts", "border_residents",
+             "review_summary", "tps_assignments", "tps_summary")
+    a, b = _tables(outs["incremental"] / "dpt.duckdb", *names), _tables(outs["full"] / "dpt.duckdb", *names)
+    for n in names:
+        assert a[n].equals(b[n]), n
+    # The change did reach the tables: new pairs from the added rows.
+    before = _tables(published / "dpt.duckdb", "duplicate_pairs")["duplicate_pairs"]
+    assert a["duplicate_pairs"].join(before, on="pair_id", how="anti").height > 0
+    runs_row = _tables(outs["incremental"] / "dpt.duckdb", "runs")["runs"].row(-1, named=True)
+    assert runs_row["mode"] == "incremental"
