@@ -166,6 +166,7 @@ def _finish(config: Config, record: runs.Run, work: Path, tables: dict[str, pl.D
         "database": str(config.output.database_path),
         "stages": list(stages),
         "stage_seconds": timings,
+        "stage_peak_mb": {k: v.get("peak_mb") for k, v in record.stages.items()},
         "sources": [dataclasses.asdict(s) for s in sources],
         "linkage": linkage,
         "tps": tps_info,

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -253,7 +254,10 @@ class Run:
         self._append()
 
     def stage(self, name: str, seconds: float, rows: dict[str, int] | None = None) -> None:
-        self.stages[name] = {"seconds": round(seconds, 3), "rows": rows or {}}
+        """A stage's seconds, row counts and the peak memory of the run so far (this process or a worker)."""
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        self.stages[name] = {"seconds": round(seconds, 3), "rows": rows or {}, "peak_mb": round(peak)}
 
     def finish(self, status: str, error: str | None = None) -> None:
         self.finished_at, self.status, self.error = now(), status, error

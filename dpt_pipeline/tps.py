@@ -19,6 +19,9 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -552,20 +555,47 @@ class TpsResult:
     quality: pl.DataFrame       # tps_quality: one row per desa
 
 
-def _stand_in_layout(g: pl.DataFrame) -> np.ndarray:
+@dataclass(frozen=True)
+class DesaInput:
+    """What the assignment of one desa needs, as plain arrays (cheap to send to a worker process): per
+    household its point (NaN without coordinates), voters, RW, RT and last night's TPS (0: none)."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    voters: np.ndarray
+    rw: np.ndarray
+    rt: np.ndarray
+    prev_tps: np.ndarray
+
+    @classmethod
+    def of(cls, g: pl.DataFrame) -> DesaInput:
+        prev = g["prev_tps"] if "prev_tps" in g.columns else pl.Series([0] * g.height)
+        return cls(g["lat"].cast(pl.Float64).to_numpy(), g["lon"].cast(pl.Float64).to_numpy(),
+                   g["voters"].to_numpy().astype(np.int64), g["rw"].fill_null(0).to_numpy().astype(np.int64),
+                   g["rt"].fill_null(0).to_numpy().astype(np.int64), prev.fill_null(0).to_numpy().astype(np.int64))
+
+
+@dataclass(frozen=True)
+class DesaOutput:
+    tps: np.ndarray            # TPS number per household
+    tps_lat: np.ndarray        # its TPS point (NaN without coordinates)
+    tps_lon: np.ndarray
+    distance_m: np.ndarray     # household point to TPS point (NaN without coordinates)
+    k: int
+    extra_tps: bool
+
+
+def _stand_in_layout(d: DesaInput) -> np.ndarray:
     """Points for a desa with no coordinates at all: its RTs in (rw, rt) order along a line, 100 m apart,
     so that TPS still take whole, neighbouring RTs."""
-    order = g.select((pl.col("rw").fill_null(0) * 10_000 + pl.col("rt").fill_null(0)).rank("dense"))
-    return np.column_stack([order.to_series().to_numpy().astype(float) * 100.0, np.zeros(g.height)])
+    _, rank = np.unique(d.rw * 10_000 + d.rt, return_inverse=True)
+    return np.column_stack([(rank.ravel() + 1).astype(float) * 100.0, np.zeros(len(d.rw))])
 
 
-def _previous(g: pl.DataFrame, xy: np.ndarray, w: np.ndarray, cap: int) -> tuple[Previous | None, list[int]]:
+def _previous(prev: np.ndarray, xy: np.ndarray, w: np.ndarray, cap: int) -> tuple[Previous | None, list[int]]:
     """Last night's TPS of the desa in tonight's terms: each number still in use (its households' mean
     point tonight), the households' indices into those numbers, and the numbers. If the desa now needs
     fewer TPS, the ones with fewest voters tonight are dropped: the fewest voters move."""
-    if "prev_tps" not in g.columns:
-        return None, []
-    prev = g["prev_tps"].fill_null(0).to_numpy().astype(np.int64)
     used = np.unique(prev[prev > 0])
     if len(used) == 0:
         return None, []
@@ -577,30 +607,59 @@ def _previous(g: pl.DataFrame, xy: np.ndarray, w: np.ndarray, cap: int) -> tuple
     return Previous(centres, idx), [int(t) for t in kept]
 
 
-def _assign_one(g: pl.DataFrame, cap: int) -> pl.DataFrame:
-    """One desa's households with their TPS number, the TPS point and the distance to it."""
-    has_point = bool(g["lat"].is_not_null().all()) and g.height > 0
-    lat0 = float(g["lat"].mean()) if has_point else 0.0  # type: ignore[arg-type]
-    proj = Projection(lat0)
-    w = g["voters"].to_numpy().astype(np.int64)
-    xy = proj.to_metres(g["lat"].to_numpy(), g["lon"].to_numpy()) if has_point else _stand_in_layout(g)
-    previous, numbers = _previous(g, xy, w, cap)
+def solve_desa(d: DesaInput, cap: int) -> DesaOutput:
+    """One desa: each household's TPS number, the TPS point and the distance to it."""
+    has_point = len(d.lat) > 0 and bool(np.isfinite(d.lat).all() and np.isfinite(d.lon).all())
+    proj = Projection(float(d.lat.mean()) if has_point else 0.0)
+    w = d.voters
+    xy = proj.to_metres(d.lat, d.lon) if has_point else _stand_in_layout(d)
+    previous, numbers = _previous(d.prev_tps, xy, w, cap)
     res = assign_desa(xy, w, cap, previous=previous)
     if previous is None:  # a new desa: number its TPS from north-west to south-east, as they read on a map
-        rank = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2))))
-        number = rank + 1
+        number = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2)))) + 1
     else:                 # last night's numbers, then the lowest numbers free
         free = [t for t in range(1, res.k + len(numbers) + 1) if t not in set(numbers)]
         number = np.array(numbers + free[:res.k - len(numbers)])
     tps_lat, tps_lon = proj.to_degrees(res.centres)
     dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
-    none = pl.lit(None, pl.Float64)
+    nan = np.full(len(w), np.nan)
+    return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
+                      tps_lon[res.labels] if has_point else nan, dist if has_point else nan, res.k, res.extra_tps)
+
+
+PARALLEL_FROM = 100_000   # households; below this, starting worker processes costs more than it saves
+
+
+def _solve_chunk(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
+    return [solve_desa(d, cap) for d in desa]
+
+
+def _solve_all(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
+    """Every desa, in worker processes (one per core, at most 4) when there are many households: the desa
+    are independent problems, so the result does not depend on how they were shared out."""
+    workers = min(4, os.cpu_count() or 1)
+    if workers < 2 or sum(len(d.voters) for d in desa) < PARALLEL_FROM:
+        return _solve_chunk(desa, cap)
+    chunks: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for i in sorted(range(len(desa)), key=lambda i: -len(desa[i].voters)):   # largest first, to the lightest
+        j = load.index(min(load))
+        chunks[j].append(i)
+        load[j] += len(desa[i].voters)
+    ctx = multiprocessing.get_context("spawn")   # the parent runs polars' thread pool: no fork
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        done = list(pool.map(_solve_chunk, [[desa[i] for i in c] for c in chunks], [cap] * workers))
+    out: dict[int, DesaOutput] = {}
+    for c, results in zip(chunks, done, strict=True):
+        out.update(zip(c, results, strict=True))
+    return [out[i] for i in range(len(desa))]
+
+
+def _attach(g: pl.DataFrame, r: DesaOutput) -> pl.DataFrame:
     return g.with_columns(
-        pl.Series("tps", number[res.labels], dtype=pl.Int32),
-        pl.Series("tps_lat", tps_lat[res.labels]) if has_point else none.alias("tps_lat"),
-        pl.Series("tps_lon", tps_lon[res.labels]) if has_point else none.alias("tps_lon"),
-        pl.Series("distance_m", dist) if has_point else none.alias("distance_m"),
-        pl.lit(res.k, dtype=pl.Int64).alias("k"), pl.lit(res.extra_tps).alias("extra_tps"))
+        pl.Series("tps", r.tps, dtype=pl.Int32), pl.Series("tps_lat", r.tps_lat).fill_nan(None),
+        pl.Series("tps_lon", r.tps_lon).fill_nan(None), pl.Series("distance_m", r.distance_m).fill_nan(None),
+        pl.lit(r.k, dtype=pl.Int64).alias("k"), pl.lit(r.extra_tps).alias("extra_tps"))
 
 
 def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups: pl.DataFrame | None = None,
@@ -619,7 +678,8 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups:
                      on=["voter_id", "desa_key"])
                .group_by("desa_key", "household").agg(pl.col("tps").mode().min().alias("prev_tps")))
         hh = hh.join(was, on=["desa_key", "household"], how="left")
-    parts = [_assign_one(g, cap) for g in hh.partition_by("desa_key", maintain_order=True)]
+    frames = hh.partition_by("desa_key", maintain_order=True)
+    parts = [_attach(g, r) for g, r in zip(frames, _solve_all([DesaInput.of(g) for g in frames], cap), strict=True)]
     if not parts:  # no voters: the tables with their columns and no rows
         schema: dict[str, Any] = {**ASSIGNMENT_SCHEMA, "voter_id": pl.List(pl.String), "tps_lat": pl.Float64,
                                   "tps_lon": pl.Float64, "extra_tps": pl.Boolean, "kk": pl.String,

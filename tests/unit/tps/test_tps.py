@@ -303,3 +303,13 @@ def test_the_same_input_gives_the_same_tps() -> None:
     voters, coords = _desa("64.08.13.2006", "MARTADINATA", 30, 12)
     a, b = tps.assign(voters, coords, 600), tps.assign(voters.reverse(), coords.reverse(), 600)
     assert a.assignments.equals(b.assignments) and a.summary.equals(b.summary)
+
+
+def test_desa_solved_in_worker_processes_give_the_same_tps(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = [_desa(f"64.08.13.20{i:02d}", f"DESA {i}", 12, 20 + i) for i in range(3)]
+    voters, coords = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+    alone = tps.assign(voters, coords, 600)
+    monkeypatch.setattr(tps, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(tps.os, "cpu_count", lambda: 2)
+    shared = tps.assign(voters, coords, 600)
+    assert shared.assignments.equals(alone.assignments) and shared.quality.equals(alone.quality)
