@@ -8,8 +8,9 @@ or shrank under it included), takes the levels of the pairs it already knows fro
 the new ones (pairs with a new or changed record), and scores everything with the cached model. Its tables
 equal those of a full run that uses the same model (tested); `dpt run --full` fits the model afresh.
 
-The cache is used only when it was made by the same software version with the same linkage settings,
-comparisons and blocking passes (its `signature`); otherwise the run is a full one.
+The cache is used only when it was made by the same software version with the same linkage and ingest
+settings, region table, comparisons and blocking passes (its `signature`); otherwise the run is a full
+one.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ MANIFEST_FILE = "manifest.json"
 
 
 def signature(config: Config, cset: compare.ComparisonSet) -> str:
-    """What the cached levels and model depend on: software version, linkage settings, comparisons and
-    blocking passes."""
+    """What the cached levels and model depend on: software version, linkage and ingest settings, how each
+    source is read (its columns, formats, defaults), the region table, comparisons and blocking passes."""
     linkage = {k: str(v) for k, v in dataclasses.asdict(config.linkage).items() if k != "border_areas"}
-    parts = {"version": __version__, "linkage": linkage,
+    # Ingest settings and the region table decide fields the comparisons read (kode_desa, the NIK's date).
+    ingest = {k: str(v) for k, v in dataclasses.asdict(config.ingest).items()}
+    regions = hashlib.sha256(config.ingest.regions.read_bytes()).hexdigest()
+    sources = [{k: str(v) for k, v in dataclasses.asdict(src).items() if k != "path"} for src in config.sources]
+    parts = {"version": __version__, "linkage": linkage, "ingest": ingest, "regions": regions, "sources": sources,
              "levels": [(c.name, list(c.codes)) for c in cset.comparisons],
              "passes": [p.name for p in block.default_passes()]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -76,7 +76,8 @@ class RegionTable:
         missing = {"kode", "tingkat", "jenis", "nama", "alias"} - set(frame.columns)
         if missing:
             raise ConfigError(f"region table {path}: missing columns {sorted(missing)}")
-        bad = frame.filter(~pl.col("tingkat").is_in(cls.LEVELS))
+        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))   # blank lines
+        bad = frame.filter(~pl.col("tingkat").is_in(cls.LEVELS).fill_null(False) | pl.col("kode").is_null())
         if bad.height:
             raise ConfigError(f"region table {path}: row with kode {bad['kode'][0]}: tingkat must be one of "
                               f"{', '.join(cls.LEVELS)}")

@@ -340,3 +340,20 @@ def test_an_incremental_run_equals_a_full_run_with_the_same_model(first_run: tup
     assert a["duplicate_pairs"].join(before, on="pair_id", how="anti").height > 0
     runs_row = _tables(outs["incremental"] / "dpt.duckdb", "runs")["runs"].row(-1, named=True)
     assert runs_row["mode"] == "incremental"
+
+
+def test_the_cache_is_ignored_when_settings_or_the_region_table_change(first_run: tuple[Path, Path],
+                                                                       tmp_path: Path) -> None:
+    import shutil
+
+    _, published = first_run
+    regions = tmp_path / "regions.csv"
+    regions.write_text((ROOT / "config" / "regions.csv").read_text() + "\n")
+    for name, change in (("threshold", ("review_threshold = 0.2", "review_threshold = 0.25")),
+                         ("regions", (f'regions = "{ROOT / "config" / "regions.csv"}"', f'regions = "{regions}"'))):
+        out = tmp_path / name
+        shutil.copytree(published, out)
+        cfg = _config(tmp_path, name, maps="false")
+        cfg.write_text(cfg.read_text().replace(*change))
+        assert cli.main(["run", "--config", str(cfg), "-q"]) == 0
+        assert json.loads((out / "run_summary.json").read_text())["linkage"]["mode"] == "full", name

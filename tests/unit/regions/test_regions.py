@@ -85,3 +85,15 @@ def test_region_from_the_file_name_when_no_column(ingest_file) -> None:
 def test_name_key_is_idempotent() -> None:
     for name in ["KAB. KUTAI TIMUR", "Api-api", "KEC. TELUK PANDAN", "GAS ALAM BADAK I"]:
         assert R.name_key(R.name_key(name)) == R.name_key(name)
+
+
+def test_blank_lines_in_the_region_table_are_ignored_and_a_row_without_level_is_refused(tmp_path: Path) -> None:
+    from dpt_pipeline.errors import ConfigError
+
+    good = tmp_path / "ok.csv"
+    good.write_text("kode,tingkat,jenis,nama,alias\n64,provinsi,PROVINSI,KALIMANTAN TIMUR,\n\n\n")
+    assert R.RegionTable.load(good).names == {"64": "KALIMANTAN TIMUR"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kode,tingkat,jenis,nama,alias\n64,,PROVINSI,KALIMANTAN TIMUR,\n")
+    with pytest.raises(ConfigError, match="tingkat must be one of"):
+        R.RegionTable.load(bad)
