@@ -101,7 +101,8 @@ def main() -> int:
     md += line("precision / recall / F1", lambda r: f"{r['precision']} / {r['recall']} / {r['f1']}")
     if splink:
         md += (f"\nSplink {splink.get('splink_version')} on the same {args.splink_size:,} generated voters: "
-               f"precision {splink.get('precision')}, recall {splink.get('recall')}, F1 {splink.get('f1')} at 0.5; "
+               f"precision {splink['pairs_at_0_5']['precision']}, recall {splink['pairs_at_0_5']['recall']}, "
+               f"F1 {splink['pairs_at_0_5']['f1']} at 0.5; "
                f"{splink['wall_seconds_process']} s, peak {splink['peak_mb_process']:,} MB.\n")
     (OUT / "scale.md").write_text(md)
     print(md)

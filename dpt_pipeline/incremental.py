@@ -25,6 +25,7 @@ import polars as pl
 
 from dpt_pipeline import __version__, block, compare, score
 from dpt_pipeline.config import Config
+from dpt_pipeline.errors import DptError
 from dpt_pipeline.publish import write_private
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def load(out_dir: Path, sig: str) -> tuple[pl.DataFrame, pl.DataFrame, score.Fel
         pairs = pl.read_parquet(folder / PAIRS_FILE)
         ids = pl.read_parquet(folder / IDS_FILE)
         model = score.FellegiSunter.load(folder / MODEL_FILE)
-    except (OSError, ValueError, pl.exceptions.PolarsError) as e:
+    except (OSError, ValueError, pl.exceptions.PolarsError, DptError) as e:
         log.info("no usable incremental cache (%s): a full run", type(e).__name__)
         return None
     return pairs, ids, model

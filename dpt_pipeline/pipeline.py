@@ -214,7 +214,10 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
         try:
             yield record, runs.begin(out)
         except BaseException as e:
-            record.finish("failed", error=str(e) if isinstance(e, DptError) else type(e).__name__)
+            runs.discard(out)
+            # The record keeps the kind of error and where, not a message that could quote a cell.
+            record.finish("failed", error=type(e).__name__ + (f" (exit {e.exit_code})" if isinstance(e, DptError)
+                                                                 else ""))
             raise
         record.finish("ok")
 

@@ -122,9 +122,9 @@ def is_locked(out_dir: Path) -> bool:
     path = out_dir / LOCK_FILE
     if not path.exists():
         return False
-    with open(path, "r+", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:     # read-only: analysts in the group may ask too
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
@@ -137,7 +137,7 @@ def recover(out_dir: Path) -> None:
     """Clean up after a run that died: finish moving a committed run's outputs into place, or drop an
     uncommitted staging folder. Call with the lock held."""
     staging = out_dir / STAGING
-    if (staging / COMMIT).exists():
+    if _committed(staging):
         log.warning("the last run on %s was stopped while moving its outputs into place; finishing that", out_dir)
         _roll_forward(out_dir)
     elif staging.exists():
@@ -145,6 +145,21 @@ def recover(out_dir: Path) -> None:
                     "outputs stay as they were", out_dir)
         shutil.rmtree(staging)
     shutil.rmtree(out_dir / OLD, ignore_errors=True)
+
+
+def _committed(staging: Path) -> bool:
+    """True when the staging folder holds a complete COMMIT marker (written whole, then renamed)."""
+    try:
+        return isinstance(json.loads((staging / COMMIT).read_text(encoding="utf-8")), list)
+    except (OSError, ValueError):
+        return False
+
+
+def discard(out_dir: Path) -> None:
+    """Drop an uncommitted staging folder (a failed run's partial outputs, which may hold NIK)."""
+    staging = out_dir / STAGING
+    if staging.exists() and not _committed(staging):
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def begin(out_dir: Path) -> Path:
@@ -165,11 +180,16 @@ def commit(out_dir: Path) -> None:
         for name in files:
             os.chmod(os.path.join(root, name), FILE_MODE)
     names = sorted(p.name for p in staging.iterdir() if p.name != COMMIT)
-    marker = staging / COMMIT
-    with open(marker, "w", encoding="utf-8") as f:
+    for root, _, files in os.walk(staging):      # every output on disk before the marker says "done"
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                os.fsync(f.fileno())
+    tmp = staging / (COMMIT + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:  # the marker appears whole or not at all
         json.dump(names, f)
         f.flush()
         os.fsync(f.fileno())
+    os.replace(tmp, staging / COMMIT)
     _roll_forward(out_dir)
 
 

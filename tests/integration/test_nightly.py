@@ -357,3 +357,25 @@ def test_the_cache_is_ignored_when_settings_or_the_region_table_change(first_run
         cfg.write_text(cfg.read_text().replace(*change))
         assert cli.main(["run", "--config", str(cfg), "-q"]) == 0
         assert json.loads((out / "run_summary.json").read_text())["linkage"]["mode"] == "full", name
+
+
+def test_a_half_written_commit_marker_means_not_committed(tmp_path: Path) -> None:
+    (tmp_path / "dpt.duckdb").write_text("old db")
+    staging = tmp_path / runs.STAGING
+    staging.mkdir()
+    (staging / "dpt.duckdb").write_text("partial")
+    (staging / runs.COMMIT).write_text("")            # killed while writing the marker
+    runs.recover(tmp_path)
+    assert (tmp_path / "dpt.duckdb").read_text() == "old db" and not staging.exists()
+
+
+def test_a_damaged_cache_falls_back_to_a_full_run(first_run: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    _, published = first_run
+    out = tmp_path / "out"
+    shutil.copytree(published, out)
+    (out / "cache" / "model_fit.json").write_text("")
+    cfg = _config(tmp_path, maps="false")
+    assert cli.main(["run", "--config", str(cfg), "-q"]) == 0
+    assert json.loads((out / "run_summary.json").read_text())["linkage"]["mode"] == "full"
