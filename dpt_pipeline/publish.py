@@ -93,30 +93,13 @@ def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | Non
     for name in (*PERSISTENT_TABLES, *carry):
         if name not in tables and (prev := read_previous(previous or path, name)) is not None:
             carried[name] = prev
-    con = duckdb.connect(str(tmp))
-    try:
-        for name, frame in {**tables, **carried}.items():
-            con.register("_frame", frame)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
-            con.unregister("_frame")
-        _create_views(con)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
+    _write(tmp, {**tables, **carried}, path)
     log.info("published %d tables to %s", len(tables), path)
     return path
 
 
-def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | None = None) -> Path:
-    """Replace (or add) `tables` in the database at `path`, keeping every other table: a copy is written
-    beside `target` (default: `path`) and moved there, so a reader never sees half of the change."""
-    target = target or path
-    tmp = target.with_name(target.name + ".tmp")
-    for p in (tmp, Path(str(tmp) + ".wal")):
-        p.unlink(missing_ok=True)
-    shutil.copyfile(path, tmp)
+def _write(tmp: Path, tables: dict[str, pl.DataFrame], target: Path) -> None:
+    """Write (or replace) `tables` and the views into the database `tmp`, then move it to `target`."""
     con = duckdb.connect(str(tmp))
     try:
         for name, frame in tables.items():
@@ -129,6 +112,17 @@ def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | N
         con.close()
     os.chmod(tmp, FILE_MODE)
     os.replace(tmp, target)
+
+
+def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | None = None) -> Path:
+    """Replace (or add) `tables` in the database at `path`, keeping every other table: a copy is written
+    beside `target` (default: `path`) and moved there, so a reader never sees half of the change."""
+    target = target or path
+    tmp = target.with_name(target.name + ".tmp")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.copyfile(path, tmp)
+    _write(tmp, tables, target)
     log.info("replaced %d tables in %s", len(tables), target)
     return target
 
