@@ -20,8 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from common import OUT, config, generate
 
 
 def _run(cfg: Path, *extra: str) -> dict[str, object]:
@@ -57,9 +56,7 @@ def main() -> int:
     ap.add_argument("--change", type=float, default=0.01, help="share of rows changed (default 0.01)")
     args = ap.parse_args()
     data = OUT / f"incremental_{args.voters}_{args.seed}"
-    if not (data / "truth.csv").exists():
-        subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "sample", "--out", str(data), "--voters",
-                        str(args.voters), "--seed", str(args.seed), "-q"], check=True)
+    generate(data, args.voters, args.seed)
     lists = sorted(data.glob("dpt_*.csv"))
     originals = data / "originals"
     if not originals.exists():
@@ -68,10 +65,7 @@ def main() -> int:
             shutil.copy(p, originals / p.name)
     for p in lists:                      # start from the generated lists every time
         shutil.copy(originals / p.name, p)
-    cfg = data / "bench.toml"
-    cfg.write_text((ROOT / "config" / "pipeline.toml").read_text()
-                   .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-                   .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+    cfg = config(data)
     shutil.rmtree(data / "out", ignore_errors=True)
     first = _run(cfg, "--full")
     rng = random.Random(args.seed)

@@ -17,10 +17,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from common import OUT, config, generate
 
 
 def main() -> int:
@@ -29,15 +27,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7, help="generator seed (the model was not tuned on 7)")
     args = ap.parse_args()
     data = OUT / f"linkage_{args.voters}_{args.seed}"
-    if not (data / "truth.csv").exists():
-        subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "sample", "--out", str(data), "--voters",
-                        str(args.voters), "--seed", str(args.seed), "-q"], check=True)
+    if generate(data, args.voters, args.seed):
         # Start afresh, so that the peak memory measured below is the run's, not the generator's.
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    cfg = data / "bench.toml"
-    cfg.write_text((ROOT / "config" / "pipeline.toml").read_text()
-                   .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-                   .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+    cfg = config(data)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "run", "--config", str(cfg), "-q"], check=True)
     wall = time.perf_counter() - t

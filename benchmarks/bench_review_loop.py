@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-from pathlib import Path
+
+from common import OUT, config, generate
 
 from dpt_pipeline import pipeline, review
 from dpt_pipeline.config import load_config
 from dpt_pipeline.evaluate import decisions_from_truth, evaluate_decisions
-
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
 
 
 def main() -> int:
@@ -28,16 +25,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=101)
     args = ap.parse_args()
     data = OUT / f"review_{args.voters}_{args.seed}"
-    if not (data / "truth.csv").exists():
-        subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "sample", "--out", str(data), "--voters",
-                        str(args.voters), "--seed", str(args.seed), "-q"], check=True)
+    generate(data, args.voters, args.seed)
     shutil.rmtree(data / "out", ignore_errors=True)
-    cfg_path = data / "review.toml"
-    cfg_path.write_text((ROOT / "config" / "pipeline.toml").read_text()
-                        .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-                        .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
-                        .replace("review_threshold = 0.2", "review_threshold = 1e-12"))
-    cfg = load_config(cfg_path)
+    cfg = load_config(config(data, "review.toml", {"review_threshold = 0.2": "review_threshold = 1e-12"}))
     first = pipeline.run(cfg)
     decided = decisions_from_truth(first.database, data / "truth.csv")
     path = cfg.output.dir / "decisions.csv"

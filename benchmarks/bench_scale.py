@@ -23,8 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from common import OUT, ROOT, config, generate
 
 
 def _timed(cmd: list[str]) -> tuple[float, int]:
@@ -36,13 +35,8 @@ def _timed(cmd: list[str]) -> tuple[float, int]:
 
 def _size(n: int, seed: int) -> dict[str, object]:
     data = OUT / f"scale_{n}_{seed}"
-    if not (data / "truth.csv").exists():
-        subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "sample", "--out", str(data), "--voters", str(n),
-                        "--seed", str(seed), "-q"], check=True)
-    cfg = data / "bench.toml"
-    cfg.write_text((ROOT / "config" / "pipeline.toml").read_text()
-                   .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-                   .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+    generate(data, n, seed)
+    cfg = config(data)
     shutil.rmtree(data / "out", ignore_errors=True)
     wall, peak = _timed([sys.executable, "-m", "dpt_pipeline.cli", "run", "--config", str(cfg), "--full", "-q"])
     summary = json.loads((data / "out" / "run_summary.json").read_text())

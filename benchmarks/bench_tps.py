@@ -26,9 +26,7 @@ import time
 from pathlib import Path
 
 import duckdb
-
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from common import OUT, config, generate
 
 
 def _dpt(*args: str) -> float:
@@ -67,13 +65,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     data = OUT / f"tps_{args.voters}_{args.seed}"
-    if not (data / "truth.csv").exists():
-        subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "sample", "--out", str(data), "--voters",
-                        str(args.voters), "--seed", str(args.seed), "-q"], check=True)
-    cfg = data / "bench.toml"
-    cfg.write_text((ROOT / "config" / "pipeline.toml").read_text()
-                   .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-                   .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+    generate(data, args.voters, args.seed)
+    cfg = config(data)
     db = data / "out" / "dpt.duckdb"
     shutil.rmtree(data / "out", ignore_errors=True)   # night 1 starts cold: no TPS of an earlier benchmark
     _dpt("ingest", "--config", str(cfg))

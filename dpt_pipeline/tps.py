@@ -67,7 +67,7 @@ class Previous:
 
 @dataclass
 class DesaResult:
-    labels: np.ndarray      # TPS index (0..k-1) per household; TPS number = index + 1
+    labels: np.ndarray      # TPS index (0..k-1) per household (solve_desa maps indices to TPS numbers)
     centres: np.ndarray     # (k, 2) metres: each TPS's voters' mean
     k: int
     extra_tps: bool         # one more than ceil(n/C): the household sizes left no other way
