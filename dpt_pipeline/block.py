@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
@@ -74,13 +75,14 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
         NikEditPass(),
         # One KK and one sex: a duplicate inside a family keeps its sex; halves the pairs of large families.
         BlockingPass("nkk", (pl.col("nkk_std"), jk), max_block=40, description="NKK dan jenis kelamin sama"),
-        BlockingPass("tanggal_nama", (dm_sorted, first_sound), max_block=50, refine=(jk, last_token_sound),
-                     description="tanggal lahir (hari/bulan boleh tertukar) + awal bunyi nama"),
+        # With the sex: a duplicate keeps it, and at three million records the date and two letters of
+        # sound alone make 15.8 million pairs, 3.2 million of them between a man and a woman (none of
+        # them a claimed duplicate that no other pass finds).
+        BlockingPass("tanggal_nama", (dm_sorted, first_sound, jk), max_block=50, refine=(last_token_sound,),
+                     description="tanggal lahir (hari/bulan boleh tertukar) + awal bunyi nama + jenis kelamin"),
         BlockingPass("nama_tanggal", (sound, tgl), max_block=100, description="bunyi nama + tanggal lahir"),
         BlockingPass("nama_tahun_bulan", (sound, tgl.dt.year(), tgl.dt.month()), max_block=100, refine=(jk,),
                      description="bunyi nama + tahun dan bulan lahir"),
-        BlockingPass("nama_tahun_hari", (sound, tgl.dt.year(), tgl.dt.day()), max_block=100, refine=(jk,),
-                     description="bunyi nama + tahun dan tanggal lahir"),
         BlockingPass("nama_bulan_hari", (sound, tgl.dt.month(), tgl.dt.day()), max_block=100, refine=(jk,),
                      description="bunyi nama + bulan dan tanggal lahir"),
         # Names of two or more words only: the pass is there for words in another order.
@@ -181,15 +183,17 @@ def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEd
         pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
         parts.append(pairs.select(
             (pl.col("rid_l").cast(pl.UInt64) * _SHIFT + pl.col("rid_r").cast(pl.UInt64)).alias("key"),
-            pl.lit(1 << i, dtype=pl.UInt32).alias("bit"), pl.lit(i, dtype=pl.UInt8).alias("first")))
+            pl.lit(1 << i, dtype=pl.UInt32).alias("bit")))
         reports.append(rep)
-    united = (pl.concat(parts).group_by("key")
-              .agg(pl.col("bit").sum().alias("pass_mask"), pl.col("first").min())
-              .sort("key"))
-    firsts = united["first"].value_counts()
-    new = dict(zip(firsts["first"].to_list(), firsts["count"].to_list(), strict=True))
+    # Sorted first, then grouped in that order: three times faster than hashing 40 million keys.
+    united = (pl.concat(parts).sort("key").group_by("key", maintain_order=True)
+              .agg(pl.col("bit").sum().alias("pass_mask")))
+    # The first pass that found a pair is the lowest bit of its mask.
+    first = united["pass_mask"].to_numpy()
+    first = np.log2(first & (~first + np.uint32(1))).astype(np.int64)
+    new = np.bincount(first, minlength=len(passes))
     for i, rep in enumerate(reports):
-        rep.new_pairs = int(new.get(i, 0))
+        rep.new_pairs = int(new[i])
     united = united.select((pl.col("key") // _SHIFT).cast(pl.UInt32).alias("rid_l"),
                            (pl.col("key") % _SHIFT).cast(pl.UInt32).alias("rid_r"), "pass_mask")
     return united, reports

@@ -107,7 +107,5 @@ def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: co
     reused = cand.join(known, on="_key", how="inner").drop("_key")
     fresh = cand.join(known.select("_key"), on="_key", how="anti").drop("_key")
     done = compare.compare(records, fresh, cset, slim=True)
-    tf = [c for c in done.columns if c not in reused.columns]
-    reused = reused.with_columns([records[c.removesuffix("_l")].gather(reused["rid_l"]).alias(c) for c in tf])
     out = pl.concat([reused.select(done.columns), done]).sort("rid_l", "rid_r")
     return out, {"reused_pairs": reused.height, "compared_pairs": fresh.height}

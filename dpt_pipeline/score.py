@@ -116,7 +116,7 @@ def _random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> pl.DataFram
 def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: int) -> tuple[list[np.ndarray], int]:
     """Level frequencies among random record pairs (almost all of them two different people)."""
     pairs = _random_pairs(records.height, n_pairs, np.random.default_rng(seed))
-    levels = _levels(compare(records, pairs, cset), cset)
+    levels = _levels(compare(records, pairs, cset, slim=True), cset)
     out = []
     for k, c in enumerate(cset.comparisons):
         counts = np.bincount(levels[:, k], minlength=len(c.codes)).astype(float)
@@ -150,15 +150,18 @@ def dpt_training() -> list[TrainingSession]:
 
 
 def _unique_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """np.unique(levels, axis=0, return_index, return_counts), fast: each row as one mixed-radix integer."""
+    """np.unique(levels, axis=0, return_index, return_counts), fast: each row as one mixed-radix integer,
+    grouped by hash (polars) rather than sorted; patterns in ascending order of that integer."""
     if len(levels) == 0:
         return levels, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     radix = levels.max(axis=0).astype(np.int64) + 1
     code = np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
         code = code * radix[k] + levels[:, k]
-    _, idx, counts = np.unique(code, return_index=True, return_counts=True)
-    return levels[idx], idx, counts
+    groups = (pl.DataFrame({"code": code}).with_row_index("i").group_by("code")
+              .agg(pl.col("i").min(), pl.len().alias("n")).sort("code"))
+    idx = groups["i"].to_numpy().astype(np.int64)
+    return levels[idx], idx, groups["n"].to_numpy().astype(np.int64)
 
 
 def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_list: list[np.ndarray],
@@ -277,7 +280,8 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter
           ) -> pl.DataFrame:
-    """Add `w_<comparison>` (bits), match_weight and match_probability to the compared pairs."""
+    """Add `w_<comparison>` (bits), match_weight and match_probability to the compared pairs (rid_l,
+    rid_r and the level columns)."""
     model.check(cset)
     levels = _levels(candidates, cset)
     total = np.full(len(candidates), model.prior_weight)
@@ -286,9 +290,10 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
         w = p.weights()[levels[:, k]]
         tf_levels = [i + 1 for i, lv in enumerate(c.levels) if lv.tf]
         if c.tf_column and tf_levels:
-            tf = term_frequencies(records, c.tf_column)
-            values = candidates.select(pl.col(f"{c.tf_column}_l").alias("value")).join(
-                tf, on="value", how="left", maintain_order="left")["tf"].to_numpy()
+            # Each record's value frequency once, then gathered by the pair's left record.
+            tf = records.select(pl.col(c.tf_column).alias("value")).join(
+                term_frequencies(records, c.tf_column), on="value", how="left", maintain_order="left")["tf"]
+            values = tf.gather(candidates["rid_l"]).to_numpy()
             for idx in tf_levels:
                 at = (levels[:, k] == idx) & ~np.isnan(values)
                 # u for agreeing on this value is its frequency (Splink's term-frequency adjustment); without

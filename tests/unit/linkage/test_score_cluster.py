@@ -148,3 +148,21 @@ def test_split_chain_parts_never_join_another_group() -> None:
     groups = cluster.cluster(pairs, _records(5), score_fn)
     members = sorted(sorted(v) for v in groups.group_by("group_id").agg("voter_id")["voter_id"].to_list())
     assert members == [["v0", "v1"], ["v3", "v4"]]
+
+
+def test_compare_on_coded_strings_equals_compare_on_strings(fitted, monkeypatch) -> None:
+    """Large pair sets are compared on integer codes of the strings, a chunk at a time: the levels must be
+    those of the plain pair frame, for candidates and for random pairs (nulls, unlike values)."""
+    recs, cset, cands, _ = fitted
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, recs.height, 20_000), rng.integers(0, recs.height, 20_000)
+    keep = a != b
+    randoms = pl.DataFrame({"rid_l": np.minimum(a, b)[keep], "rid_r": np.maximum(a, b)[keep]}).cast(pl.UInt32)
+    pairs = pl.concat([cands.select("rid_l", "rid_r"), randoms]).unique(maintain_order=True)
+    levels = [c.level_column for c in cset.comparisons]
+    plain = compare.compare(recs, pairs, cset).select("rid_l", "rid_r", *levels)
+    monkeypatch.setattr(compare, "CODE_FROM", 0)
+    coded = compare.compare(recs, pairs, cset, slim=True, chunk_size=7_000).select("rid_l", "rid_r", *levels)
+    assert coded.equals(plain)
+    # The comparisons reach several levels here, so equality is not that of two constant columns.
+    assert all(plain[c].n_unique() >= 3 for c in ("lvl_nama", "lvl_nik", "lvl_tanggal_lahir"))
