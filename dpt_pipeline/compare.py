@@ -249,10 +249,7 @@ def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, 
     coded = _Coded.of(records, cset) if pairs.height >= CODE_FROM else None
 
     def one(chunk: pl.DataFrame) -> pl.DataFrame:
-        if coded is None:
-            frame = attach(records, chunk, cset.columns)
-        else:
-            frame = attach(coded.frame, chunk, cset.columns)
+        frame = attach(records if coded is None else coded.frame, chunk, cset.columns)
         values = coded.values if coded is not None else {}
         frame = frame.with_columns([_similarity(frame, s, values.get(s.column)).alias(s.name)
                                     for s in cset.similarities])
