@@ -52,7 +52,11 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
 def digit_edits(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
     """Edits between fixed-width numbers (NIK, YYYYMMDD): digits that differ, except that one swap of two
     adjacent digits counts as one edit (as OSA counts it). Vectorised over the pairs."""
-    dl, dr = _digits(left, width), _digits(right, width)
+    return _digit_edits(_digits(left, width), _digits(right, width), width)
+
+
+def _digit_edits(dl: np.ndarray, dr: np.ndarray, width: int) -> np.ndarray:
+    """`digit_edits` on the (n, width) digit arrays of both sides."""
     diff = dl != dr
     n = diff.sum(axis=1).astype(np.float64)
     two = np.flatnonzero(n == 2)
@@ -164,17 +168,24 @@ class ComparisonSet:
 _DIGIT_WIDTH = {"digits16": 16, "digits8": 8}
 
 
-def _similarity(pairs: pl.DataFrame, s: Similarity, values: pl.DataFrame | None = None) -> pl.Series:
+def _similarity(pairs: pl.DataFrame, s: Similarity, coded: _Coded | None = None) -> pl.Series:
     """Digit edits of integer columns in numpy; strings: rapidfuzz's batch cpdist on the distinct unequal
-    (left, right) value pairs, joined back. With `values` (code, value), the column holds string codes
-    (see `_Coded`): the distinct pairs are found on the codes and only their strings are looked up."""
+    (left, right) value pairs, joined back. With `coded` (see `_Coded`), string columns hold codes: the
+    distinct pairs are found on the codes and only their strings are looked up; and the digits of each
+    record's number are taken from those computed once per record."""
     left, right = f"{s.column}_l", f"{s.column}_r"
     if s.scorer in _DIGIT_WIDTH:
         lv, rv = pairs[left], pairs[right]
         missing = (lv.is_null() | rv.is_null()).to_numpy()
-        edits = digit_edits(lv.fill_null(0).to_numpy(), rv.fill_null(0).to_numpy(), _DIGIT_WIDTH[s.scorer])
+        width = _DIGIT_WIDTH[s.scorer]
+        if coded is not None:
+            digits = coded.digits[s.column]
+            edits = _digit_edits(digits[pairs["rid_l"].to_numpy()], digits[pairs["rid_r"].to_numpy()], width)
+        else:
+            edits = digit_edits(lv.fill_null(0).to_numpy(), rv.fill_null(0).to_numpy(), width)
         edits[missing] = np.nan
         return pl.Series(s.name, edits).fill_nan(None)
+    values = coded.values.get(s.column) if coded is not None else None
     if values is None:
         key: list[str | pl.Expr] = [pl.col(left).cast(pl.String), pl.col(right).cast(pl.String)]
         on = [left, right]
@@ -222,6 +233,7 @@ class _Coded:
 
     frame: pl.DataFrame
     values: dict[str, pl.DataFrame]
+    digits: dict[str, np.ndarray]   # (records, width) digits of each digit-similarity column, row = rid
 
     @classmethod
     def of(cls, records: pl.DataFrame, cset: ComparisonSet) -> _Coded:
@@ -231,7 +243,9 @@ class _Coded:
         similar = {s.column for s in cset.similarities if s.scorer not in _DIGIT_WIDTH} & set(strings)
         values = {c: pl.DataFrame({"code": frame[c], "value": records[c]}).drop_nulls().unique("code")
                   for c in similar}
-        return cls(frame, values)
+        digits = {s.column: _digits(records[s.column].fill_null(0).to_numpy(), _DIGIT_WIDTH[s.scorer])
+                  for s in cset.similarities if s.scorer in _DIGIT_WIDTH}
+        return cls(frame, values, digits)
 
 
 def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, slim: bool = False,
@@ -250,9 +264,7 @@ def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, 
 
     def one(chunk: pl.DataFrame) -> pl.DataFrame:
         frame = attach(records if coded is None else coded.frame, chunk, cset.columns)
-        values = coded.values if coded is not None else {}
-        frame = frame.with_columns([_similarity(frame, s, values.get(s.column)).alias(s.name)
-                                    for s in cset.similarities])
+        frame = frame.with_columns([_similarity(frame, s, coded).alias(s.name) for s in cset.similarities])
         return frame.select(*chunk.columns, *[c.level_expr() for c in cset.comparisons])
 
     if pairs.height <= chunk_size:

@@ -51,3 +51,22 @@ def test_pairs_are_ordered_and_unique(make_records) -> None:
     assert "nik" in pairs.select(block.pass_names(pl.lit(mask), names)).item().split(",")
     # rid follows voter_id
     assert recs.sort("rid")["voter_id"].to_list() == sorted(recs["voter_id"].to_list())
+
+
+def test_a_pass_yields_each_pair_once_also_from_refined_blocks(make_records) -> None:
+    """Blocks small enough are joined whole, larger ones split by the refine keys: no pair comes out of
+    both, and `new_pairs` adds up to the united pairs."""
+    # 60 people born on one day whose names start alike (one block of tanggal_nama over its cap of 50,
+    # refined by the last word's sound), and 10 more on another day (a small block).
+    rows = [{"nama": f"SITI {'AMINAH' if i % 2 else 'RAHMA'}", "jenis_kelamin": "P",
+             "tanggal_lahir": dt.date(1980, 3, 4), "nik": None, "nkk": None} for i in range(60)]
+    rows += [{"nama": "SITI NUR", "jenis_kelamin": "P", "tanggal_lahir": dt.date(1981, 3, 4), "nik": None,
+              "nkk": None} for _ in range(10)]
+    recs = make_records(rows)
+    p = next(x for x in block.default_passes() if x.name == "tanggal_nama")
+    pairs, report = block._run_key_pass(recs, p)
+    assert report.largest_blocks[0] == 60 and report.skipped_blocks == 0
+    assert pairs.height == 2 * (30 * 29 // 2) + 10 * 9 // 2
+    assert pairs.is_duplicated().sum() == 0
+    united, reports = block.candidate_pairs(recs)
+    assert sum(r.new_pairs for r in reports) == united.height
