@@ -259,13 +259,14 @@ def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, 
     if not slim:
         frame = pair_frame(records, pairs, cset)
         frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
-        return frame.with_columns([c.level_expr() for c in cset.comparisons])
+        return frame.lazy().with_columns([c.level_expr() for c in cset.comparisons]).collect()
     coded = _Coded.of(records, cset) if pairs.height >= CODE_FROM else None
 
     def one(chunk: pl.DataFrame) -> pl.DataFrame:
         frame = attach(records if coded is None else coded.frame, chunk, cset.columns)
         frame = frame.with_columns([_similarity(frame, s, coded).alias(s.name) for s in cset.similarities])
-        return frame.select(*chunk.columns, *[c.level_expr() for c in cset.comparisons])
+        # Lazy, so that polars evaluates the conditions the levels share (same name, close dates ...) once.
+        return frame.lazy().select(*chunk.columns, *[c.level_expr() for c in cset.comparisons]).collect()
 
     if pairs.height <= chunk_size:
         return one(pairs)
