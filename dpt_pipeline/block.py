@@ -69,6 +69,9 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
     first_sound = sound.str.slice(0, 2)
     last_token_sound = pl.col("nama_fonetik_token").list.last().str.slice(0, 2)
     jk = pl.col("jenis_kelamin")
+    # The sex written in the row, else the one the NIK holds (day + 40 for a woman), so that a row whose
+    # sex was left blank still meets its duplicates in a pass keyed on the sex.
+    jk_or_nik = pl.coalesce(jk, pl.col("nik_jenis_kelamin"))
     multi_word = pl.when(pl.col("nama_token").list.len() > 1).then(pl.col("nama_urut"))
     return [
         BlockingPass("nik", (pl.col("nik_std"),), max_block=50, description="NIK sama"),
@@ -78,7 +81,7 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
         # With the sex: a duplicate keeps it, and at three million records the date and two letters of
         # sound alone make 15.8 million pairs, 3.2 million of them between a man and a woman (none of
         # them a claimed duplicate that no other pass finds).
-        BlockingPass("tanggal_nama", (dm_sorted, first_sound, jk), max_block=50, refine=(last_token_sound,),
+        BlockingPass("tanggal_nama", (dm_sorted, first_sound, jk_or_nik), max_block=50, refine=(last_token_sound,),
                      description="tanggal lahir (hari/bulan boleh tertukar) + awal bunyi nama + jenis kelamin"),
         BlockingPass("nama_tanggal", (sound, tgl), max_block=100, description="bunyi nama + tanggal lahir"),
         BlockingPass("nama_tahun_bulan", (sound, tgl.dt.year(), tgl.dt.month()), max_block=100, refine=(jk,),

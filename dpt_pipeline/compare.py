@@ -140,6 +140,10 @@ class ComparisonSet:
     comparisons: tuple[Comparison, ...]
     id_column: str = "voter_id"
     extra_columns: tuple[str, ...] = field(default_factory=tuple)  # carried to the pair frame
+    # May `compare(slim=True)` replace string columns by integer codes for large pair sets (`_Coded`)?
+    # Only when every level condition tests string columns for equality (also across columns) or null,
+    # and no string method reads them.
+    code_strings: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -220,16 +224,18 @@ def pair_frame(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet) 
     return attach(records, pairs, list(dict.fromkeys([cset.id_column, *cset.extra_columns, *cset.columns])))
 
 
-# From this many pairs on, `compare(slim=True)` codes the records' strings once: gathering and testing
-# UInt32 codes for millions of pairs is several times cheaper than strings; coding costs ~0.7 s a million
-# records.
+# From this many pairs on, `compare(slim=True)` codes the records' strings once (for comparison sets that
+# allow it: `code_strings`): gathering and testing UInt32 codes for millions of pairs is several times
+# cheaper than strings; coding costs ~0.7 s a million records.
 CODE_FROM = 500_000
 
 
 @dataclass(frozen=True)
 class _Coded:
     """The columns the comparisons read, each String column as UInt32 codes (equal codes exactly when the
-    strings are equal, null stays null), and for each string similarity column its (code, value) table."""
+    strings are equal, in any two columns: the categories are global; null stays null), and for each
+    string similarity column its (code, value) table. Level conditions see the codes, so they may test
+    them for equality and null only (`ComparisonSet.code_strings`)."""
 
     frame: pl.DataFrame
     values: dict[str, pl.DataFrame]
@@ -253,14 +259,15 @@ def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, 
     """Comparison levels (`lvl_<name>`, Int8) for every candidate pair.
 
     By default on top of the whole pair frame. With `slim`, only the pairs' own columns and the levels are
-    kept, and the pairs are compared a chunk at a time on the records' strings coded as integers
-    (`_Coded`), so that a million records' candidates do not hold every compared string in memory at once.
+    kept, and the pairs are compared a chunk at a time, so that a million records' candidates do not hold
+    every compared string in memory at once; from CODE_FROM pairs on, and when the comparison set allows
+    it (`code_strings`), on the records' strings coded as integers (`_Coded`).
     """
     if not slim:
         frame = pair_frame(records, pairs, cset)
         frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
         return frame.lazy().with_columns([c.level_expr() for c in cset.comparisons]).collect()
-    coded = _Coded.of(records, cset) if pairs.height >= CODE_FROM else None
+    coded = _Coded.of(records, cset) if cset.code_strings and pairs.height >= CODE_FROM else None
 
     def one(chunk: pl.DataFrame) -> pl.DataFrame:
         frame = attach(records if coded is None else coded.frame, chunk, cset.columns)
@@ -459,8 +466,10 @@ def dpt_comparisons() -> ComparisonSet:
             Level("biasa", "", pl.lit(True), weight=0.0, explain=False),
         ),
     )
+    # Every condition above tests strings for equality or null only: they may be coded (`_Coded`).
     return ComparisonSet((nama, nik, tanggal, tempat, jk, keluarga, pola),
-                         extra_columns=("source", "kode_kabupaten", "kode_kecamatan", "kode_desa"))
+                         extra_columns=("source", "kode_kabupaten", "kode_kecamatan", "kode_desa"),
+                         code_strings=True)
 
 
 def explain(frame: pl.DataFrame, cset: ComparisonSet) -> pl.Series:

@@ -82,3 +82,18 @@ def test_levels(left: Side, right: Side, comparison: str, code: str) -> None:
     cset = febrl_comparisons()
     comp = next(c for c in cset.comparisons if c.name == comparison)
     assert comp.codes[_pair(left, right)[comp.level_column][0]] == code
+
+
+def test_large_slim_compare_keeps_strings_for_febrl(febrl3_records: pl.DataFrame, monkeypatch) -> None:
+    """FEBRL's date comparison slices the date string, so its comparison set does not allow coded strings:
+    a slim compare of a large pair set must give the levels of the plain pair frame."""
+    import dpt_pipeline.compare as compare_module
+
+    cset = febrl_comparisons()
+    assert not cset.code_strings
+    candidates, _ = candidate_pairs(febrl3_records, febrl_passes())
+    pairs = candidates.select("rid_l", "rid_r")
+    levels = [c.level_column for c in cset.comparisons]
+    monkeypatch.setattr(compare_module, "CODE_FROM", 0)
+    slim = compare(febrl3_records, pairs, cset, slim=True, chunk_size=2_000).select(levels)
+    assert slim.equals(compare(febrl3_records, pairs, cset).select(levels))

@@ -70,3 +70,14 @@ def test_a_pass_yields_each_pair_once_also_from_refined_blocks(make_records) -> 
     assert pairs.is_duplicated().sum() == 0
     united, reports = block.candidate_pairs(recs)
     assert sum(r.new_pairs for r in reports) == united.height
+
+
+def test_a_row_without_sex_meets_its_duplicate_through_the_nik_sex(make_records) -> None:
+    """tanggal_nama is keyed on the sex: a row whose sex was left blank takes the NIK's (here a man's,
+    day 03 < 40), so that it still meets its duplicate, whose day and month are swapped."""
+    rows = [{"nama": "SUPRIADI", "jenis_kelamin": "L", "tanggal_lahir": dt.date(1980, 3, 4), "nik": None},
+            {"nama": "SUPRIADI", "jenis_kelamin": None, "tanggal_lahir": dt.date(1980, 4, 3),
+             "nik": "6408130304800001", "nik_jenis_kelamin": "L"}]
+    recs, pairs, reports = _pairs(make_records, rows)
+    assert reports["tanggal_nama"].pairs == 1
+    assert pairs.height == 1
