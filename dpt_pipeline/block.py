@@ -16,7 +16,18 @@ import numpy as np
 import polars as pl
 
 PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
-_SHIFT = 1 << 32  # a pair as one UInt64 key: rid_l * 2**32 + rid_r
+_SHIFT = 1 << 32
+
+
+def pair_key(left: str = "rid_l", right: str = "rid_r") -> pl.Expr:
+    """Two UInt32 columns (a pair of rids, or of codes) as one UInt64: left * 2**32 + right, cheaper to sort,
+    hash and join than two columns."""
+    return pl.col(left).cast(pl.UInt64) * _SHIFT + pl.col(right).cast(pl.UInt64)
+
+
+def split_pair_key(key: str) -> tuple[pl.Expr, pl.Expr]:
+    """The two UInt32 halves of a `pair_key` column."""
+    return (pl.col(key) // _SHIFT).cast(pl.UInt32), (pl.col(key) % _SHIFT).cast(pl.UInt32)
 
 
 @dataclass(frozen=True)
@@ -195,7 +206,7 @@ def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEd
     for i, p in enumerate(passes):
         pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
         parts.append(pairs.select(
-            (pl.col("rid_l").cast(pl.UInt64) * _SHIFT + pl.col("rid_r").cast(pl.UInt64)).alias("key"),
+            pair_key().alias("key"),
             pl.lit(1 << i, dtype=pl.UInt32).alias("bit")))
         reports.append(rep)
     # Sorted first, then grouped in that order: three times faster than hashing 40 million keys.
@@ -207,8 +218,8 @@ def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEd
     new = np.bincount(first, minlength=len(passes))
     for i, rep in enumerate(reports):
         rep.new_pairs = int(new[i])
-    united = united.select((pl.col("key") // _SHIFT).cast(pl.UInt32).alias("rid_l"),
-                           (pl.col("key") % _SHIFT).cast(pl.UInt32).alias("rid_r"), "pass_mask")
+    rid_l, rid_r = split_pair_key("key")
+    united = united.select(rid_l.alias("rid_l"), rid_r.alias("rid_r"), "pass_mask")
     return united, reports
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import distance, fuzz, process
 
+from dpt_pipeline.block import pair_key, split_pair_key
+
 NULL = 0
 
 
@@ -194,15 +196,15 @@ def _similarity(pairs: pl.DataFrame, s: Similarity, coded: _Coded | None = None)
         key: list[str | pl.Expr] = [pl.col(left).cast(pl.String), pl.col(right).cast(pl.String)]
         on = [left, right]
     else:  # one UInt64 per (code, code) pair: cheaper to hash and join than two strings
-        key = [(pl.col(left).cast(pl.UInt64) * (1 << 32) + pl.col(right).cast(pl.UInt64)).alias("_pair")]
+        key = [pair_key(left, right).alias("_pair")]
         on = ["_pair"]
     # Equal values score as equal without a call; only the distinct unequal pairs go to rapidfuzz.
     keyed = pairs.select(*key, (pl.col(left) == pl.col(right)).alias("_eq"))
     distinct = keyed.filter(~pl.col("_eq")).select(on).unique()
     if values is not None:
         by_code = values.rename({"value": "_v"})
-        distinct = distinct.with_columns((pl.col("_pair") // (1 << 32)).cast(pl.UInt32).alias("code"),
-                                         (pl.col("_pair") % (1 << 32)).cast(pl.UInt32).alias("_code_r"))
+        code_l, code_r = split_pair_key("_pair")
+        distinct = distinct.with_columns(code_l.alias("code"), code_r.alias("_code_r"))
         distinct = (distinct.join(by_code, on="code", how="left").rename({"_v": left}).drop("code")
                     .join(by_code.rename({"code": "_code_r"}), on="_code_r", how="left").rename({"_v": right}))
     if distinct.height:

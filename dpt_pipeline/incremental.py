@@ -82,11 +82,6 @@ def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cs
     write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height}) + "\n")
 
 
-def _key() -> pl.Expr:
-    """A pair as one UInt64, for fast joins."""
-    return (pl.col("rid_l").cast(pl.UInt64) * (1 << 32) + pl.col("rid_r").cast(pl.UInt64)).alias("_key")
-
-
 def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: compare.ComparisonSet,
                        cached: pl.DataFrame, cached_ids: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """The compared candidates, as `compare.compare(..., slim=True)` gives them: levels from the cache
@@ -102,8 +97,8 @@ def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: co
     ok = (left >= 0) & (right >= 0)
     known = cached.filter(pl.Series(ok)).with_columns(pl.Series("rid_l", left[ok], pl.UInt32),
                                                      pl.Series("rid_r", right[ok], pl.UInt32))
-    cand = candidates.with_columns(_key())
-    known = known.with_columns(_key()).drop("rid_l", "rid_r")
+    cand = candidates.with_columns(block.pair_key().alias("_key"))
+    known = known.with_columns(block.pair_key().alias("_key")).drop("rid_l", "rid_r")
     reused = cand.join(known, on="_key", how="inner").drop("_key")
     fresh = cand.join(known.select("_key"), on="_key", how="anti").drop("_key")
     done = compare.compare(records, fresh, cset, slim=True)
