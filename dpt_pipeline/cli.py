@@ -19,7 +19,35 @@ EXIT_CODES = """exit codes:
   2  bad configuration or arguments (unknown key, wrong type, missing file, a query DuckDB refuses)
   3  bad input data (a file that cannot be read as a voter list at all)
   4  another dpt run is active on the same output folder (nothing was changed)
+  5  review import: some rows were refused (the good ones were stored; fix the rows listed and import again)
 """
+ROWS_REFUSED = 5
+
+
+def _print_import(report: object, folder: Path, *, quiet: bool) -> None:
+    """What `dpt review import` did with every decided row: stored, stale, refused (each refused or stale
+    row with its file, row and what to do), conflicts."""
+    c = report.counts()  # type: ignore[attr-defined]
+    by_word = report.stored.group_by("keputusan").len().sort("keputusan")  # type: ignore[attr-defined]
+    words = ", ".join(f"{k} {n}" for k, n in by_word.iter_rows())
+    if not quiet:
+        print(f"review import: {c['files']} files; {c['stored']} decisions stored ({words or 'none'}), "
+              f"{c['unchanged']} unchanged, {c['superseded']} older than a decision already stored (kept in the "
+              f"history), {c['stale']} stale (a record changed since export: reopened), {c['refused']} refused")
+    for note in report.stale:  # type: ignore[attr-defined]
+        print(f"stale:   {note}", file=sys.stderr)
+    for note in report.superseded:  # type: ignore[attr-defined]
+        print(f"older:   {note}", file=sys.stderr)
+    for note in report.refused:  # type: ignore[attr-defined]
+        print(f"refused: {note}", file=sys.stderr)
+    if c["conflicts"]:
+        print(f"warning: {c['conflicts']} pairs have conflicting decisions (two files disagree, or a SAMA chain "
+              "crosses a BEDA); nobody in them is struck and they are back in the review files", file=sys.stderr)
+    if c["refused"]:
+        print(f"warning: {c['refused']} rows were refused and not stored; fix them in their files and import "
+              "those files again (the stored rows are not stored twice)", file=sys.stderr)
+    if not quiet:
+        print(f"review files written again under {folder}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,13 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     rsub = rv.add_subparsers(dest="review_command", required=True, metavar="ACTION")
     ex = rsub.add_parser("export", help="write the review files again from the published database",
                          description="Write the review files of the undecided pairs from the published database.")
-    ex.add_argument("--format", choices=("csv", "xlsx"), default="csv",
-                    help="xlsx also writes .xlsx files (frozen header, a drop-down for keputusan)")
+    ex.add_argument("--format", choices=("csv", "xlsx"), default=None,
+                    help="xlsx writes .xlsx files beside the .csv (the default unless [review] xlsx = false)")
     common(ex, writes=True)
     im = rsub.add_parser("import", help="read decisions back from review files (.csv or .xlsx)",
-                         description="Check review files and store their decisions in review_decisions. A file "
-                                     "with an unknown pair_id, a missing column, an unknown word or two decisions "
-                                     "for one pair is refused whole, with its file, row and problem.")
+                         description="Check review files and store every good decision in review_decisions "
+                                     "(one transaction). A row with an unknown word or pair, two decisions for one "
+                                     "pair, or record columns that do not match its pair is refused and listed "
+                                     "with its file, row and fix (exit code 5); a row whose record changed since "
+                                     "export is reported as stale and its pair reopened. The review files are "
+                                     "written again afterwards.")
     im.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="review files")
     common(im, writes=True)
 
@@ -274,15 +305,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(args.config)
             if args.review_command == "export":
-                paths = pipeline.review_export(config, xlsx=args.format == "xlsx", wait=args.wait)
+                paths = pipeline.review_export(config, xlsx=None if args.format is None else args.format == "xlsx",
+                                               wait=args.wait)
                 if not args.quiet:
                     print(f"{len(paths)} review files under {config.output.dir / 'review'}")
             else:
-                new = pipeline.review_import(config, args.paths, wait=args.wait)
-                if not args.quiet:
-                    counts = new.group_by("keputusan").len().sort("keputusan")
-                    print(f"imported {new.height} decisions from {len(args.paths)} files: "
-                          + ", ".join(f"{k} {n}" for k, n in counts.iter_rows()))
+                report = pipeline.review_import(config, args.paths, wait=args.wait)
+                _print_import(report, config.output.dir / "review", quiet=args.quiet)
+                if report.refused:
+                    return ROWS_REFUSED
         elif args.command == "status":
             from dpt_pipeline.config import load_config
 

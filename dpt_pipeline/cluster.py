@@ -11,37 +11,17 @@ Each group names the record recommended to keep, and why. Nothing is struck here
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from dpt_pipeline.decisions import KeepRule, default_keep_rules, rule_columns
+
+__all__ = ["GROUP_SCHEMA", "KeepRule", "cluster", "components", "default_keep_rules"]
+
 GROUP_SCHEMA = {"group_id": pl.String, "voter_id": pl.String, "keep": pl.Boolean, "reason": pl.String}
-
-
-@dataclass(frozen=True)
-class KeepRule:
-    """A record satisfying `condition` is preferred; `reason` says so in `duplicate_groups`."""
-
-    condition: pl.Expr
-    reason: str
-
-
-def default_keep_rules(border_legal_column: str | None = None) -> list[KeepRule]:
-    """Which record of a group to keep, in order of preference."""
-    rules = []
-    if border_legal_column:
-        # The record on the legal side of a disputed border (Sidrap: Kutai Timur, per the MK ruling).
-        rules.append(KeepRule(pl.col(border_legal_column), "terdaftar di sisi batas wilayah yang sah"))
-    rules += [
-        KeepRule(pl.col("nik_kode_wilayah").str.slice(0, 5) == pl.col("kode_kabupaten"),
-                 "terdaftar di kabupaten/kota asal NIK-nya"),
-        KeepRule(pl.col("nik_valid") & pl.col("tanggal_lahir_valid"),
-                 "data paling lengkap (NIK dan tanggal lahir sah)"),
-    ]
-    return rules
 
 
 def components(edges: pl.DataFrame, n_records: int) -> np.ndarray:
@@ -54,7 +34,7 @@ def components(edges: pl.DataFrame, n_records: int) -> np.ndarray:
 
 
 def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame],
-                  differ_below: float, decided: pl.DataFrame, base: int) -> pl.DataFrame:
+                  differ_below: float, decided: pl.DataFrame, same: pl.DataFrame, base: int) -> pl.DataFrame:
     """members (rid, comp) of components with >= 3 records -> (rid, comp) with comps split where needed."""
     inner = (members.rename({"rid": "rid_l"}).join(members.rename({"rid": "rid_r"}), on="comp")
              .filter(pl.col("rid_l") < pl.col("rid_r")))
@@ -70,12 +50,20 @@ def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable
               .select("rid_l", "rid_r").iter_rows()}
     strong = scored.filter(pl.col("comp").is_in(bad_comps.implode())).join(
         edges.select("rid_l", "rid_r"), on=["rid_l", "rid_r"]).sort("match_probability", descending=True)
-    # Greedy merge over the (few) edges of the components that hold a chain.
+    # Greedy merge over the (few) edges of the components that hold a chain. Reviewers' SAMA pairs are
+    # merged first and unconditionally: a model score never splits what a person joined.
     cluster_of: dict[int, int] = {}
     clusters: dict[int, set[int]] = {}
     for rid in members.filter(pl.col("comp").is_in(bad_comps.implode()))["rid"].to_list():
         cluster_of[rid] = rid
         clusters[rid] = {rid}
+    confirmed = same.join(strong.select("rid_l", "rid_r"), on=["rid_l", "rid_r"], how="semi")
+    for a, b in confirmed.select("rid_l", "rid_r").iter_rows():
+        ca, cb = cluster_of[a], cluster_of[b]
+        if ca != cb:
+            clusters[ca] |= clusters.pop(cb)
+            for x in clusters[ca]:
+                cluster_of[x] = ca
     for a, b in strong.select("rid_l", "rid_r").iter_rows():
         ca, cb = cluster_of[a], cluster_of[b]
         if ca == cb:
@@ -101,9 +89,14 @@ def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.D
     pair never, neither directly nor through a chain of other pairs.
     """
     pair_schema = pl.Schema({"rid_l": pl.UInt32(), "rid_r": pl.UInt32()})
-    same = pl.DataFrame(schema=pair_schema) if same is None else same.select("rid_l", "rid_r").cast(pair_schema)
-    different = (pl.DataFrame(schema=pair_schema) if different is None
-                 else different.select("rid_l", "rid_r").cast(pair_schema))
+
+    def ordered(frame: pl.DataFrame | None) -> pl.DataFrame:
+        if frame is None:
+            return pl.DataFrame(schema=pair_schema)
+        return frame.select(pl.min_horizontal("rid_l", "rid_r").alias("rid_l"),
+                            pl.max_horizontal("rid_l", "rid_r").alias("rid_r")).cast(pair_schema).unique()
+
+    same, different = ordered(same), ordered(different)
     decided = pl.concat([same.with_columns(pl.lit(1.0).alias("_decided")),
                          different.with_columns(pl.lit(0.0).alias("_decided"))])
     edges = pairs.filter(pl.col("match_probability") >= threshold).select("rid_l", "rid_r", "match_probability")
@@ -118,7 +111,7 @@ def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.D
     big = members.filter(pl.col("_n") >= 3).drop("_n")
     if big.height:
         members = pl.concat([members.filter(pl.col("_n") < 3).drop("_n"),
-                             _split_chains(big, edges, score_fn, differ_below, decided, int(labels.max()) + 1)])
+                             _split_chains(big, edges, score_fn, differ_below, decided, same, int(labels.max()) + 1)])
     else:
         members = members.drop("_n")
     members = members.filter(pl.len().over("comp") >= 2)
@@ -126,14 +119,12 @@ def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.D
 
 
 def _choose_keep(members: pl.DataFrame, records: pl.DataFrame, rules: list[KeepRule]) -> pl.DataFrame:
-    cols = {"voter_id", "kode_kabupaten", "nik_kode_wilayah", "nik_valid", "tanggal_lahir_valid"}
+    cols = {"voter_id"}
     for r in rules:
         cols |= set(r.condition.meta.root_names())
     recs = records.select("rid", *sorted(cols - {"rid"}))
     g = members.join(recs, on="rid")
-    g = g.with_columns([r.condition.fill_null(False).alias(f"_rule{i}") for i, r in enumerate(rules)])
-    order = [f"_rule{i}" for i in range(len(rules))]
-    g = g.sort(["comp", *order, "voter_id"], descending=[False, *([True] * len(order)), False])
+    g = g.join(rule_columns(g, rules), on="voter_id").sort(["comp", "keep_rank"])
     g = g.with_columns(
         (pl.int_range(pl.len()).over("comp") == 0).alias("keep"),
         pl.col("voter_id").first().over("comp").alias("_kept"),

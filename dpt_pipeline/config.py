@@ -104,7 +104,7 @@ class ReviewConfig:
     """[review]: the camat's review files."""
 
     show_nik: bool = False   # NIK and NKK whole in the review files (default: masked)
-    xlsx: bool = False       # also write .xlsx beside each .csv
+    xlsx: bool = True        # write .xlsx (what a camat opens) beside each .csv
     learn_min: int = 50      # decisions of each kind (SAMA, BEDA) before the model learns from them
 
 

@@ -102,15 +102,15 @@ def format_report(ev: Evaluation) -> str:
 def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
     """The pipeline's claims (pairs >= threshold) against reviewers' latest decisions: SAMA pairs are true
     pairs, BEDA pairs are not; RAGU and undecided pairs are left out."""
-    from dpt_pipeline import review
+    from dpt_pipeline import decisions, review
 
     with duckdb.connect(str(database), read_only=True) as con:
         pairs = con.sql("SELECT pair_id, match_probability FROM duplicate_pairs").pl()
-        history = review._history(con)
-    decided = review.latest(history).filter(pl.col("keputusan").is_in([review.SAMA, review.BEDA]))
+        history = review.table(con, "review_decisions", decisions.DECISION_SCHEMA)
+    decided = decisions.standing(history).filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA]))
     j = decided.join(pairs, on="pair_id", how="left").with_columns(
         (pl.col("match_probability").fill_null(0.0) >= threshold).alias("claimed"),
-        (pl.col("keputusan") == review.SAMA).alias("same"))
+        (pl.col("keputusan") == decisions.SAMA).alias("same"))
     tp = int((j["claimed"] & j["same"]).sum())
     claimed = int(j["claimed"].sum())
     true = int(j["same"].sum())
@@ -121,14 +121,55 @@ def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
 
 
 def decisions_from_truth(database: Path, truth_path: Path) -> pl.DataFrame:
-    """A perfect reviewer, for measurement: SAMA or BEDA for every published pair from the truth file
-    (pair_id, keputusan, catatan), as a review file would carry them."""
+    """A perfect reviewer, for measurement: SAMA or BEDA for every published pair from the truth file, as a
+    review file carries them (pair_id, the records' sumber/baris/nama, keputusan, catatan)."""
     truth = read_truth(truth_path)
     with duckdb.connect(str(database), read_only=True) as con:
-        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
+        voters = con.sql("SELECT voter_id, source, source_row, nama FROM voters").pl()
         ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
-    person = voters.join(truth, on=["source", "source_row"]).select("voter_id", "person_id")
-    return (ids.join(person.rename({"voter_id": "voter_id_l", "person_id": "p_l"}), on="voter_id_l", how="left")
-            .join(person.rename({"voter_id": "voter_id_r", "person_id": "p_r"}), on="voter_id_r", how="left")
-            .select("pair_id", pl.when(pl.col("p_l") == pl.col("p_r")).then(pl.lit("SAMA"))
-                    .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan")))
+    person = voters.join(truth, on=["source", "source_row"], how="left").select(
+        "voter_id", "person_id", pl.col("source").alias("sumber"), pl.col("source_row").alias("baris"), "nama")
+    out = ids
+    for i, side in ((1, "voter_id_l"), (2, "voter_id_r")):
+        out = out.join(person.rename({c: f"{c}_{i}" for c in person.columns if c != "voter_id"} | {"voter_id": side}),
+                       on=side, how="left")
+    return out.select("pair_id", "sumber_1", "baris_1", "nama_1", "sumber_2", "baris_2", "nama_2",
+                      pl.when(pl.col("person_id_1") == pl.col("person_id_2")).then(pl.lit("SAMA"))
+                      .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan"))
+
+
+def simulated_reviewer(files: list[Path], truth_path: Path, out_dir: Path, *, share: float = 1.0,
+                       wrong: float = 0.0, seed: int = 0) -> list[Path]:
+    """A camat, for measurement: decides a random `share` of the undecided rows of each review CSV from the
+    truth file (a `wrong` share of them wrongly), keeps RAGU rows as they are, and saves the files under
+    `out_dir` as Excel in Indonesian settings would (`;`, UTF-8 with BOM). Returns the files written."""
+    import numpy as np
+
+    from dpt_pipeline.publish import write_csv_for_excel
+
+    truth = read_truth(truth_path).select("source", "source_row", "person_id")
+    rng = np.random.default_rng(seed)
+    written = []
+    for f in files:
+        rows = pl.read_csv(f, separator=";", infer_schema=False, encoding="utf8-lossy")
+        if rows.height == 0:
+            continue
+        person = rows.select(pl.int_range(pl.len()).alias("_i"), "sumber_1", "baris_1", "sumber_2", "baris_2")
+        for i in (1, 2):
+            person = person.join(truth.select(pl.col("source").alias(f"sumber_{i}"),
+                                              pl.col("source_row").cast(pl.String).alias(f"baris_{i}"),
+                                              pl.col("person_id").alias(f"p{i}")),
+                                 on=[f"sumber_{i}", f"baris_{i}"], how="left")
+        person = person.sort("_i")
+        same = (person["p1"] == person["p2"]).fill_null(False).to_numpy()
+        decide = rng.random(rows.height) < share
+        flip = rng.random(rows.height) < wrong
+        word = np.where(same ^ flip, "SAMA", "BEDA")
+        open_row = rows["keputusan"].is_null().to_numpy()
+        new = np.where(decide & open_row, word, rows["keputusan"].fill_null("").to_numpy())
+        out = rows.with_columns(pl.Series("keputusan", new).replace("", None))
+        # Cells as the file had them: the neutralising quote is the spreadsheet's, not the reviewer's.
+        out = out.with_columns([pl.col(c).str.strip_prefix("'") for c, t in out.schema.items() if t == pl.String])
+        dst = out_dir / f.parent.name / f.name
+        written.append(write_csv_for_excel(out, dst))
+    return written

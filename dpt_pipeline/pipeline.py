@@ -20,6 +20,7 @@ from dpt_pipeline import (
     border,
     cluster,
     compare,
+    decisions,
     incremental,
     ingest,
     review,
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
-TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality")
+TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "struck_voters")
 MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
 
 
@@ -123,7 +124,8 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     link_info: dict[str, object] = {}
     if "link" in stages:
         t0 = time.perf_counter()
-        link_tables, link_info = link(config, result.voters, regions.names, work, progress, full=full)
+        link_tables, link_info = link(config, result.voters, regions.names, work, progress, full=full,
+                                      run_id=record.run_id)
         record.mode = str(link_info["mode"])
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
@@ -133,8 +135,7 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     if "tps" in stages:
         t0 = time.perf_counter()
         progress("tps")
-        tps_tables, tps_info = place(config, result.voters, tables.get("duplicate_groups"), regions.names, work,
-                                     coordinates)
+        tps_tables, tps_info = place(config, result.voters, regions.names, work, coordinates)
         tables.update(tps_tables)
         timings["tps"] = round(time.perf_counter() - t0, 3)
         record.stage("tps", timings["tps"], _tps_rows(tps_info))
@@ -176,7 +177,7 @@ def _finish(config: Config, record: runs.Run, work: Path, tables: dict[str, pl.D
     from dpt_pipeline import report
 
     report.write_report(db, work / "report.html")
-    runs.commit(config.output.dir)
+    _commit(config, work, record.run_id)
     return RunResult(database=config.output.database_path, summary_file=config.output.dir / summary_name,
                      sources=sources, stage_seconds=timings, linkage=linkage, tps=tps_info, run_id=record.run_id)
 
@@ -222,23 +223,20 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
         record.finish("ok")
 
 
-def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, names: dict[str, str], work: Path,
+def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path,
           coordinates_read: tuple[pl.DataFrame, list[tps.SkippedCoordinate]] | None = None
           ) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """The tps stage: every voter who stays on the roll to a TPS of their desa, starting from last night's
-    TPS in the published database; the three tps tables, the maps and a summary."""
+    TPS in the published database; the tps tables (with `struck_voters`, who a person's SAMA took off),
+    the maps and a summary."""
     t = time.perf_counter()
     db = config.output.database_path
     coordinates, skipped = coordinates_read if coordinates_read is not None else tps.read_coordinates(
         config.tps.coordinates)
-    history = read_previous(db, "review_decisions")
-    decisions = review.latest(history) if history is not None else None
-    if groups is None and decisions is not None and (decisions["keputusan"] == review.SAMA).any():
-        raise InputError("reviewers confirmed duplicates, but the database holds no duplicate groups (an "
-                         "ingest-only run?): run `dpt run`, so that their TPS are struck", path=db)
+    ranks, _ = keep_ranks(config, voters)
+    struck = decisions.resolve(decisions.standing(read_previous(db, "review_decisions")), ranks).struck
     previous = read_previous(db, "tps_assignments")
-    result = tps.assign(voters, coordinates, config.tps.max_voters, groups=groups, decisions=decisions,
-                        previous=previous, names=names)
+    result = tps.assign(voters, coordinates, config.tps.max_voters, struck=struck, previous=previous, names=names)
     seconds = {"assign": round(time.perf_counter() - t, 3)}
     q = result.quality
     info: dict[str, object] = {
@@ -267,7 +265,8 @@ def place(config: Config, voters: pl.DataFrame, groups: pl.DataFrame | None, nam
     log.info("tps: %s voters in %s TPS over %s desa (%s struck as confirmed duplicates), %s over the cap, "
              "%s households split, %.1fs", info["voters"], info["tps"], info["desa"], info["struck_duplicates"],
              info["over_cap"], info["split_households"], sum(seconds.values()))
-    tables = {"tps_assignments": result.assignments, "tps_summary": result.summary, "tps_quality": q}
+    tables = {"tps_assignments": result.assignments, "tps_summary": result.summary, "tps_quality": q,
+              "struck_voters": struck.with_columns(pl.lit("SAMA dikonfirmasi petugas").alias("alasan"))}
     return tables, info
 
 
@@ -281,8 +280,7 @@ def run_tps(config: Config, *, wait: bool = False, progress: Progress = _quiet) 
             raise InputError("no published voters yet: run `dpt run` first", path=db)
         t0 = time.perf_counter()
         progress("tps")
-        tables, info = place(config, voters, read_previous(db, "duplicate_groups"),
-                             RegionTable.load(config.ingest.regions).names, work)
+        tables, info = place(config, voters, RegionTable.load(config.ingest.regions).names, work)
         timings = {"tps": round(time.perf_counter() - t0, 3)}
         record.stage("tps", timings["tps"], _tps_rows(info))
         progress("publish")
@@ -290,32 +288,84 @@ def run_tps(config: Config, *, wait: bool = False, progress: Progress = _quiet) 
                        tps_info=info, replace=True)
 
 
-def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> pl.DataFrame:
-    """`dpt review import`: the decisions go into a copy of the published database, moved into place when
-    the whole import has been accepted."""
+def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> review.ImportReport:
+    """`dpt review import`: the good decisions go into a copy of the published database, the review files
+    are written again from it (decided pairs leave them, conflicts and reopened pairs come in), and both are
+    moved into place together."""
     db = config.output.database_path
     if not db.exists():
         raise InputError("no published database yet: run `dpt run` first", path=db)
-    with _unattended(config, "review import", wait=wait) as (_, work):
+    with _unattended(config, "review import", wait=wait) as (record, work):
         staged = work / db.name
         shutil.copyfile(db, staged)
-        new = review.import_files(paths, staged)
-        runs.commit(config.output.dir)
-    return new
+        report = review.import_files(paths, staged)
+        _refresh_review(config, staged, work, record.run_id)
+        _commit(config, work, record.run_id, spare=paths)
+    return report
 
 
-def review_export(config: Config, *, xlsx: bool, wait: bool = False) -> list[Path]:
+def review_export(config: Config, *, xlsx: bool | None = None, wait: bool = False) -> list[Path]:
     """`dpt review export`: the review files written again from the published database, replacing the
-    previous ones in one step."""
-    with _unattended(config, "review export", wait=wait) as (_, work):
-        paths = review.export_from_database(config.output.database_path, work / "review",
-                                            show_nik=config.review.show_nik, xlsx=xlsx or config.review.xlsx)
-        runs.commit(config.output.dir)
-    return [config.output.dir / p.relative_to(work) for p in paths]
+    previous ones in one step (an edited file is kept aside first)."""
+    db = config.output.database_path
+    if not db.exists():
+        raise InputError("no published database yet: run `dpt run` first", path=db)
+    if xlsx is not None and xlsx != config.review.xlsx:
+        config = dataclasses.replace(config, review=dataclasses.replace(config.review, xlsx=xlsx))
+    with _unattended(config, "review export", wait=wait) as (record, work):
+        staged = work / db.name
+        shutil.copyfile(db, staged)
+        exported = _refresh_review(config, staged, work, record.run_id)
+        _commit(config, work, record.run_id)
+    return [config.output.dir / p.relative_to(work) for p in exported.paths]
+
+
+def _refresh_review(config: Config, database: Path, work: Path, run_id: str) -> review.Exported:
+    """The review files from the database at `database` (a staged copy) and its decisions, and the
+    tables remembering them written back into it."""
+    import duckdb
+
+    con = duckdb.connect(str(database))
+    try:
+        if not review._has(con, "duplicate_pairs"):
+            raise InputError("the database holds no duplicate pairs (only `dpt ingest` ran?): run `dpt run` first",
+                             path=config.output.database_path)
+        voters = con.sql("SELECT * FROM voters").pl()
+        names = review._names(con)
+        history = review.table(con, "review_decisions", decisions.DECISION_SCHEMA)
+        exports = review.table(con, "review_exports", review.EXPORTS_SCHEMA)
+        listed = con.sql("SELECT pair_id, voter_id_l, voter_id_r, match_probability, alasan FROM "
+                         + ("review_pairs" if review._has(con, "review_pairs") else "duplicate_pairs")).pl()
+        reopened = review.table(con, "review_reopened", review.REOPENED_SCHEMA)
+    finally:
+        con.close()
+    ranks, rules = keep_ranks(config, voters)
+    standing = decisions.standing(history)
+    attention = pl.concat([decisions.resolve(standing, ranks).attention, review_reopened(reopened, standing)])
+    # A pair the run did not score (it came back after the run): its figures from its last export.
+    last = exports.sort("diekspor").group_by("pair_id", maintain_order=True).last()
+    missing = attention.join(listed.select("pair_id"), on="pair_id", how="anti").join(
+        last.select("pair_id", "match_probability", "alasan"), on="pair_id", how="left")
+    listed = pl.concat([listed, missing.select(listed.columns)], how="diagonal_relaxed")
+    exported, tables = _review_export(config, work, voters, listed, history, attention, names, ranks, rules, run_id,
+                                      previous=database)
+    tables.pop("review_pairs")
+    replace_tables(tables, database)
+    return exported
+
+
+def _commit(config: Config, work: Path, run_id: str, spare: list[Path] | tuple[Path, ...] = ()) -> list[Path]:
+    """Move the staged outputs into place; review files a reviewer edited in place (and that this command
+    did not import) are first kept aside under review-diubah/, with a warning."""
+    kept: list[Path] = []
+    if (work / "review").is_dir():
+        kept = review.keep_aside(config.output.dir / "review", config.output.dir, run_id, spare)
+    runs.commit(config.output.dir)
+    return kept
 
 
 def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path, progress: Progress = _quiet,
-         *, full: bool = True) -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
+         *, full: bool = True, run_id: str = "") -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
     """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary. `names` maps
     region codes to their canonical names (for the review files)."""
     lc = config.linkage
@@ -361,9 +411,13 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         model = score.fit(compared, records, cset, score.dpt_training(), random_pairs=lc.random_pairs,
                           seed=lc.seed)
     incremental.save(work, sig, compared, records, cset, model)
-    history = read_previous(config.output.database_path, "review_decisions")
-    history = pl.DataFrame(schema=review.DECISION_SCHEMA) if history is None else history
-    decided = _decided_rids(review.latest(history), records)
+    db = config.output.database_path
+    history = decisions.history_frame(read_previous(db, "review_decisions"))
+    standing = decisions.standing(history)
+    records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
+    ranks, rules = keep_ranks(config, records)
+    resolution = decisions.resolve(standing, ranks)
+    decided = _decided_rids(standing.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])), records)
     model, learning = _learn_from_decisions(model, compared, records, cset, decided, config.review.learn_min)
     model_path = config.output.dir / "model.json"
     write_private(work / model_path.name, model.to_json() + "\n")
@@ -373,12 +427,10 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     def score_fn(pairs: pl.DataFrame) -> pl.DataFrame:
         return score.score(compare.compare(records, pairs, cset), records, cset, model)
 
-    records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
-    groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD,
-                             keep_rules=cluster.default_keep_rules("_border_legal"),
-                             same=decided.filter(pl.col("keputusan") == review.SAMA),
-                             different=decided.filter(pl.col("keputusan") == review.BEDA))
-    groups = _note_decisions(groups, decided)
+    groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD, keep_rules=rules,
+                             same=_decided_rids(resolution.same, records),
+                             different=_decided_rids(resolution.different, records))
+    groups = _note_decisions(groups, resolution.struck)
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
     ids = ["voter_id", "source"]
     listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
@@ -387,9 +439,15 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
                              & (pl.col("match_probability") < MATCH_THRESHOLD))
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
-    (work / "review").mkdir()   # even with nothing left to review: it replaces the previous files
-    review_files = review.export(pairs, records, history, work / "review", names,
-                                 show_nik=config.review.show_nik, xlsx=config.review.xlsx)
+    # Decided pairs that go back to a reviewer, scored tonight wherever they are not listed anyway.
+    reopened = review_reopened(read_previous(db, "review_reopened"), standing)
+    attention = pl.concat([resolution.attention, reopened])
+    extra = _decided_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
+    again = _pairs_table(compare.attach(records, score_fn(extra.select("rid_l", "rid_r")), ids), cset) \
+        if extra.height else pairs.head(0)
+    review_pairs = pl.concat([pairs, again])
+    exported, review_tables = _review_export(config, work, records, review_pairs, history, attention, names, ranks,
+                                             rules, run_id)
     review_summary = review.summary(pairs, records, history, names)
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
     border_files = [str(config.output.dir / border.write_csv(residents, records, area, work / "border")
@@ -404,23 +462,24 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
         "blocking": [dataclasses.asdict(r) for r in reports],
         "border": border.border_summary(residents).to_dicts(), "border_files": border_files,
-        "review_files": len(review_files), "review_summary": review_summary.to_dicts(),
-        "decisions": {k: int((review.latest(history)["keputusan"] == k).sum()) for k in review.KEPUTUSAN},
+        "review_files": len(exported.paths), "review_summary": review_summary.to_dicts(),
+        "decisions": {k: int((standing["keputusan"] == k).sum()) for k in (*decisions.KEPUTUSAN, decisions.KONFLIK)},
+        "struck": resolution.struck.height, "review_attention": attention.height,
         "learning_from_decisions": learning,
         "seconds": {**seconds, "tables": lap("tables")},
     }
     for row in info["border"]:  # type: ignore[attr-defined]
         log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
     tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
-              "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary}
+              "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary,
+              **review_tables}
     return tables, info
 
 
 def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFrame:
     """The published shape of scored pairs: ids, probability, weight, one level column per comparison,
     the reason in words, and whether the pair lies within one source or across two."""
-    key = pl.concat_str([pl.col("voter_id_l"), pl.col("voter_id_r")], separator="|")
-    ids = md5_hex(scored.select(key.alias("k"))["k"]).str.slice(0, 16)
+    ids = pair_ids(scored)
     levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
               for c in cset.comparisons]
     return scored.with_columns(ids.alias("pair_id"), compare.explain(scored, cset)).select(
@@ -431,60 +490,110 @@ def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFr
     ).sort("match_probability", "pair_id", descending=[True, False])
 
 
-def _decided_rids(decisions: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Reviewers' decisions on pairs whose two records are both still on the roll, by rid.
-
-    A changed record has a new voter_id, so a decision on its old row no longer applies: the pair is
-    asked again.
-    """
+def _decided_rids(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (pairs by voter_id_l, voter_id_r) with rid_l, rid_r, for the pairs whose two records are both
+    still on the roll. A changed record has a new voter_id, so a decision on its old row no longer applies."""
     rid = records.select("voter_id", "rid")
-    return (decisions.join(rid.rename({"voter_id": "voter_id_l", "rid": "rid_l"}), on="voter_id_l")
-            .join(rid.rename({"voter_id": "voter_id_r", "rid": "rid_r"}), on="voter_id_r")
-            .select("pair_id", "rid_l", "rid_r", "voter_id_l", "voter_id_r", "keputusan"))
+    return (frame.join(rid.rename({"voter_id": "voter_id_l", "rid": "rid_l"}), on="voter_id_l")
+            .join(rid.rename({"voter_id": "voter_id_r", "rid": "rid_r"}), on="voter_id_r"))
 
 
-def _note_decisions(groups: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
-    """Say in a group member's reason that a person confirmed it (SAMA)."""
-    confirmed = pl.concat([decided.filter(pl.col("keputusan") == review.SAMA).select(pl.col(c).alias("voter_id"))
-                           for c in ("voter_id_l", "voter_id_r")]).unique()
-    return groups.with_columns(
-        pl.when(pl.col("voter_id").is_in(confirmed["voter_id"].implode()))
-        .then(pl.concat_str([pl.col("reason"), pl.lit(" (dikonfirmasi SAMA oleh petugas)")]))
-        .otherwise(pl.col("reason")).alias("reason"))
+def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:
+    """Say in a group member's reason that a person's SAMA takes its TPS, and for which record."""
+    why = struck.select("voter_id", pl.concat_str([pl.lit("; dicoret dari TPS: SAMA dengan "), pl.col("kept_voter_id"),
+                                                   pl.lit(" (dikonfirmasi petugas)")]).alias("_struck"))
+    return groups.join(why, on="voter_id", how="left").with_columns(
+        pl.concat_str([pl.col("reason"), pl.col("_struck").fill_null("")]).alias("reason")).drop("_struck")
+
+
+def pair_ids(frame: pl.DataFrame) -> pl.Series:
+    """pair_id of each (voter_id_l, voter_id_r): the first 16 hex of md5 of the two ids, stable for the
+    same two records."""
+    key = pl.concat_str([pl.col("voter_id_l"), pl.col("voter_id_r")], separator="|")
+    return md5_hex(frame.select(key.alias("k"))["k"]).str.slice(0, 16).alias("pair_id")
+
+
+def review_reopened(reopened: pl.DataFrame | None, standing: pl.DataFrame) -> pl.DataFrame:
+    """Pairs reopened by an import (a record changed since it was decided) that nobody decided since, as
+    review rows with the reason (decisions.ATTENTION_SCHEMA)."""
+    if reopened is None or reopened.height == 0:
+        return pl.DataFrame(schema=decisions.ATTENTION_SCHEMA)
+    r = reopened.with_columns(pair_ids(reopened)).sort("dibuka_at").unique("pair_id", keep="last",
+                                                                           maintain_order=True)
+    r = r.join(standing.select("pair_id"), on="pair_id", how="anti")
+    return r.select("pair_id", "voter_id_l", "voter_id_r", pl.concat_str(
+        [pl.lit(review.STATUS_DIBUKA + " ("), pl.col("berubah").fill_null("berubah"), pl.lit("; keputusan lama "),
+         pl.col("keputusan_lama"), pl.lit(")")]).alias("status")).cast(decisions.ATTENTION_SCHEMA)  # type: ignore[arg-type]
+
+
+def _review_export(config: Config, work: Path, voters: pl.DataFrame, review_pairs: pl.DataFrame,
+                   history: pl.DataFrame, attention: pl.DataFrame, names: dict[str, str], ranks: pl.DataFrame,
+                   rules: list[decisions.KeepRule], run_id: str, *, previous: Path | None = None
+                   ) -> tuple[review.Exported, dict[str, pl.DataFrame]]:
+    """The review files into the staging folder, and the tables that remember what they showed (what was
+    remembered before comes from the database `previous`, by default the published one)."""
+    db = previous or config.output.database_path
+    shutil.rmtree(work / "review", ignore_errors=True)
+    exported = review.export(review_pairs, voters, history, attention, work / "review", names, ranks=ranks,
+                             reasons=[r.reason for r in rules], export_id=run_id, exported_at=runs.now(),
+                             show_nik=config.review.show_nik, xlsx=config.review.xlsx)
+    before = read_previous(db, "review_exports")
+    exports = exported.exports if before is None else pl.concat([before, exported.exports], how="diagonal_relaxed")
+    shown_before = read_previous(db, "review_exported_voters")
+    shown = exported.shown if shown_before is None else pl.concat(
+        [shown_before, exported.shown.join(shown_before.select("voter_id"), on="voter_id", how="anti")],
+        how="diagonal_relaxed")
+    return exported, {"review_pairs": review_pairs, "review_exports": exports, "review_exported_voters": shown}
+
+
+def keep_ranks(config: Config, voters: pl.DataFrame) -> tuple[pl.DataFrame, list[decisions.KeepRule]]:
+    """The keep order of every voter (decisions.rule_columns) and its rules, border areas included."""
+    records = voters.with_columns(border.legal_side(config.linkage.border_areas).alias("_border_legal"))
+    rules = decisions.default_keep_rules("_border_legal")
+    return decisions.rule_columns(records, rules), rules
 
 
 def _learn_from_decisions(model: score.FellegiSunter, compared: pl.DataFrame, records: pl.DataFrame,
                           cset: compare.ComparisonSet, decided: pl.DataFrame, minimum: int
                           ) -> tuple[score.FellegiSunter, dict[str, object]]:
-    """Once reviewers have decided `minimum` pairs each way, their SAMA pairs estimate m beside EM. The
-    change is measured first on a fifth of the decisions held out (chosen by pair_id, so the same every
-    night), then the model learns from them all."""
-    labelled = decided.filter(pl.col("keputusan").is_in([review.SAMA, review.BEDA])).join(
+    """Once reviewers have decided `minimum` pairs each way, their SAMA pairs may estimate m beside EM. A
+    fifth of the decisions is held out (chosen by pair_id, so the same every night); the model learnt on
+    the rest is adopted, learning from them all, only if the held-out F1 does not fall. `info` says which
+    happened and why."""
+    labelled = decided.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])).join(
         compared, on=["rid_l", "rid_r"], how="inner")
-    n_same = int((labelled["keputusan"] == review.SAMA).sum())
+    n_same = int((labelled["keputusan"] == decisions.SAMA).sum())
     n_diff = labelled.height - n_same
     info: dict[str, object] = {"sama": n_same, "beda": n_diff, "minimum": minimum, "used": False}
     if n_same < minimum or n_diff < minimum:
+        info["reason"] = f"fewer than {minimum} SAMA or BEDA decisions on compared pairs"
         return model, info
     held = labelled["pair_id"].str.slice(0, 1).is_in(["0", "1", "2"])
     train, test = labelled.filter(~held), labelled.filter(held)
+    if test.height == 0 or train.height == 0:
+        info["reason"] = "no decisions to hold out, so no way to check that learning helps"
+        return model, info
 
     def levels_of_same(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.col("keputusan") == review.SAMA)
+        return frame.filter(pl.col("keputusan") == decisions.SAMA)
 
     def measure(m: score.FellegiSunter) -> dict[str, float]:
         s = score.score(test, records, cset, m)
         claimed = s["match_probability"] >= MATCH_THRESHOLD
-        same = s["keputusan"] == review.SAMA
+        same = s["keputusan"] == decisions.SAMA
         tp = int((claimed & same).sum())
-        return {"precision": round(tp / max(int(claimed.sum()), 1), 4),
-                "recall": round(tp / max(int(same.sum()), 1), 4)}
+        p, r = tp / max(int(claimed.sum()), 1), tp / max(int(same.sum()), 1)
+        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4)}
 
-    if test.height:
-        info["held_out"] = test.height
-        info["before"] = measure(model)
-        info["after"] = measure(score.with_decisions(model, levels_of_same(train), cset))
+    info["held_out"] = test.height
+    info["before"] = measure(model)
+    info["after"] = measure(score.with_decisions(model, levels_of_same(train), cset))
+    before, after = info["before"]["f1"], info["after"]["f1"]  # type: ignore[index]
+    if after < before:
+        info["reason"] = f"held-out F1 would fall ({before} -> {after}): the EM model is kept"
+        log.warning("learning from decisions not adopted: held-out F1 would fall from %s to %s", before, after)
+        return model, info
     info["used"] = True
-    log.info("learning from %d SAMA and %d BEDA decisions: held out %s", n_same, n_diff,
-             {k: info.get(k) for k in ("before", "after")})
+    info["reason"] = f"held-out F1 {before} -> {after}"
+    log.info("learning from %d SAMA and %d BEDA decisions: held-out F1 %s -> %s", n_same, n_diff, before, after)
     return score.with_decisions(model, levels_of_same(labelled), cset), info

@@ -23,7 +23,8 @@ FILE_MODE = 0o640
 
 
 # Tables a run does not make but carries from the previous database into the new one: people's work.
-PERSISTENT_TABLES: tuple[str, ...] = ("review_decisions",)
+PERSISTENT_TABLES: tuple[str, ...] = ("review_decisions", "review_exports", "review_exported_voters",
+                                      "review_reopened", "review_import_log")
 
 
 # Views for the questions analysts ask most; each is made when the tables it reads are in the database.
@@ -148,12 +149,24 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, FILE_MODE)
 
 
+# A cell a spreadsheet program would run as a formula (OWASP, CSV injection): = + - @, tab, carriage return.
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would take for a formula get a leading `'` (shown as text, the value
+    otherwise intact). Only for files a spreadsheet opens: DuckDB keeps the original value."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns([pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c))
+                               .otherwise(pl.col(c)).alias(c) for c in text])
+
+
 def write_csv_for_excel(frame: pl.DataFrame, path: Path) -> Path:
-    """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM;
-    readable by owner and group only."""
+    """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM, no
+    cell taken for a formula; readable by owner and group only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         f.write(b"\xef\xbb\xbf")
-        frame.write_csv(f, separator=";")
+        neutralise_formulas(frame).write_csv(f, separator=";")
     os.chmod(path, FILE_MODE)
     return path

@@ -12,6 +12,16 @@ TPS; (2) each centre moves to its voters' mean. Groups are then rounded to whole
 households move to even the sizes out, and any TPS still over the cap sheds households to the nearest TPS
 with room; if that fails the desa gets one more TPS. A desa published before starts from last night's
 centres, so TPS n keeps its meaning and few voters move.
+
+Night to night the TPS are a fixed point: a night with unchanged lists moves nobody. A desa whose
+households, voters and points are as last night keeps last night's TPS if they keep every rule. Otherwise,
+started from last night: a TPS whose voters still lie within the sizes accepted in the end (floor/ceil(n/k)
+and the tolerance) may keep its size in the flow, every group can always stay (its arc to last night's TPS
+is there and wins ties), and the result is kept only if it beats keeping last night's TPS (`_rank`: fewer
+TPS, fewer voters outside the accepted sizes, then distance plus the move penalty). Each night's result is
+then settled: solved again from itself, as the next night would, until nothing moves (each round that
+moves someone lowers the distances by more than the penalties), so that the next night, on the same
+input, gives it back.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +68,8 @@ class Projection:
 
 @dataclass(frozen=True)
 class Previous:
-    """Last night's TPS of a desa: centres (row j was TPS j+1; NaN where a number was not in use) and each
-    household's TPS index (-1 for a household new tonight)."""
+    """Last night's TPS of a desa: centres (row j: the j-th TPS number in use last night, at its households'
+    mean point tonight) and each household's row (-1 for a household new tonight)."""
 
     centres: np.ndarray
     labels: np.ndarray
@@ -71,50 +81,74 @@ class DesaResult:
     centres: np.ndarray     # (k, 2) metres: each TPS's voters' mean
     k: int
     extra_tps: bool         # one more than ceil(n/C): the household sizes left no other way
+    # TPS index i < len(kept) is last night's row kept[i]; the others are new (empty on a first night)
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 # -- the flow ----------------------------------------------------------------------------------------------
 
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distances between the rows of a (n, 2) and b (m, 2), (n, m)."""
+    return (a[:, None, 0] - b[None, :, 0]) ** 2 + (a[:, None, 1] - b[None, :, 1]) ** 2
+
+
+def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(a, axis=0, return_inverse=True) (the same rows in the same order), several times faster."""
+    order = np.lexsort(a.T[::-1])
+    s = a[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (s[1:] != s[:-1]).any(axis=1)
+    inverse = np.empty(len(a), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return s[first], inverse
+
+
 def _costs(xy: np.ndarray, prev: np.ndarray, centres: np.ndarray, penalty: float) -> np.ndarray:
     """Cost per voter of each point at each centre: squared metres, plus the penalty for leaving last night's
     TPS (rows with prev = -1 pay none)."""
-    d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    d2 = _sq_dist(xy, centres)
     moved = (prev[:, None] >= 0) & (np.arange(len(centres))[None, :] != prev[:, None])
     return d2 + penalty * moved
 
 
-def _flow(cost: np.ndarray, supply: np.ndarray, lo: int, hi: int, nearest: int) -> np.ndarray | None:
-    """Voters of each group at each centre, (groups, k), by a min-cost flow with every centre between lo and
-    hi voters and arcs only to each group's `nearest` cheapest centres; None if that is infeasible."""
+def _flow(cost: np.ndarray, supply: np.ndarray, lo: np.ndarray, hi: np.ndarray, nearest: int,
+          prev: np.ndarray) -> np.ndarray | None:
+    """Voters of each group at each centre, (groups, k), by a min-cost flow with centre j between lo[j] and
+    hi[j] voters and arcs only to each group's `nearest` cheapest centres and to its TPS of last night
+    (`prev`, -1: none), so that staying is always possible; None if that is infeasible. A move costs one
+    unit more than its distance, so that between equal costs the households stay where they were."""
     g, k = cost.shape
     m = min(nearest, k)
     near = np.argsort(cost, axis=1, kind="stable")[:, :m]
+    missing = np.flatnonzero((prev >= 0) & ~(near == prev[:, None]).any(axis=1))
+    tails = np.concatenate([np.repeat(np.arange(g), m), missing])
+    heads = np.concatenate([near.ravel(), prev[missing]])
+    unit = (np.rint(cost[tails, heads] / 100.0).astype(np.int64)     # dm^2 keeps the integers small
+            + ((prev[tails] >= 0) & (heads != prev[tails])))
     flow = min_cost_flow.SimpleMinCostFlow()
-    tails = np.repeat(np.arange(g), m)
-    heads = g + near.ravel()
-    unit = np.rint(cost[tails, near.ravel()] / 100.0).astype(np.int64)   # dm^2 keeps the integers small
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, np.repeat(supply, m).astype(np.int64), unit)
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, g + heads, supply[tails].astype(np.int64), unit)
     sink = g + k
-    flow.add_arcs_with_capacity_and_unit_cost(g + np.arange(k), np.full(k, sink), np.full(k, hi - lo),
-                                              np.zeros(k, np.int64))
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    flow.add_arcs_with_capacity_and_unit_cost(g + np.arange(k), np.full(k, sink), hi - lo, np.zeros(k, np.int64))
     total = int(supply.sum())
     flow.set_nodes_supplies(np.arange(g + k + 1),
-                            np.concatenate([supply.astype(np.int64), np.full(k, -lo, np.int64), [-(total - k * lo)]]))
+                            np.concatenate([supply.astype(np.int64), -lo, [-(total - int(lo.sum()))]]))
     status = flow.solve()
     if status == flow.INFEASIBLE:
         return None
     if status != flow.OPTIMAL:
         raise RuntimeError(f"the min-cost flow failed (status {status})")
     share = np.zeros((g, k))
-    np.add.at(share, (tails, near.ravel()), flow.flows(arcs))
+    np.add.at(share, (tails, heads), flow.flows(arcs))
     return share
 
 
-def _flow_widening(cost: np.ndarray, supply: np.ndarray, lo: int, hi: int, nearest: int) -> np.ndarray | None:
+def _flow_widening(cost: np.ndarray, supply: np.ndarray, lo: np.ndarray, hi: np.ndarray, nearest: int,
+                   prev: np.ndarray) -> np.ndarray | None:
     """The flow, with arcs widened to more centres until the TPS bounds can be met."""
     m = nearest
     while True:
-        share = _flow(cost, supply, lo, hi, m)
+        share = _flow(cost, supply, lo, hi, m, prev)
         if share is not None or m >= cost.shape[1]:
             return share
         m *= 2
@@ -131,7 +165,7 @@ def _spread(pts: np.ndarray, pw: np.ndarray, centres: np.ndarray, rng: np.random
         if len(placed) == 0:
             centres[j] = pts[int(np.argmax(pw))] if rng is None else pts[rng.choice(len(pts), p=pw / pw.sum())]
             continue
-        d2 = ((pts[:, None, :] - placed[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        d2 = _sq_dist(pts, placed).min(axis=1)
         score = pw * d2
         if score.sum() <= 0:   # every point already holds a centre: stack this one a metre away
             centres[j] = pts[int(np.argmax(pw))] + (j + 1) * 1.0
@@ -145,7 +179,7 @@ def _spread(pts: np.ndarray, pw: np.ndarray, centres: np.ndarray, rng: np.random
 def _kmeans(pts: np.ndarray, pw: np.ndarray, centres: np.ndarray, iterations: int = 10) -> np.ndarray:
     """A few plain weighted Lloyd steps on the distinct points: spread-out, uncapacitated centres."""
     for _ in range(iterations):
-        label = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        label = _sq_dist(pts, centres).argmin(axis=1)
         mass = np.bincount(label, weights=pw, minlength=len(centres))
         sums = np.stack([np.bincount(label, weights=pw * pts[:, d], minlength=len(centres)) for d in (0, 1)], 1)
         ok = mass > 0
@@ -185,7 +219,7 @@ def _balance(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, centres: np.n
     of imbalance removed first, among the nearest TPS before any other. In place."""
     k = len(centres)
     load = np.bincount(labels, weights=w, minlength=k)
-    by_distance = np.argsort(((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+    by_distance = np.argsort(_sq_dist(centres, centres), axis=1)
 
     def excess(x: np.ndarray) -> np.ndarray:
         return np.maximum(0, x - hi) + np.maximum(0, lo - x)
@@ -316,53 +350,130 @@ def min_tps(w: np.ndarray, cap: int) -> int:
     return max(1, math.ceil(int(w.sum()) / cap), int((w > cap / 2).sum()))
 
 
+def _band(n: int, k: int, cap: int, tolerance: int) -> tuple[int, int, int, int]:
+    """The flow's sizes for k TPS, floor(n/k) to min(C, ceil(n/k)), and the sizes accepted in the end, those
+    widened by the tolerance."""
+    lo, hi = n // k, min(cap, math.ceil(n / k))
+    return lo, hi, max(0, lo - tolerance), min(cap, hi + tolerance)
+
+
+def _take(previous: Previous | None, w: np.ndarray, k: int) -> tuple[Previous | None, np.ndarray]:
+    """Last night's TPS for a solve with k TPS, and which of last night's rows they are: all of them when
+    there were at most k, else the k with most voters tonight (the fewest voters move)."""
+    if previous is None:
+        return None, np.zeros(0, np.int64)
+    m = len(previous.centres)
+    if m <= k:
+        return previous, np.arange(m)
+    had = previous.labels >= 0
+    load = np.bincount(previous.labels[had], weights=w[had], minlength=m)
+    kept = np.sort(np.argsort(-load, kind="stable")[:k])
+    row = np.full(m + 1, -1)          # row[-1] = -1: a household new tonight stays new
+    row[kept] = np.arange(k)
+    return Previous(previous.centres[kept], row[previous.labels]), kept
+
+
+def _as_before(previous: Previous | None, xy: np.ndarray, w: np.ndarray, cap: int) -> DesaResult | None:
+    """Last night's TPS kept as they are, if every household had one and none is over the cap tonight."""
+    if previous is None or len(previous.labels) == 0 or (previous.labels < 0).any():
+        return None
+    m = len(previous.centres)
+    load = np.bincount(previous.labels, weights=w, minlength=m)
+    if load.max() > cap or (load == 0).any():
+        return None
+    return DesaResult(previous.labels.copy(), _centres_of(previous.labels, w, xy, previous.centres), m,
+                      m > math.ceil(int(w.sum()) / cap), np.arange(m))
+
+
+def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, tolerance: int, penalty: float,
+          previous: Previous) -> tuple[int, float, float]:
+    """What an assignment is judged by, smaller is better: its TPS, its voters outside the accepted sizes,
+    then the squared distances to the TPS points plus the move penalty of every voter who left last
+    night's TPS."""
+    load = np.bincount(res.labels, weights=w, minlength=res.k)
+    _, _, band_lo, band_hi = _band(int(w.sum()), res.k, cap, tolerance)
+    outside = float((np.maximum(0, load - band_hi) + np.maximum(0, band_lo - load)).sum())
+    sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
+    row = np.concatenate([res.kept, np.full(res.k - len(res.kept), -2)])[res.labels]   # -2: a new TPS
+    return res.k, outside, sse + penalty * float(w[row != previous.labels].sum())
+
+
+def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, point: np.ndarray,
+             pw: np.ndarray, previous: Previous | None, iterations: int, nearest: int, penalty: float,
+             tolerance: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Labels and centres with k TPS, or None if the flow or the repair cannot keep every TPS under the cap."""
+    n = int(w.sum())
+    prev = previous.labels if previous is not None else np.full(len(w), -1)
+    # Interchangeable households: one point, one size, one TPS last night.
+    keys, group = _unique_rows(np.column_stack([point, w, prev]))
+    gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
+    count = np.bincount(group)
+    supply = count * size
+    centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
+    lo, hi, band_lo, band_hi = _band(n, k, cap, tolerance)
+    lo_j, hi_j = np.full(k, lo), np.full(k, hi)
+    if previous is not None:
+        # A TPS whose voters of last night already lie within the accepted sizes may keep that size: the
+        # flow does not move voters only to even sizes out that the rounding below would accept anyway.
+        m = len(previous.centres)
+        had = prev >= 0
+        carried = np.bincount(prev[had], weights=w[had], minlength=m).astype(np.int64)
+        lo_j[:m] = np.minimum(lo, np.maximum(carried, band_lo))
+        hi_j[:m] = np.maximum(hi, np.minimum(carried, band_hi))
+    share = None
+    for _ in range(iterations):
+        share = _flow_widening(_costs(gxy, gprev, centres, penalty), supply, lo_j, hi_j, nearest, gprev)
+        if share is None:
+            return None
+        mass = share.sum(axis=0)
+        moved_to = centres.copy()
+        moved_to[mass > 0] = (share.T @ gxy)[mass > 0] / mass[mass > 0, None]
+        shift = float(np.abs(moved_to - centres).max())
+        centres = moved_to
+        if shift < 1.0:
+            break
+    assert share is not None
+    per_group = _round(share, size, count)
+    labels = np.empty(len(w), dtype=np.int64)
+    labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)), per_group.ravel())
+    hcost = _costs(xy, prev, centres, penalty)
+    _balance(labels, w, hcost, centres, band_lo, band_hi, 4 * k + 50)
+    if not _repair(labels, w, hcost, cap):
+        return None
+    return labels, centres
+
+
 def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
                 iterations: int = 20, nearest: int = 4, penalty: float = MOVE_PENALTY_M2,
                 tolerance: int = BALANCE_TOLERANCE) -> DesaResult:
-    """TPS for the households of one desa: `xy` (metres), `w` (voters per household), `cap` per TPS."""
+    """TPS for the households of one desa: `xy` (metres), `w` (voters per household), `cap` per TPS.
+
+    With `previous`, the result is never worse than keeping last night's TPS where they still hold every
+    household under the cap (`_rank`: fewer TPS, fewer voters outside the accepted sizes, then distance
+    plus the move penalty): households move only when the move pays for itself."""
     n = int(w.sum())
     if len(w) and int(w.max()) > cap:
         raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
     if not np.isfinite(xy).all():
         raise ValueError("household points must be finite numbers")
-    prev_labels = previous.labels if previous is not None else np.full(len(w), -1)
-    # Interchangeable households: one point, one size, one TPS last night.
-    pts, point = np.unique(xy, axis=0, return_inverse=True)
-    point = point.ravel()
+    pts, point = _unique_rows(xy)
     pw = np.bincount(point, weights=w)
-    keys, group = np.unique(np.column_stack([point, w, prev_labels]), axis=0, return_inverse=True)
-    group = group.ravel()
-    gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
-    count = np.bincount(group)
-    supply = count * size
-    k0 = min_tps(w, cap)
-    for k in range(k0, len(w) + 1):
-        centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
-        gp = np.where(gprev < k, gprev, -1)
-        lo, hi = n // k, min(cap, math.ceil(n / k))
-        share = None
-        for _ in range(iterations):
-            share = _flow_widening(_costs(gxy, gp, centres, penalty), supply, lo, hi, nearest)
-            if share is None:
-                break
-            mass = share.sum(axis=0)
-            moved_to = centres.copy()
-            moved_to[mass > 0] = (share.T @ gxy)[mass > 0] / mass[mass > 0, None]
-            shift = float(np.abs(moved_to - centres).max())
-            centres = moved_to
-            if shift < 1.0:
-                break
-        if share is None:
-            continue
-        per_group = _round(share, size, count)
-        labels = np.empty(len(w), dtype=np.int64)
-        labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)), per_group.ravel())
-        hprev = np.where(prev_labels < k, prev_labels, -1)
-        hcost = _costs(xy, hprev, centres, penalty)
-        _balance(labels, w, hcost, centres, max(0, lo - tolerance), min(cap, hi + tolerance), 4 * k + 50)
-        if _repair(labels, w, hcost, cap):
-            return DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap))
-    raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
+    result = None
+    for k in range(min_tps(w, cap), len(w) + 1):
+        prev_k, kept = _take(previous, w, k)
+        solved = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, iterations, nearest, penalty, tolerance)
+        if solved is not None:
+            labels, centres = solved
+            result = DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap), kept)
+            break
+    if result is None:
+        raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
+    before = _as_before(previous, xy, w, cap)
+    if before is not None and previous is not None and (
+            _rank(before, xy, w, cap, tolerance, penalty, previous)
+            <= _rank(result, xy, w, cap, tolerance, penalty, previous)):
+        return before
+    return result
 
 
 # -- inputs ----------------------------------------------------------------------------------------------
@@ -491,14 +602,11 @@ def desa_key() -> pl.Expr:
     return pl.coalesce(pl.col("kode_desa"), named, unknown)
 
 
-def eligible(voters: pl.DataFrame, groups: pl.DataFrame | None, decisions: pl.DataFrame | None) -> pl.DataFrame:
-    """The voters who get a TPS: all but those a reviewer confirmed as a duplicate (SAMA) of a record that
-    is kept, i.e. keep = false in their group and in at least one SAMA pair."""
-    if groups is None or decisions is None or groups.height == 0 or decisions.height == 0:
+def eligible(voters: pl.DataFrame, struck: pl.DataFrame | None) -> pl.DataFrame:
+    """The voters who get a TPS: all but the `struck` (voter_id): those a person's SAMA decisions join to
+    the record kept for them (`decisions.resolve`, the one place of that rule)."""
+    if struck is None or struck.height == 0:
         return voters
-    same = decisions.filter(pl.col("keputusan") == "SAMA")
-    confirmed = pl.concat([same.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")])
-    struck = groups.filter(~pl.col("keep")).join(confirmed.unique(), on="voter_id", how="semi")
     return voters.join(struck.select("voter_id"), on="voter_id", how="anti")
 
 
@@ -558,7 +666,8 @@ class TpsResult:
 @dataclass(frozen=True)
 class DesaInput:
     """What the assignment of one desa needs, as plain arrays (cheap to send to a worker process): per
-    household its point (NaN without coordinates), voters, RW, RT and last night's TPS (0: none)."""
+    household its point (NaN without coordinates), voters, RW, RT and last night's TPS (0: none); and
+    whether the desa is as it was last night (the same households, voters and points)."""
 
     lat: np.ndarray
     lon: np.ndarray
@@ -566,13 +675,16 @@ class DesaInput:
     rw: np.ndarray
     rt: np.ndarray
     prev_tps: np.ndarray
+    unchanged: bool = False
 
     @classmethod
     def of(cls, g: pl.DataFrame) -> DesaInput:
         prev = g["prev_tps"] if "prev_tps" in g.columns else pl.Series([0] * g.height)
+        same = "unchanged" in g.columns and g.height > 0 and bool(g["unchanged"].fill_null(False).all())
         return cls(g["lat"].cast(pl.Float64).to_numpy(), g["lon"].cast(pl.Float64).to_numpy(),
                    g["voters"].to_numpy().astype(np.int64), g["rw"].fill_null(0).to_numpy().astype(np.int64),
-                   g["rt"].fill_null(0).to_numpy().astype(np.int64), prev.fill_null(0).to_numpy().astype(np.int64))
+                   g["rt"].fill_null(0).to_numpy().astype(np.int64), prev.fill_null(0).to_numpy().astype(np.int64),
+                   same)
 
 
 @dataclass(frozen=True)
@@ -592,39 +704,69 @@ def _stand_in_layout(d: DesaInput) -> np.ndarray:
     return np.column_stack([(rank.ravel() + 1).astype(float) * 100.0, np.zeros(len(d.rw))])
 
 
-def _previous(prev: np.ndarray, xy: np.ndarray, w: np.ndarray, cap: int) -> tuple[Previous | None, list[int]]:
-    """Last night's TPS of the desa in tonight's terms: each number still in use (its households' mean
-    point tonight), the households' indices into those numbers, and the numbers. If the desa now needs
-    fewer TPS, the ones with fewest voters tonight are dropped: the fewest voters move."""
+def _previous(prev: np.ndarray, xy: np.ndarray, w: np.ndarray) -> tuple[Previous | None, list[int]]:
+    """Last night's TPS of the desa in tonight's terms: each number in use (its households' mean point
+    tonight), the households' indices into those numbers, and the numbers. If the desa now needs fewer
+    TPS, `assign_desa` drops the ones with fewest voters tonight (the fewest voters move)."""
     used = np.unique(prev[prev > 0])
     if len(used) == 0:
         return None, []
-    load = np.array([w[prev == t].sum() for t in used])
-    keep = min(len(used), min_tps(w, cap))
-    kept = np.sort(used[np.argsort(-load, kind="stable")[:keep]])
-    idx = np.where(np.isin(prev, kept), np.searchsorted(kept, prev), -1)
-    centres = np.array([np.average(xy[idx == i], axis=0, weights=w[idx == i]) for i in range(len(kept))])
-    return Previous(centres, idx), [int(t) for t in kept]
+    idx = np.where(np.isin(prev, used), np.searchsorted(used, prev), -1)
+    had = idx >= 0
+    centres = _centres_of(idx[had], w[had], xy[had], np.zeros((len(used), 2)))
+    return Previous(centres, idx), [int(t) for t in used]
 
 
-def solve_desa(d: DesaInput, cap: int) -> DesaOutput:
-    """One desa: each household's TPS number, the TPS point and the distance to it."""
+SETTLE_ROUNDS = 20  # at most this many checks that tomorrow, on the same input, would keep tonight's TPS
+
+
+def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutput | None:
+    """One desa: each household's TPS number, the TPS point and the distance to it. With `as_before`, last
+    night's TPS as they are, or None unless they keep every rule tonight (every household has one, none
+    over the cap, no more TPS than the lower bound)."""
     has_point = len(d.lat) > 0 and bool(np.isfinite(d.lat).all() and np.isfinite(d.lon).all())
     proj = Projection(float(d.lat.mean()) if has_point else 0.0)
     w = d.voters
     xy = proj.to_metres(d.lat, d.lon) if has_point else _stand_in_layout(d)
-    previous, numbers = _previous(d.prev_tps, xy, w, cap)
-    res = assign_desa(xy, w, cap, previous=previous)
+    previous, numbers = _previous(d.prev_tps, xy, w)
+    if as_before:
+        before = _as_before(previous, xy, w, cap)
+        if before is None or before.k != min_tps(w, cap):
+            return None
+        res = before
+    else:
+        res = assign_desa(xy, w, cap, previous=previous)
     if previous is None:  # a new desa: number its TPS from north-west to south-east, as they read on a map
         number = np.argsort(np.lexsort((res.centres[:, 0], -np.round(res.centres[:, 1], -2)))) + 1
     else:                 # last night's numbers, then the lowest numbers free
+        kept = [numbers[i] for i in res.kept]
         free = [t for t in range(1, res.k + len(numbers) + 1) if t not in set(numbers)]
-        number = np.array(numbers + free[:res.k - len(numbers)])
+        number = np.array(kept + free[:res.k - len(kept)])
     tps_lat, tps_lon = proj.to_degrees(res.centres)
     dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
     nan = np.full(len(w), np.nan)
     return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
                       tps_lon[res.labels] if has_point else nan, dist if has_point else nan, res.k, res.extra_tps)
+
+
+def solve_desa(d: DesaInput, cap: int) -> DesaOutput:
+    """One desa: each household's TPS number, the TPS point and the distance to it.
+
+    A desa as it was last night keeps last night's TPS if they keep every rule. Otherwise the result is
+    settled: it is what the next night would compute from it on the same input (solved again from itself,
+    until nothing moves), so that a night with unchanged lists moves nobody."""
+    if d.unchanged and (kept := _solve_once(d, cap, as_before=True)) is not None:
+        return kept
+    out = _solve_once(d, cap)
+    assert out is not None
+    for _ in range(SETTLE_ROUNDS):
+        again = _solve_once(replace(d, prev_tps=out.tps.astype(np.int64), unchanged=False), cap)
+        assert again is not None
+        settled = np.array_equal(again.tps, out.tps)
+        out = again
+        if settled:
+            break
+    return out
 
 
 PARALLEL_FROM = 100_000   # households; below this, starting worker processes costs more than it saves
@@ -638,14 +780,16 @@ def _solve_all(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
     """Every desa, in worker processes (one per core, at most 4) when there are many households: the desa
     are independent problems, so the result does not depend on how they were shared out."""
     workers = min(4, os.cpu_count() or 1)
-    if workers < 2 or sum(len(d.voters) for d in desa) < PARALLEL_FROM:
+    # A desa as it was last night costs next to nothing (it keeps last night's TPS): only the others count.
+    work = [0 if d.unchanged else len(d.voters) for d in desa]
+    if workers < 2 or sum(work) < PARALLEL_FROM:
         return _solve_chunk(desa, cap)
     chunks: list[list[int]] = [[] for _ in range(workers)]
     load = [0] * workers
-    for i in sorted(range(len(desa)), key=lambda i: -len(desa[i].voters)):   # largest first, to the lightest
+    for i in sorted(range(len(desa)), key=lambda i: -work[i]):   # largest first, to the lightest
         j = load.index(min(load))
         chunks[j].append(i)
-        load[j] += len(desa[i].voters)
+        load[j] += work[i]
     ctx = multiprocessing.get_context("spawn")   # the parent runs polars' thread pool: no fork
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         done = list(pool.map(_solve_chunk, [[desa[i] for i in c] for c in chunks], [cap] * workers))
@@ -662,14 +806,12 @@ def _attach(g: pl.DataFrame, r: DesaOutput) -> pl.DataFrame:
         pl.lit(r.k, dtype=pl.Int64).alias("k"), pl.lit(r.extra_tps).alias("extra_tps"))
 
 
-def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups: pl.DataFrame | None = None,
-           decisions: pl.DataFrame | None = None, previous: pl.DataFrame | None = None,
-           names: dict[str, str] | None = None) -> TpsResult:
-    """TPS for every voter who stays on the roll. `groups` and `decisions` (duplicate_groups and the latest
-    review decisions) say who is struck; `previous` is last night's tps_assignments; `names` maps desa
-    codes to their Kemendagri names."""
+def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck: pl.DataFrame | None = None,
+           previous: pl.DataFrame | None = None, names: dict[str, str] | None = None) -> TpsResult:
+    """TPS for every voter who stays on the roll: all but the `struck` (voter_id; see `eligible`);
+    `previous` is last night's tps_assignments; `names` maps desa codes to their Kemendagri names."""
     voters = _with_kecamatan(voters)
-    kept = eligible(voters, groups, decisions)
+    kept = eligible(voters, struck)
     hh = households(kept, coordinates, cap)
     prev_assign = previous
     if prev_assign is not None:
@@ -678,6 +820,10 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups:
                      on=["voter_id", "desa_key"])
                .group_by("desa_key", "household").agg(pl.col("tps").mode().min().alias("prev_tps")))
         hh = hh.join(was, on=["desa_key", "household"], how="left")
+        same = _unchanged_desa(hh, prev_assign)
+        if same is not None:
+            hh = hh.join(same, on="desa_key", how="left")
+        hh = hh.sort("desa_key", "household")   # each night the same order, whatever the joins did
     frames = hh.partition_by("desa_key", maintain_order=True)
     parts = [_attach(g, r) for g, r in zip(frames, _solve_all([DesaInput.of(g) for g in frames], cap), strict=True)]
     if not parts:  # no voters: the tables with their columns and no rows
@@ -695,6 +841,31 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, groups:
     summary = _summary(per_voter)
     quality = _quality(per_voter, summary, cap, voters, kept, prev_assign)
     return TpsResult(assignments, summary, quality)
+
+
+_SAME_COLUMNS = ("voter_id", "household", "rw", "rt", "lat", "lon")
+
+
+def _unchanged_desa(hh: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame | None:
+    """Per desa, whether it is as it was last night: the same voters in the same households at the same
+    points, and each household at one TPS last night. None if last night's table lacks a column."""
+    if any(c not in previous.columns for c in (*_SAME_COLUMNS, "kode_desa", "tps")):
+        return None
+    types = {"voter_id": pl.String, "household": pl.String, "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64,
+             "lon": pl.Float64}
+    tonight = (hh.select("desa_key", *(c for c in _SAME_COLUMNS if c != "voter_id"), "voter_id")
+               .explode("voter_id").with_columns(pl.col(c).cast(t) for c, t in types.items()))
+    before = previous.select(pl.col("kode_desa").cast(pl.String).alias("desa_key"), *_SAME_COLUMNS, "tps").with_columns(
+        pl.col(c).cast(t) for c, t in types.items())
+    on = ["desa_key", *_SAME_COLUMNS]
+    matched = tonight.join(before.select(on), on=on, how="inner", nulls_equal=True).group_by("desa_key").len("matched")
+    one_tps = before.group_by("desa_key", "household").agg(pl.col("tps").n_unique().alias("n")).group_by(
+        "desa_key").agg((pl.col("n").max() == 1).alias("whole"))
+    return (tonight.group_by("desa_key").len("tonight")
+            .join(before.group_by("desa_key").len("before"), on="desa_key", how="left")
+            .join(matched, on="desa_key", how="left").join(one_tps, on="desa_key", how="left")
+            .select("desa_key", ((pl.col("tonight") == pl.col("before")) & (pl.col("tonight") == pl.col("matched"))
+                                 & pl.col("whole")).fill_null(False).alias("unchanged")))
 
 
 def overall_churn(quality: pl.DataFrame) -> float | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dpt_pipeline import tps
 from dpt_pipeline.errors import InputError
@@ -145,17 +149,13 @@ def test_tps_summary_matches_assignments() -> None:
     assert (s["mean_distance_m"] <= s["max_distance_m"]).all()
 
 
-def test_confirmed_duplicates_not_kept_get_no_tps() -> None:
+def test_struck_voters_get_no_tps_and_everyone_else_exactly_one() -> None:
     voters, coords = _desa("64.08.13.2006", "MARTADINATA", 5, 6)
     ids = voters["voter_id"].to_list()
-    groups = pl.DataFrame({"group_id": ["G-1", "G-1", "G-2", "G-2"], "voter_id": [ids[0], ids[1], ids[2], ids[3]],
-                           "keep": [True, False, True, False], "reason": ["", "", "", ""]})
-    decisions = pl.DataFrame({"pair_id": ["p1", "p2"], "voter_id_l": [ids[0], ids[2]], "voter_id_r": [ids[1], ids[3]],
-                              "keputusan": ["SAMA", "RAGU"]})
-    r = tps.assign(voters, coords, 600, groups=groups, decisions=decisions)
-    got = set(r.assignments["voter_id"])
-    assert ids[1] not in got                       # SAMA and not kept: struck
-    assert {ids[0], ids[2], ids[3]} <= got         # kept, or not confirmed by a person: still votes
+    struck = pl.DataFrame({"voter_id": [ids[1]], "kept_voter_id": [ids[0]], "komponen": ["S-x"]})
+    r = tps.assign(voters, coords, 600, struck=struck)
+    got = r.assignments["voter_id"]
+    assert ids[1] not in set(got) and got.is_unique().all()
     assert len(got) == voters.height - 1
     assert r.quality["struck_duplicates"].item() == 1
 
@@ -313,3 +313,102 @@ def test_desa_solved_in_worker_processes_give_the_same_tps(monkeypatch: pytest.M
     monkeypatch.setattr(tps.os, "cpu_count", lambda: 2)
     shared = tps.assign(voters, coords, 600)
     assert shared.assignments.equals(alone.assignments) and shared.quality.equals(alone.quality)
+
+
+# -- a night with unchanged lists moves nobody ---------------------------------------------------------------
+
+def _random_roll(seed: int, n_desa: int, big: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Several desa of random households (1-8 voters, now and then a KK larger than a small TPS) at random
+    RT points; the first desa large (many TPS), one desa without coordinates and an RT missing from the
+    file (it falls back to a neighbour)."""
+    rng = np.random.default_rng(seed)
+    voters, coords = [], []
+    for i in range(n_desa):
+        code = f"64.08.13.{2001 + i}"
+        n_rt = int(rng.integers(15, 30)) if big and i == 0 else int(rng.integers(1, 12))
+        lat, lon, spread = 0.3 + 0.1 * i, 117.4, float(rng.uniform(0.002, 0.03))
+        for rt in range(1, n_rt + 1):
+            rw = (rt - 1) // 4 + 1
+            if i != 1 and rt != 2:      # desa 1 has no coordinates; RT 2 of each desa is missing from the file
+                coords.append((code, rw, rt, lat + rng.uniform(0, spread), lon + rng.uniform(0, spread)))
+            for h in range(int(rng.integers(1, 45))):
+                size = int(rng.integers(1, 9)) if rng.random() > 0.01 else int(rng.integers(20, 80))
+                kk = f"{code}-{rt}-{h}"
+                voters += [(f"{kk}-{m}", code, f"DESA {i}", kk, rng.random() > 0.05, rt, rw) for m in range(size)]
+    v = pl.DataFrame(voters, schema={"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String,
+                                     "nkk": pl.String, "nkk_valid": pl.Boolean, "rt": pl.Int32, "rw": pl.Int32},
+                     orient="row")
+    return v, pl.DataFrame(coords, schema=tps.COORDINATE_SCHEMA, orient="row")
+
+
+def _assert_second_night_moves_nobody(voters: pl.DataFrame, coords: pl.DataFrame, cap: int) -> None:
+    """Assigned again from its own result on the same lists, nobody changes TPS and the TPS are the same;
+    also with the shortcut for an unchanged desa turned off, i.e. the solver itself started from last
+    night's assignment."""
+    first = tps.assign(voters, coords, cap)
+    assert first.assignments.height == voters.height and first.summary["voters"].max() <= cap
+    assert first.assignments.group_by("kode_desa", "household").agg(pl.col("tps").n_unique())["tps"].max() == 1
+    second = tps.assign(voters, coords, cap, previous=first.assignments)
+    assert second.assignments.equals(first.assignments)
+    assert second.summary.equals(first.summary)
+    assert second.quality["moved"].sum() == 0
+    with mock.patch.object(tps, "_unchanged_desa", lambda hh, previous: None):
+        solved = tps.assign(voters, coords, cap, previous=first.assignments)
+    moved = solved.assignments.join(first.assignments, on="voter_id").filter(pl.col("tps") != pl.col("tps_right"))
+    assert moved.height == 0, f"{moved.height} voters moved in {moved['kode_desa'].unique().to_list()}"
+    assert solved.summary.equals(first.summary)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_desa=st.integers(1, 4), big=st.booleans(), cap=st.sampled_from([600, 50]))
+def test_assigning_again_from_last_nights_result_changes_no_tps(seed: int, n_desa: int, big: bool, cap: int) -> None:
+    voters, coords = _random_roll(seed, n_desa, big)
+    _assert_second_night_moves_nobody(voters, coords, cap)
+
+
+@pytest.fixture(scope="module")
+def generated_roll(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """About 30,000 voters from the project's generator, ingested as `dpt ingest` does."""
+    from dpt_pipeline import ingest, sample
+    from dpt_pipeline.config import load_config
+
+    root = Path(__file__).resolve().parents[3]
+    data = tmp_path_factory.mktemp("roll")
+    sample.generate(data, 30_000, 7)
+    text = ((root / "config" / "pipeline.toml").read_text().replace("../sample_data/", "")
+            .replace('dir = "../reports"', 'dir = "out"')
+            .replace('regions = "regions.csv"', f'regions = "{root / "config" / "regions.csv"}"'))
+    (data / "pipeline.toml").write_text(text)
+    cfg = load_config(data / "pipeline.toml")
+    coords, _ = tps.read_coordinates(cfg.tps.coordinates)
+    return ingest.run(cfg).voters, coords
+
+
+@pytest.mark.parametrize("cap", [600, 50])
+def test_a_generated_roll_assigned_twice_keeps_every_tps(generated_roll: tuple[pl.DataFrame, pl.DataFrame],
+                                                         cap: int) -> None:
+    voters, coords = generated_roll
+    assert voters.height > 29_000
+    _assert_second_night_moves_nobody(voters, coords, cap)
+
+
+def test_an_unchanged_desa_keeps_last_nights_tps_even_where_the_solver_would_not() -> None:
+    (v1, c1), (v2, c2) = _desa("64.08.13.2006", "MARTADINATA", 40, 30), _desa("64.08.13.2001", "SANGATTA", 30, 31)
+    voters, coords = pl.concat([v1, v2]), pl.concat([c1, c2])
+    first = tps.assign(voters, coords, 600).assignments
+    # Last night, one household of TPS 1 voted at TPS 2 (still under the cap): the same lists keep that.
+    kk = first.filter((pl.col("kode_desa") == "64.08.13.2006") & (pl.col("tps") == 1))["household"][0]
+    last = first.with_columns(pl.when(pl.col("household") == kk).then(2).otherwise(pl.col("tps"))
+                              .cast(pl.Int32).alias("tps"))
+    again = tps.assign(voters, coords, 600, previous=last).assignments
+    assert again.sort("voter_id").select("voter_id", "tps").equals(last.sort("voter_id").select("voter_id", "tps"))
+    # One voter fewer in SANGATTA: that desa is solved again, MARTADINATA still keeps last night's TPS.
+    gone = v2["voter_id"][0]
+    fewer = tps.assign(voters.filter(pl.col("voter_id") != gone), coords, 600, previous=last)
+    j = fewer.assignments.join(last, on="voter_id")
+    assert (j.filter(pl.col("kode_desa") == "64.08.13.2006")["tps"]
+            == j.filter(pl.col("kode_desa") == "64.08.13.2006")["tps_right"]).all()
+    assert fewer.quality.filter(pl.col("kode_desa") == "64.08.13.2001")["moved"].item() <= 10
+    # Last night's TPS over tonight's cap: not kept, solved again within the rules.
+    small = tps.assign(voters, coords, 500, previous=last)
+    _assert_hard_rules(voters, small, 500)
