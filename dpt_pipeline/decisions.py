@@ -162,3 +162,50 @@ def resolve(standing_frame: pl.DataFrame, ranks: pl.DataFrame) -> Resolution:
                       different=beda.select("voter_id_l", "voter_id_r"),
                       struck=struck.cast(STRUCK_SCHEMA),  # type: ignore[arg-type]
                       attention=attention.cast(ATTENTION_SCHEMA))  # type: ignore[arg-type]
+
+
+def audit(standing_frame: pl.DataFrame, struck: pl.DataFrame, groups: pl.DataFrame, placed: pl.DataFrame,
+          voters: pl.DataFrame) -> dict[str, int]:
+    """The rule checked on published tables (each count must be 0): `standing_frame` (`standing`),
+    `struck` (struck_voters), `groups` (duplicate_groups), `placed` (tps_assignments: voter_id), `voters`
+    (voter_id). Independent of `resolve`: components are found again from the SAMA pairs."""
+    ids = voters.select("voter_id").with_row_index("_i")
+    on = (standing_frame.join(ids.rename({"voter_id": "voter_id_l", "_i": "_il"}), on="voter_id_l")
+          .join(ids.rename({"voter_id": "voter_id_r", "_i": "_ir"}), on="voter_id_r"))
+    sama, beda = on.filter(pl.col("keputusan") == SAMA), on.filter(pl.col("keputusan") == BEDA)
+    n = ids.height
+    graph = coo_matrix((np.ones(sama.height, dtype=np.int8), (sama["_il"].to_numpy(), sama["_ir"].to_numpy())),
+                       shape=(n, n))
+    labels = pl.Series("comp", connected_components(graph, directed=False)[1].astype(np.int64))
+    comp = ids.with_columns(labels).select("voter_id", "comp")
+    crossed = (beda.with_columns(pl.Series("_a", labels.to_numpy()[beda["_il"].to_numpy()]),
+                                 pl.Series("_b", labels.to_numpy()[beda["_ir"].to_numpy()]))
+               .filter(pl.col("_a") == pl.col("_b"))["_a"].unique())
+    members = comp.with_columns(pl.len().over("comp").alias("_n"),
+                                pl.col("voter_id").is_in(placed["voter_id"].implode()).alias("_placed"))
+    multi = members.filter(pl.col("_n") >= 2)
+    per = multi.group_by("comp").agg(pl.col("_placed").sum().alias("placed"),
+                                     pl.col("comp").is_in(crossed.implode()).first().alias("crossed"),
+                                     pl.len().alias("n"))
+    kept_of = struck.join(comp, on="voter_id", how="left").join(
+        comp.rename({"voter_id": "kept_voter_id", "comp": "_kc"}), on="kept_voter_id", how="left")
+    group_of = groups.select("voter_id", "group_id")
+    beda_groups = (beda.join(group_of.rename({"voter_id": "voter_id_l", "group_id": "_gl"}), on="voter_id_l")
+                   .join(group_of.rename({"voter_id": "voter_id_r", "group_id": "_gr"}), on="voter_id_r")
+                   .filter(pl.col("_gl") == pl.col("_gr")))
+    lone_struck = struck.join(multi.select("voter_id"), on="voter_id", how="anti")
+    not_placed = (voters.select("voter_id").join(placed.select("voter_id"), on="voter_id", how="anti")
+                  .join(struck.select("voter_id"), on="voter_id", how="anti"))
+    return {
+        "sama_components_not_keeping_exactly_one": int(per.filter(~pl.col("crossed") & (pl.col("placed") != 1)).height),
+        "conflicted_components_with_someone_struck": int(per.filter(pl.col("crossed")
+                                                                    & (pl.col("placed") < pl.col("n"))).height),
+        "struck_without_sama_path_to_kept": int(kept_of.filter(pl.col("comp").ne_missing(pl.col("_kc"))
+                                                               | pl.col("kept_voter_id").is_in(
+                                                                   struck["voter_id"].implode())).height),
+        "struck_without_any_sama": lone_struck.height,
+        "struck_but_placed": int(struck.join(placed.select("voter_id"), on="voter_id", how="semi").height),
+        "placed_twice": int(placed.height - placed["voter_id"].n_unique()),
+        "neither_placed_nor_struck": not_placed.height,
+        "beda_pairs_in_one_group": beda_groups.height,
+    }

@@ -540,9 +540,10 @@ def _review_export(config: Config, work: Path, voters: pl.DataFrame, review_pair
     before = read_previous(db, "review_exports")
     exports = exported.exports if before is None else pl.concat([before, exported.exports], how="diagonal_relaxed")
     shown_before = read_previous(db, "review_exported_voters")
+    # A record as each review file showed it (the same record can be shown at another row another night).
+    key = ["voter_id", "source", "source_row"]
     shown = exported.shown if shown_before is None else pl.concat(
-        [shown_before, exported.shown.join(shown_before.select("voter_id"), on="voter_id", how="anti")],
-        how="diagonal_relaxed")
+        [shown_before, exported.shown.join(shown_before.select(key), on=key, how="anti")], how="diagonal_relaxed")
     return exported, {"review_pairs": review_pairs, "review_exports": exports, "review_exported_voters": shown}
 
 

@@ -383,14 +383,17 @@ def _file_rows(path: Path) -> pl.DataFrame:
 
 
 def _identity_mismatch(rows: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
-    """Rows (baris) whose own sumber/baris/nama columns do not match the records of the pair they name,
-    with the first column that differs."""
+    """Rows (file, baris) whose own sumber/baris/nama columns match no version of the records of the pair
+    they name as a review file showed them, with the first column that differs. (A record can be shown at
+    another row on another night, when an identical copy above it left its list.)"""
+    rows = rows.with_columns(pl.int_range(pl.len()).alias("_row"))
+    checked = rows
     checks = []
     for i, side in ((1, "voter_id_l"), (2, "voter_id_r")):
         ref = shown.select(pl.col("voter_id").alias(side),
                            *[_clean_text(pl.col(c)).alias(f"_s_{SIDE_NAMES.get(c, c)}_{i}")
-                             for c in ("source", "source_row", "nama")])
-        rows = rows.join(ref, on=side, how="left")
+                             for c in ("source", "source_row", "nama")]).unique()
+        checked = checked.join(ref, on=side, how="left")
         for c in IDENTITY:
             if f"_f_{c}_{i}" in rows.columns:
                 checks.append((f"{c}_{i}", pl.col(f"_f_{c}_{i}").ne_missing(pl.col(f"_s_{c}_{i}"))))
@@ -399,13 +402,17 @@ def _identity_mismatch(rows: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
     first = pl.lit(None, pl.String)
     for name, bad in reversed(checks):
         first = pl.when(bad).then(pl.lit(name)).otherwise(first)
-    return rows.with_columns(first.alias("_kolom")).filter(pl.col("_kolom").is_not_null())
+    verdict = checked.with_columns(first.alias("_kolom")).group_by("_row").agg(
+        pl.col("_kolom").is_null().any().alias("_ok"), pl.col("_kolom").drop_nulls().first())
+    bad_rows = verdict.filter(~pl.col("_ok")).select("_row", "_kolom")
+    return rows.join(bad_rows, on="_row").drop("_row")
 
 
 def _what_changed(old: pl.DataFrame, voters: pl.DataFrame) -> pl.DataFrame:
     """For records no longer on the roll (old: voter_id + SIDE_FIELDS as shown): the record that took
     their place (same list and row, else same list and NIK) and the fields that changed, by name."""
     cols = [c for c in SIDE_FIELDS if c in old.columns and c in voters.columns]
+    old = old.unique("voter_id", keep="last", maintain_order=True)
     now = voters.select(*cols, pl.col("voter_id").alias("_new"))
     by_row = old.join(now.select("source", "source_row", "_new"), on=["source", "source_row"], how="left")
     by_nik = old.join(now.filter(pl.col("nik").is_not_null()).unique(["source", "nik"], keep="first")
@@ -568,7 +575,8 @@ def import_files(paths: Sequence[Path], database: Path, *, imported_at: dt.datet
             pl.lit(None, pl.Datetime("us")).alias("diekspor"), pl.lit(None, pl.String).alias("status"))
         exports = pl.concat([exports, legacy.select(list(EXPORTS_SCHEMA)).cast(EXPORTS_SCHEMA)])  # type: ignore[arg-type]
         fields = [c for c in SIDE_FIELDS if c in voters.columns]
-        unseen = voters.select("voter_id", *fields).join(shown.select("voter_id"), on="voter_id", how="anti")
+        key = [c for c in ("voter_id", "source", "source_row") if c in shown.columns]
+        unseen = voters.select("voter_id", *fields).join(shown.select(key), on=key, how="anti")
         shown = pl.concat([shown.select(["voter_id", *[c for c in fields if c in shown.columns]]), unseen],
                           how="diagonal_relaxed")
         history = table(con, "review_decisions", DECISION_SCHEMA)

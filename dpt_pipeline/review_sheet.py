@@ -122,6 +122,13 @@ def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = No
     dv.add(f"{k}2:{k}{max(frame.height + 1, 2)}")
     ws.add_data_validation(dv)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(frame.height + 1, 2)}"
+    # Printed, every column of a pair fits one line of an A3 landscape page, the header on every page.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A3
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_title_rows = "1:1"
     info = wb.create_sheet("petunjuk")
     for a, b in INSTRUCTIONS:
         info.append([a, b])

@@ -815,15 +815,7 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck:
     hh = households(kept, coordinates, cap)
     prev_assign = previous
     if prev_assign is not None:
-        was = (hh.select("desa_key", "household", "voter_id").explode("voter_id")
-               .join(prev_assign.select("voter_id", pl.col("kode_desa").alias("desa_key"), "tps"),
-                     on=["voter_id", "desa_key"])
-               .group_by("desa_key", "household").agg(pl.col("tps").mode().min().alias("prev_tps")))
-        hh = hh.join(was, on=["desa_key", "household"], how="left")
-        same = _unchanged_desa(hh, prev_assign)
-        if same is not None:
-            hh = hh.join(same, on="desa_key", how="left")
-        hh = hh.sort("desa_key", "household")   # each night the same order, whatever the joins did
+        hh = _with_last_night(hh, prev_assign)
     frames = hh.partition_by("desa_key", maintain_order=True)
     parts = [_attach(g, r) for g, r in zip(frames, _solve_all([DesaInput.of(g) for g in frames], cap), strict=True)]
     if not parts:  # no voters: the tables with their columns and no rows
@@ -843,29 +835,34 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck:
     return TpsResult(assignments, summary, quality)
 
 
-_SAME_COLUMNS = ("voter_id", "household", "rw", "rt", "lat", "lon")
+_SAME_COLUMNS = ("household", "rw", "rt", "lat", "lon")
 
 
-def _unchanged_desa(hh: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame | None:
-    """Per desa, whether it is as it was last night: the same voters in the same households at the same
-    points, and each household at one TPS last night. None if last night's table lacks a column."""
-    if any(c not in previous.columns for c in (*_SAME_COLUMNS, "kode_desa", "tps")):
-        return None
-    types = {"voter_id": pl.String, "household": pl.String, "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64,
-             "lon": pl.Float64}
-    tonight = (hh.select("desa_key", *(c for c in _SAME_COLUMNS if c != "voter_id"), "voter_id")
-               .explode("voter_id").with_columns(pl.col(c).cast(t) for c, t in types.items()))
-    before = previous.select(pl.col("kode_desa").cast(pl.String).alias("desa_key"), *_SAME_COLUMNS, "tps").with_columns(
-        pl.col(c).cast(t) for c, t in types.items())
-    on = ["desa_key", *_SAME_COLUMNS]
-    matched = tonight.join(before.select(on), on=on, how="inner", nulls_equal=True).group_by("desa_key").len("matched")
-    one_tps = before.group_by("desa_key", "household").agg(pl.col("tps").n_unique().alias("n")).group_by(
-        "desa_key").agg((pl.col("n").max() == 1).alias("whole"))
-    return (tonight.group_by("desa_key").len("tonight")
-            .join(before.group_by("desa_key").len("before"), on="desa_key", how="left")
-            .join(matched, on="desa_key", how="left").join(one_tps, on="desa_key", how="left")
-            .select("desa_key", ((pl.col("tonight") == pl.col("before")) & (pl.col("tonight") == pl.col("matched"))
-                                 & pl.col("whole")).fill_null(False).alias("unchanged")))
+def _with_last_night(hh: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """The households with their TPS of last night (`prev_tps`, the most common among their voters) and,
+    per desa, whether it is as it was last night (`unchanged`): the same voters in the same households at
+    the same RTs and points, each household at one TPS. In the order of `households`."""
+    compare = all(c in previous.columns for c in _SAME_COLUMNS)
+    last = previous.select("voter_id", pl.col("kode_desa").cast(pl.String).alias("desa_key"), "tps",
+                           *([pl.col(c).cast(hh.schema[c]).alias(f"{c}_last") for c in _SAME_COLUMNS]
+                             if compare else []))
+    per_voter = (hh.select("desa_key", *_SAME_COLUMNS, "voter_id").explode("voter_id")
+                 .join(last, on=["voter_id", "desa_key"], how="left"))
+    same = pl.col("tps").is_not_null()
+    if compare:
+        for c in _SAME_COLUMNS:
+            same = same & pl.col(c).eq_missing(pl.col(f"{c}_last"))
+    was = per_voter.group_by("desa_key", "household").agg(
+        pl.col("tps").drop_nulls().mode().min().alias("prev_tps"),
+        (same.all() & (pl.col("tps").n_unique() == 1)).alias("_same"), pl.len().alias("_voters"))
+    before = last.group_by("desa_key").agg(pl.len().alias("_before"))
+    desa = (was.group_by("desa_key").agg(pl.col("_same").all(), pl.col("_voters").sum())
+            .join(before, on="desa_key", how="left")
+            .select("desa_key", (pl.col("_same") & (pl.col("_voters") == pl.col("_before")) & pl.lit(compare))
+                    .fill_null(False).alias("unchanged")))
+    return (hh.join(was.select("desa_key", "household", "prev_tps"), on=["desa_key", "household"], how="left")
+            .join(desa, on="desa_key", how="left")
+            .sort("desa_key", "household"))   # each night the same order, whatever the joins did
 
 
 def overall_churn(quality: pl.DataFrame) -> float | None:

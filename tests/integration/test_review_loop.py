@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from dpt_pipeline import cli, decisions, pipeline, review
-from dpt_pipeline.config import load_config
+from dpt_pipeline.config import Config, load_config
 from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,15 +25,30 @@ LOW = "\n[review]\nlearn_min = 5\n"
 
 
 def _config(tmp_path: Path, data: Path | None = None, extra: str = "") -> Path:
+    """The sample config writing to tmp_path/out, without maps (these tests read tables and review files)."""
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path}/out"')
     if extra == LOW:
         text = text.replace("review_threshold = 0.2", "review_threshold = 1e-12")
     text = text.replace('"../sample_data/', f'"{data or ROOT / "sample_data"}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
+        "[tps]\n", "[tps]\nmaps = false\n")
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "p.toml"
     path.write_text(text + extra)
     return path
+
+
+@pytest.fixture(scope="module")
+def night_one(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One first run on the sample, shared: each test starts from a copy of its output folder."""
+    base = tmp_path_factory.mktemp("night_one")
+    pipeline.run(load_config(_config(base)))
+    return base / "out"
+
+
+def _after_night_one(tmp_path: Path, night_one: Path) -> Config:
+    shutil.copytree(night_one, tmp_path / "out", symlinks=True)
+    return load_config(_config(tmp_path))
 
 
 def _csvs(cfg) -> list[Path]:
@@ -57,9 +72,8 @@ def _rewrite(path: Path, edit) -> Path:
     return path
 
 
-def test_decisions_shape_the_next_run(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+def test_decisions_shape_the_next_run(tmp_path: Path, night_one: Path) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
     assert _csvs(cfg) and sorted((cfg.output.dir / "review").glob("*/*.xlsx"))   # XLSX is the default
     inbox = simulated_reviewer(_csvs(cfg), TRUTH, tmp_path / "inbox")
     report = pipeline.review_import(cfg, inbox)
@@ -84,13 +98,16 @@ def test_decisions_shape_the_next_run(tmp_path: Path) -> None:
     assert struck.height > 0 and placed.join(struck, on="voter_id").height == 0
     assert placed["voter_id"].is_unique().all() and placed.height == n_voters - struck.height
     assert second.tps["struck_duplicates"] == struck.height
+    audit = decisions.audit(decisions.standing(_query(db, "SELECT * FROM review_decisions")),
+                            _query(db, "SELECT * FROM struck_voters"), _query(db, "SELECT * FROM duplicate_groups"),
+                            placed, _query(db, "SELECT voter_id FROM voters"))
+    assert set(audit.values()) == {0}, audit
     scores = evaluate_decisions(db)
     assert scores.precision >= 0.98 and scores.recall >= 0.98, scores
 
 
-def test_identical_nights_change_no_assignment(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+def test_identical_nights_change_no_assignment(tmp_path: Path, night_one: Path) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
     inbox = simulated_reviewer(_csvs(cfg), TRUTH, tmp_path / "inbox", share=0.5, seed=3)
     pipeline.review_import(cfg, inbox)
     a = _query(pipeline.run(cfg).database, "SELECT voter_id, kode_desa, tps FROM tps_assignments ORDER BY voter_id")
@@ -126,10 +143,9 @@ def test_a_night_old_file_keeps_its_good_decisions_and_reopens_the_changed_pair(
     assert dict(log.iter_rows())[review.STALE] == len(report.stale)
 
 
-def test_one_bad_row_refuses_only_itself_and_the_command_says_so(tmp_path: Path) -> None:
-    cfg_path = _config(tmp_path)
-    cfg = load_config(cfg_path)
-    pipeline.run(cfg)
+def test_one_bad_row_refuses_only_itself_and_the_command_says_so(tmp_path: Path, night_one: Path) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
+    cfg_path = cfg.path
     [f, *_] = simulated_reviewer(_csvs(cfg), TRUTH, tmp_path / "inbox")
     rows = pl.read_csv(f, separator=";", infer_schema=False)
     assert rows.height >= 2
@@ -144,9 +160,8 @@ def test_one_bad_row_refuses_only_itself_and_the_command_says_so(tmp_path: Path)
     assert stored == rows.height - 1
 
 
-def test_two_camats_who_disagree_strike_nobody_until_one_decision_stands(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+def test_two_camats_who_disagree_strike_nobody_until_one_decision_stands(tmp_path: Path, night_one: Path) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
     asked = _asked(cfg)
     border = asked.group_by("pair_id").agg(pl.col("berkas")).filter(pl.col("berkas").list.len() == 2)
     assert border.height > 0
@@ -181,9 +196,8 @@ def test_two_camats_who_disagree_strike_nobody_until_one_decision_stands(tmp_pat
     assert len(set(ids) & set(struck)) == 1 and not _asked(cfg)["pair_id"].is_in([pair]).any()
 
 
-def test_a_file_edited_in_place_is_kept_aside_before_the_next_night(tmp_path: Path, caplog) -> None:
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+def test_a_file_edited_in_place_is_kept_aside_before_the_next_night(tmp_path: Path, night_one: Path, caplog) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
     f = _csvs(cfg)[0]
     _rewrite(f, lambda r: r.with_columns(pl.lit("SAMA").alias("keputusan")))
     edited = f.read_bytes()
@@ -197,9 +211,8 @@ def test_a_file_edited_in_place_is_kept_aside_before_the_next_night(tmp_path: Pa
     assert report.stored.height + len(report.refused) + len(report.stale) > 0
 
 
-def test_ragu_comes_back_with_its_note(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+def test_ragu_comes_back_with_its_note(tmp_path: Path, night_one: Path) -> None:
+    cfg = _after_night_one(tmp_path, night_one)
     f = _csvs(cfg)[0]
     pair = pl.read_csv(f, separator=";", infer_schema=False)["pair_id"][0]
     dst = tmp_path / "in" / f.name
@@ -237,12 +250,11 @@ def test_learning_is_adopted_only_when_the_held_out_f1_does_not_fall(tmp_path: P
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is installed by .ci/run")
-def test_a_file_saved_by_calc_in_indonesian_settings_imports_whole(tmp_path: Path) -> None:
+def test_a_file_saved_by_calc_in_indonesian_settings_imports_whole(tmp_path: Path, night_one: Path) -> None:
     """The camat decides in the XLSX; LibreOffice Calc (id-ID locale) saves it as XLSX and as CSV."""
     import openpyxl
 
-    cfg = load_config(_config(tmp_path))
-    pipeline.run(cfg)
+    cfg = _after_night_one(tmp_path, night_one)
     xlsx = sorted((cfg.output.dir / "review").glob("*/*.xlsx"), key=lambda p: -p.stat().st_size)[0]
     work = tmp_path / "camat"
     work.mkdir()

@@ -102,8 +102,10 @@ def _run(flags: list[tuple[bool, bool]], decided: list, model: list) -> tuple[pl
 @given(flags=flags_st, decided=decision_st, model=model_st)
 def test_only_a_sama_chain_strikes_and_each_component_keeps_one(flags, decided, model) -> None:
     standing, res, groups, recs = _run(flags, decided, model)
+
     def edges(word: str) -> list[tuple[str, str]]:
-        return [tuple(r) for r in standing.filter(pl.col("keputusan") == word).select("voter_id_l", "voter_id_r").rows()]
+        chosen = standing.filter(pl.col("keputusan") == word).select("voter_id_l", "voter_id_r")
+        return [(a, b) for a, b in chosen.rows()]
 
     sama, beda = edges(SAMA), edges(BEDA)
     nodes = recs["voter_id"].to_list()
@@ -127,6 +129,8 @@ def test_only_a_sama_chain_strikes_and_each_component_keeps_one(flags, decided, 
         assert group_of.get(a) is None or group_of.get(a) != group_of.get(b), "a BEDA pair shares a group"
     for a, b in res.same.iter_rows():
         assert group_of.get(a) is not None and group_of[a] == group_of.get(b), "a model score split a SAMA pair"
+    placed = recs.select("voter_id").join(res.struck, on="voter_id", how="anti")
+    assert set(decisions.audit(standing, res.struck, groups, placed, recs).values()) == {0}
 
 
 @settings(max_examples=150, deadline=None)
@@ -193,3 +197,19 @@ def test_a_history_from_before_owners_takes_its_file_as_owner() -> None:
     old = history([(0, 1, SAMA, "x", 0)]).drop("berkas", "diekspor")
     h = decisions.history_frame(old)
     assert h["berkas"].to_list() == ["x.xlsx"] and h["diekspor"].to_list() == h["imported_at"].to_list()
+
+
+def test_the_audit_sees_a_broken_rule() -> None:
+    """decisions.audit finds each kind of breach on published tables (it is what the benchmark checks)."""
+    flags = [(False, False)] * 9
+    standing, res, groups, recs = _run(flags, [((1, 2), SAMA, "k/a", 0), ((3, 4), BEDA, "k/a", 0)],
+                                       [((3, 4), 0.9)])
+    everyone = recs.select("voter_id")
+    struck_lone = pl.DataFrame({"voter_id": [vid(5)], "kept_voter_id": [vid(6)], "komponen": ["S-x"]})
+    bad = decisions.audit(standing, pl.concat([res.struck, struck_lone]), groups,
+                          everyone.join(pl.concat([res.struck, struck_lone]), on="voter_id", how="anti"), recs)
+    assert bad["struck_without_any_sama"] == 1 and bad["struck_without_sama_path_to_kept"] == 1
+    both_placed = decisions.audit(standing, res.struck.head(0), groups, everyone, recs)
+    assert both_placed["sama_components_not_keeping_exactly_one"] == 1
+    glued = pl.DataFrame({"group_id": ["G"] * 2, "voter_id": [vid(3), vid(4)], "keep": [True, False], "reason": ""})
+    assert decisions.audit(standing, res.struck, glued, everyone, recs)["beda_pairs_in_one_group"] == 1

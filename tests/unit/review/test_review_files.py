@@ -117,6 +117,18 @@ def test_a_shifted_decision_column_is_refused_not_misapplied(tmp_path) -> None:
     assert {n.field for n in report.refused} <= {"nama_1", "nama_2", "sumber_1", "baris_1", "baris_2"}
 
 
+def test_a_record_shown_at_another_row_another_night_still_matches(tmp_path) -> None:
+    """Two identical rows: when the first is corrected, the second takes its voter_id (ingest numbers
+    identical copies), so the same record is shown at row 3 tonight and was at row 2 last night."""
+    moved = VOTERS.filter(pl.col("voter_id") == "b").with_columns(pl.lit(3, pl.Int64).alias("source_row"))
+    shown = pl.concat([VOTERS, moved])
+    row = _row("p1", "SAMA")
+    row[7] = "3"
+    report, _ = review.read_decisions([_csv(tmp_path, [row, _row("p2", "BEDA")])], exports=EXPORTS, shown=shown,
+                                      voters=VOTERS, history=decisions.history_frame(None), imported_at=WHEN)
+    assert not report.refused and report.stored.height == 2
+
+
 def test_missing_columns_refuse_the_file(tmp_path) -> None:
     with pytest.raises(InputError, match=r"row 1.*missing columns \['keputusan'\]"):
         _read([_csv(tmp_path, [["p1"]], header=["pair_id"], name="x.csv")])

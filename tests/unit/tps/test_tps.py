@@ -352,7 +352,9 @@ def _assert_second_night_moves_nobody(voters: pl.DataFrame, coords: pl.DataFrame
     assert second.assignments.equals(first.assignments)
     assert second.summary.equals(first.summary)
     assert second.quality["moved"].sum() == 0
-    with mock.patch.object(tps, "_unchanged_desa", lambda hh, previous: None):
+    real = tps._with_last_night
+    with mock.patch.object(tps, "_with_last_night", lambda hh, previous: real(hh, previous).with_columns(
+            pl.lit(False).alias("unchanged"))):
         solved = tps.assign(voters, coords, cap, previous=first.assignments)
     moved = solved.assignments.join(first.assignments, on="voter_id").filter(pl.col("tps") != pl.col("tps_right"))
     assert moved.height == 0, f"{moved.height} voters moved in {moved['kode_desa'].unique().to_list()}"
