@@ -209,10 +209,13 @@ def _print_run(result: object, quiet: bool) -> None:
         rows = link.get("review_summary", [])
         if rows:
             print(f"review:   {link['review_files']} files under {result.database.parent / 'review'} "
-                  "(open / SAMA / BEDA / RAGU per kecamatan)")
+                  "(open / SAMA / BEDA / RAGU / in conflict per kecamatan)")
             for r in rows:  # type: ignore[attr-defined]
                 print(f"          {r['kabupaten']:<20} {r['kecamatan']:<22} {r['terbuka']:>5} {r['sama']:>5} "
-                      f"{r['beda']:>5} {r['ragu']:>5}")
+                      f"{r['beda']:>5} {r['ragu']:>5} {r.get('konflik', 0):>5}")
+        if link.get("struck"):
+            print(f"struck:   {link['struck']} voters confirmed SAMA with a record kept for them lose their TPS "
+                  "(struck_voters)")
         for f in link.get("border_files", []):  # type: ignore[attr-defined]
             print(f"border:   {f}")
         print(f"model:    {link['model']}")

@@ -300,7 +300,10 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
         shutil.copyfile(db, staged)
         report = review.import_files(paths, staged)
         _refresh_review(config, staged, work, record.run_id)
-        _commit(config, work, record.run_id, spare=paths)
+        # A file imported from the review folder itself is replaced by the new files, unless rows of it were
+        # refused: then it is kept aside, so the camat can fix those rows.
+        with_refused = {Path(n.file).resolve() for n in report.refused}
+        _commit(config, work, record.run_id, spare=[p for p in paths if Path(p).resolve() not in with_refused])
     return report
 
 

@@ -454,9 +454,14 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     exp = exports.rename({"berkas": "_exp_berkas"})
     exact = rows.join(exp, left_on=["ekspor", "pair_id", "berkas"], right_on=["ekspor", "pair_id", "_exp_berkas"],
                       how="inner", coalesce=False)
-    latest = exp.sort("diekspor").group_by("pair_id", maintain_order=True).last().drop("ekspor")
+    # Without a known export: the pair's export to this file's owner (its `berkas`, else a file named like
+    # it), else its latest export.
     loose = (rows.join(exact.select("file", "baris"), on=["file", "baris"], how="anti")
-             .join(latest, on="pair_id", how="inner"))
+             .join(exp.drop("ekspor"), on="pair_id", how="inner")
+             .with_columns((pl.col("_exp_berkas") == pl.col("berkas")).fill_null(False).alias("_own"),
+                           pl.col("_exp_berkas").str.ends_with("/" + pl.col("_stem")).fill_null(False).alias("_named"))
+             .sort(["_own", "_named", "diekspor"], descending=True, nulls_last=True)
+             .unique(["file", "baris"], keep="first", maintain_order=True).drop("_own", "_named"))
     found = pl.concat([exact, loose], how="diagonal_relaxed")
     unknown = rows.join(found.select("file", "baris"), on=["file", "baris"], how="anti")
     refuse(unknown, "pair_id", "not a pair any review file listed (was the cell edited, or the row copied "

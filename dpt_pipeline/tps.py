@@ -399,9 +399,13 @@ def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, tolerance: i
 
 
 def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, point: np.ndarray,
-             pw: np.ndarray, previous: Previous | None, iterations: int, nearest: int, penalty: float,
-             tolerance: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Labels and centres with k TPS, or None if the flow or the repair cannot keep every TPS under the cap."""
+             pw: np.ndarray, previous: Previous | None, kept: np.ndarray, iterations: int, nearest: int,
+             penalty: float, tolerance: int, before: DesaResult | None) -> DesaResult | None:
+    """The TPS with k of them, or None if the flow or the repair cannot keep every TPS under the cap.
+
+    `before`: last night's TPS (k of them), which still hold every household under the cap. Then the
+    Lloyd iteration goes on only while each step beats keeping them (`_rank`), and stops at the first that
+    does not: started from a good assignment it moves nobody, and it never returns a worse one."""
     n = int(w.sum())
     prev = previous.labels if previous is not None else np.full(len(w), -1)
     # Interchangeable households: one point, one size, one TPS last night.
@@ -409,7 +413,6 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
     gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
     count = np.bincount(group)
     supply = count * size
-    centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
     lo, hi, band_lo, band_hi = _band(n, k, cap, tolerance)
     lo_j, hi_j = np.full(k, lo), np.full(k, hi)
     if previous is not None:
@@ -420,27 +423,54 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
         carried = np.bincount(prev[had], weights=w[had], minlength=m).astype(np.int64)
         lo_j[:m] = np.minimum(lo, np.maximum(carried, band_lo))
         hi_j[:m] = np.maximum(hi, np.minimum(carried, band_hi))
-    share = None
-    for _ in range(iterations):
+
+    def step(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """One Lloyd step: the flow to these centres, and the centres moved to the mean of their voters."""
         share = _flow_widening(_costs(gxy, gprev, centres, penalty), supply, lo_j, hi_j, nearest, gprev)
         if share is None:
             return None
         mass = share.sum(axis=0)
         moved_to = centres.copy()
         moved_to[mass > 0] = (share.T @ gxy)[mass > 0] / mass[mass > 0, None]
+        return share, moved_to
+
+    def whole(share: np.ndarray, centres: np.ndarray) -> DesaResult | None:
+        """The flow in whole households, the sizes evened out and every TPS brought under the cap."""
+        per_group = _round(share, size, count)
+        labels = np.empty(len(w), dtype=np.int64)
+        labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)),
+                                                             per_group.ravel())
+        hcost = _costs(xy, prev, centres, penalty)
+        _balance(labels, w, hcost, centres, band_lo, band_hi, 4 * k + 50)
+        if not _repair(labels, w, hcost, cap):
+            return None
+        return DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap), kept)
+
+    if before is not None and previous is not None:
+        best, best_rank = before, _rank(before, xy, w, cap, tolerance, penalty, previous)
+        for _ in range(iterations):
+            stepped = step(best.centres)
+            res = whole(*stepped) if stepped is not None else None
+            if res is None:
+                break
+            rank = _rank(res, xy, w, cap, tolerance, penalty, previous)
+            if not rank < best_rank:
+                break
+            best, best_rank = res, rank
+        return best
+    centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
+    share = None
+    for _ in range(iterations):
+        stepped = step(centres)
+        if stepped is None:
+            return None
+        share, moved_to = stepped
         shift = float(np.abs(moved_to - centres).max())
         centres = moved_to
         if shift < 1.0:
             break
     assert share is not None
-    per_group = _round(share, size, count)
-    labels = np.empty(len(w), dtype=np.int64)
-    labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)), per_group.ravel())
-    hcost = _costs(xy, prev, centres, penalty)
-    _balance(labels, w, hcost, centres, band_lo, band_hi, 4 * k + 50)
-    if not _repair(labels, w, hcost, cap):
-        return None
-    return labels, centres
+    return whole(share, centres)
 
 
 def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
@@ -451,24 +481,22 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     With `previous`, the result is never worse than keeping last night's TPS where they still hold every
     household under the cap (`_rank`: fewer TPS, fewer voters outside the accepted sizes, then distance
     plus the move penalty): households move only when the move pays for itself."""
-    n = int(w.sum())
     if len(w) and int(w.max()) > cap:
         raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
     if not np.isfinite(xy).all():
         raise ValueError("household points must be finite numbers")
     pts, point = _unique_rows(xy)
     pw = np.bincount(point, weights=w)
+    before = _as_before(previous, xy, w, cap)
     result = None
     for k in range(min_tps(w, cap), len(w) + 1):
         prev_k, kept = _take(previous, w, k)
-        solved = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, iterations, nearest, penalty, tolerance)
-        if solved is not None:
-            labels, centres = solved
-            result = DesaResult(labels, _centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap), kept)
+        result = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, kept, iterations, nearest, penalty, tolerance,
+                          before if before is not None and before.k == k else None)
+        if result is not None:
             break
     if result is None:
         raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
-    before = _as_before(previous, xy, w, cap)
     if before is not None and previous is not None and (
             _rank(before, xy, w, cap, tolerance, penalty, previous)
             <= _rank(result, xy, w, cap, tolerance, penalty, previous)):

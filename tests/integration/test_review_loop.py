@@ -3,6 +3,7 @@ edited in place), run again."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -209,6 +210,15 @@ def test_a_file_edited_in_place_is_kept_aside_before_the_next_night(tmp_path: Pa
     assert not (cfg.output.dir / review.ASIDE / third.run_id).exists()
     report = pipeline.review_import(cfg, [kept])
     assert report.stored.height + len(report.refused) + len(report.stale) > 0
+    # Imported from the review folder itself: replaced by the new files, unless a row of it was refused.
+    g = _csvs(cfg)[0]
+    _rewrite(g, lambda r: r.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("YA"))
+                                         .otherwise(pl.lit("BEDA")).alias("keputusan")))
+    edited = g.read_bytes()
+    report = pipeline.review_import(cfg, [g])
+    assert len(report.refused) == 1
+    aside = list((cfg.output.dir / review.ASIDE).glob(f"*/{g.relative_to(cfg.output.dir / 'review')}"))
+    assert any(a.read_bytes() == edited for a in aside)
 
 
 def test_ragu_comes_back_with_its_note(tmp_path: Path, night_one: Path) -> None:
@@ -249,7 +259,8 @@ def test_learning_is_adopted_only_when_the_held_out_f1_does_not_fall(tmp_path: P
     assert (cfg.output.dir / "model.json").read_text() == em_only
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is installed by .ci/run")
+@pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"),
+                    reason="needs LibreOffice (soffice); .ci/run installs it, and in CI it is never skipped")
 def test_a_file_saved_by_calc_in_indonesian_settings_imports_whole(tmp_path: Path, night_one: Path) -> None:
     """The camat decides in the XLSX; LibreOffice Calc (id-ID locale) saves it as XLSX and as CSV."""
     import openpyxl

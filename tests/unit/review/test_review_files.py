@@ -233,3 +233,16 @@ def test_the_csv_has_a_decimal_comma_and_no_live_formula(tmp_path) -> None:
     text = review_sheet.write_csv(frame, tmp_path / "a.csv").read_bytes().decode("utf-8-sig")
     row = dict(zip(*[line.split(";") for line in text.splitlines()[:2]], strict=True))
     assert row["skor"] == "97,5" and row["nama_1"].startswith("\"'=HYPERLINK") or row["nama_1"].startswith("'=")
+
+
+def test_a_file_without_its_export_columns_is_owned_by_the_kecamatan_it_is_named_after(tmp_path) -> None:
+    """A border pair was exported to two camats; a file whose `ekspor`/`berkas` columns were deleted is
+    attributed to the camat whose file name it carries, not to whichever export came last."""
+    other = EXPORTS.filter(pl.col("pair_id") == "p1").with_columns(pl.lit("bontang/bontang-utara").alias("berkas"))
+    exports = pl.concat([other, EXPORTS])
+    header = [h for h in HEADER if h not in ("ekspor", "berkas")]
+    for name, owner in (("bontang-utara.csv", "bontang/bontang-utara"), ("teluk-pandan.csv", OWNER)):
+        path = _csv(tmp_path, [_row("p1", "SAMA")[:-2]], header=header, name=name)
+        report, _ = review.read_decisions([path], exports=exports, shown=VOTERS, voters=VOTERS,
+                                          history=decisions.history_frame(None), imported_at=WHEN)
+        assert report.stored["berkas"].to_list() == [owner], name
