@@ -353,7 +353,15 @@ def _refresh_review(config: Config, database: Path, work: Path, run_id: str) -> 
     exported, tables = _review_export(config, work, voters, listed, history, attention, names, ranks, rules, run_id,
                                       previous=database)
     tables.pop("review_pairs")
-    replace_tables(tables, database)
+    con = duckdb.connect(str(database))     # a staged copy: written in place, moved into place on commit
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for name, frame in tables.items():
+            review.replace_table(con, name, frame)
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
     return exported
 
 
@@ -446,8 +454,12 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     reopened = review_reopened(read_previous(db, "review_reopened"), standing)
     attention = pl.concat([resolution.attention, reopened])
     extra = _decided_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
-    again = _pairs_table(compare.attach(records, score_fn(extra.select("rid_l", "rid_r")), ids), cset) \
-        if extra.height else pairs.head(0)
+    again = pairs.head(0)
+    if extra.height:
+        rescored = score_fn(extra.select("rid_l", "rid_r")).select(
+            [c for c in scored.columns if c != "pass_mask"]).with_columns(
+            pl.lit(0, scored.schema["pass_mask"]).alias("pass_mask"))     # no blocking pass found them tonight
+        again = _pairs_table(compare.attach(records, rescored, ids), cset)
     review_pairs = pl.concat([pairs, again])
     exported, review_tables = _review_export(config, work, records, review_pairs, history, attention, names, ranks,
                                              rules, run_id)

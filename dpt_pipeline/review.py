@@ -589,12 +589,12 @@ def import_files(paths: Sequence[Path], database: Path, *, imported_at: dt.datet
                                           imported_at=when)
         new_history = pl.concat([history, report.stored])
         con.execute("BEGIN TRANSACTION")
-        _replace(con, "review_decisions", new_history)
-        _replace(con, "review_reopened", pl.concat([table(con, "review_reopened", REOPENED_SCHEMA), reopened]))
-        _replace(con, "review_import_log", pl.concat([table(con, "review_import_log", LOG_SCHEMA),
+        replace_table(con, "review_decisions", new_history)
+        replace_table(con, "review_reopened", pl.concat([table(con, "review_reopened", REOPENED_SCHEMA), reopened]))
+        replace_table(con, "review_import_log", pl.concat([table(con, "review_import_log", LOG_SCHEMA),
                                                       log_rows(report, when)]))
         names = _names(con)
-        _replace(con, "review_summary", summary(pairs, voters, new_history, names))
+        replace_table(con, "review_summary", summary(pairs, voters, new_history, names))
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
@@ -607,7 +607,7 @@ def _has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                             [name]).fetchall()[0][0])
 
 
-def _replace(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     con.register("_frame", frame)
     con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
     con.unregister("_frame")

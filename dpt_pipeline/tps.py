@@ -17,11 +17,11 @@ Night to night the TPS are a fixed point: a night with unchanged lists moves nob
 households, voters and points are as last night keeps last night's TPS if they keep every rule. Otherwise,
 started from last night: a TPS whose voters still lie within the sizes accepted in the end (floor/ceil(n/k)
 and the tolerance) may keep its size in the flow, every group can always stay (its arc to last night's TPS
-is there and wins ties), and the result is kept only if it beats keeping last night's TPS (`_rank`: fewer
-TPS, fewer voters outside the accepted sizes, then distance plus the move penalty). Each night's result is
-then settled: solved again from itself, as the next night would, until nothing moves (each round that
-moves someone lowers the distances by more than the penalties), so that the next night, on the same
-input, gives it back.
+is there and wins ties), and where last night's TPS still hold every household under the cap the Lloyd
+iteration goes on only while each step beats the best so far, starting from keeping them (`_rank`: fewer
+TPS, fewer voters outside the accepted sizes, then distance plus the move penalty). Each night's result
+is then settled: solved again from itself, as the next night would, until nothing moves (a round that
+moves someone improves `_rank`, so this ends), so that the next night, on the same input, gives it back.
 """
 
 from __future__ import annotations
@@ -404,8 +404,9 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
     """The TPS with k of them, or None if the flow or the repair cannot keep every TPS under the cap.
 
     `before`: last night's TPS (k of them), which still hold every household under the cap. Then the
-    Lloyd iteration goes on only while each step beats keeping them (`_rank`), and stops at the first that
-    does not: started from a good assignment it moves nobody, and it never returns a worse one."""
+    Lloyd iteration starts from them and goes on only while each step beats the best so far (`_rank`),
+    stopping at the first that does not: started from a good assignment it moves nobody, and it never
+    returns one worse than last night's."""
     n = int(w.sum())
     prev = previous.labels if previous is not None else np.full(len(w), -1)
     # Interchangeable households: one point, one size, one TPS last night.

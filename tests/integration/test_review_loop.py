@@ -3,6 +3,7 @@ edited in place), run again."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -294,3 +295,31 @@ def test_a_file_saved_by_calc_in_indonesian_settings_imports_whole(tmp_path: Pat
         report = pipeline.review_import(cfg, [out[fmt]])
         assert not report.refused, (fmt, [str(x) for x in report.refused[:3]])
         assert report.stored.height + report.unchanged == n, fmt
+
+
+def test_a_decided_pair_no_longer_listed_comes_back_scored(tmp_path: Path, night_one: Path) -> None:
+    """A RAGU and a conflict on pairs the blocking does not even find tonight (two unrelated records) are
+    scored and listed again, with their status; nobody is struck on them."""
+    cfg = _after_night_one(tmp_path, night_one)
+    voters = _query(cfg.output.database_path, "SELECT voter_id FROM voters ORDER BY voter_id LIMIT 4")["voter_id"]
+    a, b, c, d = voters.to_list()
+    rows = []
+    for (left, right), word, owner in (((a, b), "RAGU", "kutai-timur/teluk-pandan"),
+                                       ((c, d), "SAMA", "kutai-timur/teluk-pandan"),
+                                       ((c, d), "BEDA", "bontang/bontang-utara")):
+        pid = pipeline.pair_ids(pl.DataFrame({"voter_id_l": [left], "voter_id_r": [right]})).item()
+        rows.append({"pair_id": pid, "voter_id_l": left, "voter_id_r": right, "keputusan": word, "catatan": "x",
+                     "file": "f.csv", "baris": 2, "imported_at": dt.datetime(2026, 11, 30), "berkas": owner,
+                     "diekspor": dt.datetime(2026, 11, 29)})
+    history = pl.DataFrame(rows, schema=decisions.DECISION_SCHEMA)
+    with duckdb.connect(str(cfg.output.database_path)) as con:
+        con.register("h", history)
+        con.execute("CREATE OR REPLACE TABLE review_decisions AS SELECT * FROM h")
+    result = pipeline.run(cfg)
+    back = _asked(cfg).filter(pl.col("pair_id").is_in(history["pair_id"].implode()))
+    assert set(back["pair_id"]) == set(history["pair_id"])
+    assert {s.split(" (")[0] for s in back["status"]} == {decisions.STATUS_RAGU, decisions.STATUS_KONFLIK}
+    struck = _query(result.database, "SELECT voter_id FROM struck_voters")["voter_id"].to_list()
+    assert not {a, b, c, d} & set(struck)
+    listed = _query(result.database, "SELECT pair_id, blocking_passes FROM review_pairs")
+    assert listed.filter(pl.col("pair_id").is_in(history["pair_id"].implode())).height == 2
