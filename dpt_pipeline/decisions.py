@@ -149,12 +149,14 @@ def resolve(standing_frame: pl.DataFrame, ranks: pl.DataFrame) -> Resolution:
               .sort("voter_id"))
     with_comp = on_roll.with_columns(pl.Series("_c", labels[on_roll["_il"].to_numpy()].astype(np.int64))
                                      if on_roll.height else pl.lit(None, pl.Int64).alias("_c"))
+    def said(status: str) -> pl.Expr:
+        """The status with every owner's word on the pair, so each camat sees the others'."""
+        return pl.concat_str([pl.lit(status + " ("), pl.col("pendapat"), pl.lit(")")]).alias("status")
+
     in_conflict = with_comp.filter(pl.col("_c").is_in(crossed.implode())
-                                   & pl.col("keputusan").is_in([SAMA, BEDA])).with_columns(
-        pl.lit(STATUS_RANTAI).alias("status"))
-    split = on_roll.filter(pl.col("keputusan") == KONFLIK).with_columns(
-        pl.concat_str([pl.lit(STATUS_KONFLIK + " ("), pl.col("pendapat"), pl.lit(")")]).alias("status"))
-    ragu = on_roll.filter(pl.col("keputusan") == RAGU).with_columns(pl.lit(STATUS_RAGU).alias("status"))
+                                   & pl.col("keputusan").is_in([SAMA, BEDA])).with_columns(said(STATUS_RANTAI))
+    split = on_roll.filter(pl.col("keputusan") == KONFLIK).with_columns(said(STATUS_KONFLIK))
+    ragu = on_roll.filter(pl.col("keputusan") == RAGU).with_columns(said(STATUS_RAGU))
     attention = pl.concat([f.select(list(ATTENTION_SCHEMA)) for f in (in_conflict, split, ragu)]).unique(
         "pair_id", keep="first", maintain_order=True)
     binding = sama.join(in_conflict.select("pair_id"), on="pair_id", how="anti")

@@ -212,6 +212,8 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
         record = runs.Run(out, command, config_hash=runs.config_hash(refs), version=__version__)
         record.start()
         log.info("run %s: dpt %s on %s", record.run_id, command, out)
+        if runs.committed(out):   # a crashed run's outputs are about to be moved into place
+            review.keep_aside(out / "review", out, f"{record.run_id}-pemulihan")
         try:
             yield record, runs.begin(out)
         except BaseException as e:
@@ -301,9 +303,8 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
         report = review.import_files(paths, staged)
         _refresh_review(config, staged, work, record.run_id)
         # A file imported from the review folder itself is replaced by the new files, unless rows of it were
-        # refused: then it is kept aside, so the camat can fix those rows.
-        with_refused = {Path(n.file).resolve() for n in report.refused}
-        _commit(config, work, record.run_id, spare=[p for p in paths if Path(p).resolve() not in with_refused])
+        # refused (kept aside, so the camat can fix them) or it changed since it was read.
+        _commit(config, work, record.run_id, spare=report.hashes, refused=[Path(n.file) for n in report.refused])
     return report
 
 
@@ -365,12 +366,13 @@ def _refresh_review(config: Config, database: Path, work: Path, run_id: str) -> 
     return exported
 
 
-def _commit(config: Config, work: Path, run_id: str, spare: list[Path] | tuple[Path, ...] = ()) -> list[Path]:
+def _commit(config: Config, work: Path, run_id: str, spare: dict[Path, str] | None = None,
+            refused: list[Path] | None = None) -> list[Path]:
     """Move the staged outputs into place; review files a reviewer edited in place (and that this command
-    did not import) are first kept aside under review-diubah/, with a warning."""
+    did not import as they are now) are first kept aside under review-diubah/, with a warning."""
     kept: list[Path] = []
     if (work / "review").is_dir():
-        kept = review.keep_aside(config.output.dir / "review", config.output.dir, run_id, spare)
+        kept = review.keep_aside(config.output.dir / "review", config.output.dir, run_id, spare, refused or [])
     runs.commit(config.output.dir)
     return kept
 

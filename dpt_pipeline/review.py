@@ -251,29 +251,36 @@ def edited_files(folder: Path) -> list[Path]:
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.name == MANIFEST or p.name.startswith((".~lock", "~$")):
             continue
-        if p.suffix.lower() not in (".csv", ".xlsx", ".xls", ".ods", ".xlsm"):
-            continue
         rel = str(p.relative_to(folder))
         if written.get(rel) != _sha256(p):
             found.append(p)
     return found
 
 
-def keep_aside(folder: Path, out_dir: Path, run_id: str, spare: Sequence[Path] = ()) -> list[Path]:
-    """Copy every edited review file of the published `folder` (except those in `spare`, just imported)
-    to `<out_dir>/review-diubah/<run_id>/`, before a new export replaces the folder. Returns the copies."""
-    spared = {p.resolve() for p in spare}
+def keep_aside(folder: Path, out_dir: Path, run_id: str, spare: dict[Path, str] | None = None,
+               refused: Sequence[Path] = ()) -> list[Path]:
+    """Copy every edited file of the published review `folder` to `<out_dir>/review-diubah/<run_id>/`
+    before a new export replaces the folder, except those in `spare` (path -> sha256 as just imported) that
+    still hold exactly those bytes. Returns the copies; each is named in a warning."""
+    spared = {p.resolve(): h for p, h in (spare or {}).items()}
+    refused_ = {p.resolve() for p in refused}
     kept = []
     for p in edited_files(folder):
-        if p.resolve() in spared:
+        if spared.get(p.resolve()) == _sha256(p) and p.resolve() not in refused_:
             continue
         dst = out_dir / ASIDE / run_id / p.relative_to(folder)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, dst)
         kept.append(dst)
-    for k in kept:
-        log.warning("a review file was changed after export and not imported; kept at %s: import it with "
-                    "`dpt review import`", k)
+        if p.resolve() in refused_:
+            log.warning("rows of an imported review file were refused; the file is kept at %s: fix those rows "
+                        "there and import it again", dst)
+        elif p.resolve() in spared:
+            log.warning("a review file changed while it was being imported; the newer version is kept at %s: "
+                        "import it with `dpt review import`", dst)
+        else:
+            log.warning("a review file was changed after export and not imported; kept at %s: import it with "
+                        "`dpt review import`", dst)
     return kept
 
 
@@ -305,6 +312,7 @@ class RowNote:
     row: int
     field: str
     problem: str
+    pair_id: str | None = None
 
     def __str__(self) -> str:
         return f"file {self.file}, row {self.row}, field {self.field!r}: {self.problem}"
@@ -315,16 +323,17 @@ class ImportReport:
     """What an import did with every decided row of its files."""
 
     stored: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECISION_SCHEMA))
-    unchanged: int = 0
+    same_again: list[RowNote] = field(default_factory=list)
     superseded: list[RowNote] = field(default_factory=list)
     stale: list[RowNote] = field(default_factory=list)
     refused: list[RowNote] = field(default_factory=list)
     conflicts: int = 0          # pairs in conflict after the import
     reopened: int = 0
     files: int = 0
+    hashes: dict[Path, str] = field(default_factory=dict)   # each file's sha256 as it was read
 
     def counts(self) -> dict[str, int]:
-        return {"files": self.files, "stored": self.stored.height, "unchanged": self.unchanged,
+        return {"files": self.files, "stored": self.stored.height, "unchanged": len(self.same_again),
                 "superseded": len(self.superseded), "stale": len(self.stale), "refused": len(self.refused),
                 "conflicts": self.conflicts, "reopened": self.reopened}
 
@@ -332,7 +341,10 @@ class ImportReport:
 def _read_table(path: Path) -> pl.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
-            return pl.read_excel(path, sheet_id=1, infer_schema_length=0)
+            try:
+                return pl.read_excel(path, sheet_name=review_sheet.SHEET, infer_schema_length=0)
+            except ValueError:   # no sheet of that name (a file made otherwise): its first sheet
+                return pl.read_excel(path, sheet_id=1, infer_schema_length=0)
         except Exception as e:  # the reader raises many types for a broken file
             raise InputError(f"cannot be read as XLSX ({type(e).__name__})", path=path) from None
     data = path.read_bytes()
@@ -357,6 +369,11 @@ def _clean_text(e: pl.Expr) -> pl.Expr:
             .str.replace_all(r"\s+", " ").str.replace(r"^(\d+)\.0+$", "${1}"))
 
 
+def _unquote(e: pl.Expr) -> pl.Expr:
+    """A note as the reviewer wrote it: the `'` our CSV put before a leading = + - @ taken off again."""
+    return pl.when(e.str.contains(r"^'[=+\-@\t\r]")).then(e.str.slice(1)).otherwise(e)
+
+
 def _file_rows(path: Path) -> pl.DataFrame:
     """The decided rows of one file: baris (as a spreadsheet numbers it), pair_id, keputusan, catatan,
     ekspor, berkas and the identity columns present."""
@@ -377,7 +394,8 @@ def _file_rows(path: Path) -> pl.DataFrame:
     df = df.with_row_index("baris", offset=2).select(
         pl.col("baris").cast(pl.Int64), pl.col("pair_id").str.strip_chars(),
         pl.col("keputusan").str.to_uppercase().str.replace_all(r"\s", "").alias("keputusan"),
-        pl.col("catatan").str.strip_chars(), pl.col("ekspor").str.strip_chars(), pl.col("berkas").str.strip_chars(),
+        _unquote(pl.col("catatan").str.strip_chars()), pl.col("ekspor").str.strip_chars(),
+        pl.col("berkas").str.strip_chars(),
         *[_clean_text(pl.col(c)).alias(f"_f_{c}") for c in ident])
     return df.filter(pl.col("keputusan").is_not_null() & (pl.col("keputusan") != ""))
 
@@ -414,7 +432,14 @@ def _what_changed(old: pl.DataFrame, voters: pl.DataFrame) -> pl.DataFrame:
     cols = [c for c in SIDE_FIELDS if c in old.columns and c in voters.columns]
     old = old.unique("voter_id", keep="last", maintain_order=True)
     now = voters.select(*cols, pl.col("voter_id").alias("_new"))
-    by_row = old.join(now.select("source", "source_row", "_new"), on=["source", "source_row"], how="left")
+    # The record now at the same list and row takes its place only when it is plausibly the same record
+    # (same NIK or same name): rows below a deleted one slide up, and a stranger is no successor.
+    same_name = pl.col("nama").str.to_uppercase().str.strip_chars() == pl.col("_nama_now").str.to_uppercase(
+    ).str.strip_chars()
+    by_row = (old.join(now.select("source", "source_row", "_new", pl.col("nik").alias("_nik_now"),
+                                  pl.col("nama").alias("_nama_now")), on=["source", "source_row"], how="left")
+              .with_columns(pl.when((pl.col("nik") == pl.col("_nik_now")).fill_null(False) | same_name.fill_null(False))
+                            .then(pl.col("_new")).alias("_new")).drop("_nik_now", "_nama_now"))
     by_nik = old.join(now.filter(pl.col("nik").is_not_null()).unique(["source", "nik"], keep="first")
                       .select("source", "nik", pl.col("_new").alias("_new_nik")), on=["source", "nik"], how="left")
     succ = by_row.join(by_nik.select("voter_id", "_new_nik"), on="voter_id", how="left").with_columns(
@@ -432,6 +457,7 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     """Check every decided row of the files against what was exported and what is on the roll now.
     Returns the report (rows to store in `report.stored`) and the pairs to reopen (REOPENED_SCHEMA)."""
     report = ImportReport(files=len(paths))
+    report.hashes = {Path(p): _sha256(Path(p)) for p in paths if Path(p).is_file()}
     frames = []
     for p in paths:
         rows = _file_rows(Path(p)).with_columns(pl.lit(str(p)).alias("file"),
@@ -442,7 +468,8 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     rows = pl.concat(frames, how="diagonal_relaxed")
 
     def refuse(bad: pl.DataFrame, fld: str, problem: str) -> None:
-        report.refused += [RowNote(r["file"], r["baris"], fld, problem) for r in bad.iter_rows(named=True)]
+        report.refused += [RowNote(r["file"], r["baris"], fld, problem, r.get("pair_id"))
+                           for r in bad.iter_rows(named=True)]
 
     bad_word = rows.filter(~pl.col("keputusan").is_in(list(KEPUTUSAN)))
     refuse(bad_word, "keputusan", "unknown word; write SAMA, BEDA or RAGU (or leave the cell empty)")
@@ -455,15 +482,27 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     exact = rows.join(exp, left_on=["ekspor", "pair_id", "berkas"], right_on=["ekspor", "pair_id", "_exp_berkas"],
                       how="inner", coalesce=False)
     # Without a known export: the pair's export to this file's owner (its `berkas`, else a file named like
-    # it), else its latest export.
-    loose = (rows.join(exact.select("file", "baris"), on=["file", "baris"], how="anti")
-             .join(exp.drop("ekspor"), on="pair_id", how="inner")
-             .with_columns((pl.col("_exp_berkas") == pl.col("berkas")).fill_null(False).alias("_own"),
-                           pl.col("_exp_berkas").str.ends_with("/" + pl.col("_stem")).fill_null(False).alias("_named"))
-             .sort(["_own", "_named", "diekspor"], descending=True, nulls_last=True)
-             .unique(["file", "baris"], keep="first", maintain_order=True).drop("_own", "_named"))
+    # it), else the pair's only owner. Its time is the earliest export to that owner: an undated row never
+    # outranks a dated decision.
+    cand = (rows.join(exact.select("file", "baris"), on=["file", "baris"], how="anti")
+            .join(exp.drop("ekspor"), on="pair_id", how="inner")
+            .with_columns((pl.col("_exp_berkas") == pl.col("berkas")).fill_null(False).alias("_own"),
+                          pl.col("_exp_berkas").str.ends_with("/" + pl.col("_stem")).fill_null(False).alias("_named"),
+                          pl.col("_exp_berkas").n_unique().over("file", "baris").alias("_owners")))
+    cand = cand.with_columns(
+        pl.when(pl.col("_own").any().over("file", "baris")).then(pl.col("_own"))
+        .when(pl.col("_named").any().over("file", "baris")).then(pl.col("_named"))
+        .otherwise(pl.col("_owners") == 1).alias("_pick"))
+    ownerless = cand.filter(~pl.col("_pick").any().over("file", "baris")).unique(["file", "baris"], keep="first")
+    refuse(ownerless, "berkas", "this pair is in more than one kecamatan's file and this file does not say whose "
+                                "it is (column berkas deleted, file renamed): import the file with its berkas "
+                                "column, or named after its kecamatan")
+    loose = (cand.filter(pl.col("_pick")).sort("diekspor", nulls_last=True)
+             .unique(["file", "baris"], keep="first", maintain_order=True)
+             .drop("_own", "_named", "_owners", "_pick"))
     found = pl.concat([exact, loose], how="diagonal_relaxed")
-    unknown = rows.join(found.select("file", "baris"), on=["file", "baris"], how="anti")
+    unknown = rows.join(found.select("file", "baris"), on=["file", "baris"], how="anti").join(
+        ownerless.select("file", "baris"), on=["file", "baris"], how="anti")
     refuse(unknown, "pair_id", "not a pair any review file listed (was the cell edited, or the row copied "
                                "from another file?); fix pair_id or take the row out")
     # Each row's own record columns must match the pair it names (a shifted or pasted row does not).
@@ -471,7 +510,7 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     for r in mismatched.iter_rows(named=True):
         report.refused.append(RowNote(r["file"], r["baris"], r["_kolom"],
                                       "does not match the pair this row names (columns shifted, sorted apart "
-                                      "or pasted?); put the decision back beside its own pair"))
+                                      "or pasted?); put the decision back beside its own pair", r["pair_id"]))
     found = found.join(mismatched.select("file", "baris"), on=["file", "baris"], how="anti").with_columns(
         pl.coalesce("berkas", "_exp_berkas", "_stem").alias("berkas"))
     # One owner, one word per pair in one import.
@@ -502,7 +541,7 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
         for r in g.iter_rows(named=True):
             report.stale.append(RowNote(r["file"], r["baris"], "pair_id",
                                         f"a record changed since export ({r['_what'] or 'changed'}); not stored, "
-                                        "the pair comes back in the next review files"))
+                                        "the pair comes back in the next review files", r["pair_id"]))
         both_found = g.filter(pl.col("_n1").is_in(on_roll["voter_id"].implode())
                               & pl.col("_n2").is_in(on_roll["voter_id"].implode()) & (pl.col("_n1") != pl.col("_n2")))
         reopened = both_found.select(
@@ -519,12 +558,14 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
         pl.col("diekspor").alias("_cur_when"))
     found = found.join(cur, on=["pair_id", "berkas"], how="left")
     same = found.filter((pl.col("_cur") == pl.col("keputusan")) & pl.col("_cur_note").eq_missing(pl.col("catatan")))
-    report.unchanged = same.height
+    report.same_again = [RowNote(r["file"], r["baris"], "keputusan", "the same word and note as before",
+                                 r["pair_id"]) for r in same.iter_rows(named=True)]
     found = found.join(same.select("file", "baris"), on=["file", "baris"], how="anti")
     older = found.filter(pl.col("_cur").is_not_null() & (pl.col("_cur_when") > pl.col("diekspor")))
     report.superseded = [RowNote(r["file"], r["baris"], "keputusan",
                                  "a newer file of the same kecamatan already decided this pair otherwise; kept "
-                                 "in the history, the newer decision stands") for r in older.iter_rows(named=True)]
+                                 "in the history, the newer decision stands", r["pair_id"])
+                         for r in older.iter_rows(named=True)]
     stored = found.unique(["berkas", "pair_id"], keep="first", maintain_order=True).select(
         "pair_id", "voter_id_l", "voter_id_r", "keputusan", "catatan", "file", "baris",
         pl.lit(imported_at).alias("imported_at"), "berkas", "diekspor").cast(DECISION_SCHEMA)  # type: ignore[arg-type]
@@ -536,14 +577,18 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
 
 
 def log_rows(report: ImportReport, imported_at: dt.datetime) -> pl.DataFrame:
-    """review_import_log rows: every row not stored as it stands, with its outcome and reason."""
-    rows = [{"imported_at": imported_at, "file": n.file, "baris": n.row, "pair_id": None, "hasil": kind,
+    """review_import_log rows: every decided row of the import with its outcome (one row each)."""
+    older = {(n.file, n.row) for n in report.superseded}
+    rows = [{"imported_at": imported_at, "file": n.file, "baris": n.row, "pair_id": n.pair_id, "hasil": kind,
              "kolom": n.field, "pesan": n.problem}
-            for kind, notes in ((REFUSED, report.refused), (STALE, report.stale), (SUPERSEDED, report.superseded))
+            for kind, notes in ((REFUSED, report.refused), (STALE, report.stale), (SUPERSEDED, report.superseded),
+                                (UNCHANGED, report.same_again))
             for n in notes]
-    stored = report.stored.select(pl.lit(imported_at).alias("imported_at"), "file", "baris", "pair_id",
-                                  pl.lit(STORED).alias("hasil"), pl.lit("keputusan").alias("kolom"),
-                                  pl.col("keputusan").alias("pesan"))
+    stored = report.stored.filter(~pl.struct("file", "baris").is_in(
+        pl.Series([{"file": f, "baris": b} for f, b in older], dtype=pl.Struct({"file": pl.String, "baris": pl.Int64}))
+        .implode())).select(pl.lit(imported_at).alias("imported_at"), "file", "baris", "pair_id",
+                            pl.lit(STORED).alias("hasil"), pl.lit("keputusan").alias("kolom"),
+                            pl.col("keputusan").alias("pesan"))
     return pl.concat([pl.DataFrame(rows, schema=LOG_SCHEMA), stored.cast(LOG_SCHEMA)])  # type: ignore[arg-type]
 
 

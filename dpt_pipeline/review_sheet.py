@@ -28,6 +28,7 @@ LEFT = ("keputusan", "nama_1", "nama_2", "skor", "status", "catatan", "simpan", 
 RIGHT = ("berbeda", "pair_id", "ekspor", "berkas")
 NUMERIC = {"skor", "rt_1", "rt_2", "rw_1", "rw_2", "tps_1", "tps_2", "baris_1", "baris_2"}
 FROZEN = "D2"          # row 1 and the columns keputusan, nama_1, nama_2 stay in view
+SHEET = "periksa"      # the sheet the import reads (a camat may add others)
 
 
 def columns() -> list[str]:
@@ -48,6 +49,8 @@ INSTRUCTIONS = (
     ("sel berwarna", "kolom yang isinya berbeda antara baris 1 dan baris 2; daftarnya di kolom berbeda"),
     ("nik_beda", "di digit mana kedua NIK berbeda (# pada NIK yang disamarkan)"),
     ("pair_id, ekspor, berkas", "jangan diubah: dipakai saat impor untuk mencocokkan keputusan"),
+    ("Mengurutkan", "urutkan selalu seluruh baris, jangan satu kolom saja: keputusan harus tetap di samping "
+                    "pasangannya"),
     ("Setelah selesai", "simpan berkas ini (xlsx atau csv) dan kirim ke operator untuk `dpt review import`"),
 )
 
@@ -71,7 +74,7 @@ def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = No
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False, "nan_inf_to_errors": True})
     try:
-        ws = wb.add_worksheet("periksa")
+        ws = wb.add_worksheet(SHEET)
         header = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "text_wrap": True,
                                 "valign": "vcenter", "border": 1})
         base = wb.add_format({"bottom": 1, "bottom_color": "#A6A6A6"})

@@ -147,6 +147,11 @@ def recover(out_dir: Path) -> None:
     shutil.rmtree(out_dir / OLD, ignore_errors=True)
 
 
+def committed(out_dir: Path) -> bool:
+    """True when a run stopped while moving its committed outputs into place: the next run finishes it."""
+    return _committed(out_dir / STAGING)
+
+
 def _committed(staging: Path) -> bool:
     """True when the staging folder holds a complete COMMIT marker (written whole, then renamed)."""
     try:

@@ -235,7 +235,8 @@ def test_ragu_comes_back_with_its_note(tmp_path: Path, night_one: Path) -> None:
     pipeline.review_import(cfg, [dst])
     pipeline.run(cfg)
     row = _asked(cfg).filter((pl.col("pair_id") == pair) & (pl.col("berkas").str.ends_with(f.stem)))
-    assert row.select("keputusan", "catatan", "status").row(0) == ("RAGU", "tanya kepala desa", decisions.STATUS_RAGU)
+    assert row.select("keputusan", "catatan").row(0) == ("RAGU", "tanya kepala desa")
+    assert row["status"].item().startswith(decisions.STATUS_RAGU)
 
 
 def test_learning_is_adopted_only_when_the_held_out_f1_does_not_fall(tmp_path: Path, monkeypatch) -> None:
@@ -294,7 +295,7 @@ def test_a_file_saved_by_calc_in_indonesian_settings_imports_whole(tmp_path: Pat
     for fmt in ("xlsx", "csv"):
         report = pipeline.review_import(cfg, [out[fmt]])
         assert not report.refused, (fmt, [str(x) for x in report.refused[:3]])
-        assert report.stored.height + report.unchanged == n, fmt
+        assert report.stored.height + len(report.same_again) == n, fmt
 
 
 def test_a_decided_pair_no_longer_listed_comes_back_scored(tmp_path: Path, night_one: Path) -> None:

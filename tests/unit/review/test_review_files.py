@@ -8,6 +8,7 @@ newer decision.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import openpyxl
@@ -23,7 +24,7 @@ EXPORTED = dt.datetime(2026, 11, 27, 1, 0)
 OWNER = "kutai-timur/teluk-pandan"
 VOTERS = pl.DataFrame({
     "voter_id": ["a", "b", "c", "d", "e", "f"], "source": ["kutim"] * 6, "source_row": [1, 2, 3, 4, 5, 6],
-    "nama": ["ANI", "ANI", "BUDI", "BUDI S", "CICI", "CICI"], "nik": ["6408134505800001"] * 6,
+    "nama": ["ANI", "ANI", "BUDI", "BUDI S", "CICI", "CICI"], "nik": [f"640813450580000{i}" for i in range(1, 7)],
     "alamat": ["JL. A"] * 6})
 EXPORTS = pl.DataFrame({
     "ekspor": ["E1"] * 3, "berkas": [OWNER] * 3, "diekspor": [EXPORTED] * 3, "pair_id": ["p1", "p2", "p3"],
@@ -162,7 +163,7 @@ def test_an_older_file_never_replaces_a_newer_decision(tmp_path) -> None:
 def test_the_same_decision_again_is_not_stored_twice(tmp_path) -> None:
     first, _ = _read([_csv(tmp_path, [_row("p1", "SAMA")])])
     again, _ = _read([_csv(tmp_path, [_row("p1", "SAMA")])], history=first.stored)
-    assert first.stored.height == 1 and again.stored.height == 0 and again.unchanged == 1
+    assert first.stored.height == 1 and again.stored.height == 0 and len(again.same_again) == 1
 
 
 def test_two_camats_who_disagree_are_both_stored_as_a_conflict(tmp_path) -> None:
@@ -246,3 +247,77 @@ def test_a_file_without_its_export_columns_is_owned_by_the_kecamatan_it_is_named
         report, _ = review.read_decisions([path], exports=exports, shown=VOTERS, voters=VOTERS,
                                           history=decisions.history_frame(None), imported_at=WHEN)
         assert report.stored["berkas"].to_list() == [owner], name
+
+
+TWO_OWNERS = pl.concat([EXPORTS.filter(pl.col("pair_id") == "p1").with_columns(
+    pl.lit("bontang/bontang-utara").alias("berkas")), EXPORTS])
+
+
+def test_a_row_whose_owner_cannot_be_told_is_refused(tmp_path) -> None:
+    """A border pair, a file renamed and stripped of its export columns: booking it under either camat
+    could replace that camat's word, so the row is refused."""
+    header = [h for h in HEADER if h not in ("ekspor", "berkas")]
+    path = _csv(tmp_path, [_row("p1", "SAMA")[:-2], _row("p2", "BEDA")[:-2]], header=header, name="hasil camat.csv")
+    report, _ = review.read_decisions([path], exports=TWO_OWNERS, shown=VOTERS, voters=VOTERS,
+                                      history=decisions.history_frame(None), imported_at=WHEN)
+    assert [(n.row, n.field) for n in report.refused] == [(2, "berkas")]
+    assert report.stored["pair_id"].to_list() == ["p2"]          # a pair of one kecamatan only: its owner
+
+
+def test_an_undated_row_never_outranks_a_dated_decision(tmp_path) -> None:
+    newer = pl.DataFrame([{"pair_id": "p1", "voter_id_l": "a", "voter_id_r": "b", "keputusan": "BEDA", "catatan": None,
+                           "file": "f", "baris": 2, "imported_at": WHEN - dt.timedelta(hours=1), "berkas": OWNER,
+                           "diekspor": EXPORTED + dt.timedelta(days=2)}], schema=decisions.DECISION_SCHEMA)
+    row = _row("p1", "SAMA")
+    row[HEADER.index("ekspor")] = ""
+    report, _ = _read([_csv(tmp_path, [row])], history=newer)
+    assert len(report.superseded) == 1
+    assert decisions.standing(pl.concat([newer, report.stored]))["keputusan"].to_list() == ["BEDA"]
+
+
+def test_a_stranger_sliding_into_a_deleted_row_is_no_successor(tmp_path) -> None:
+    # Record b was deleted from its list; the row below slid up into its place.
+    now = pl.concat([VOTERS.filter(~pl.col("voter_id").is_in(["b", "c"])),
+                     VOTERS.filter(pl.col("voter_id") == "c").with_columns(pl.lit(2, pl.Int64).alias("source_row"),
+                                                                           pl.lit("6408131203900002").alias("nik"))])
+    report, reopened = _read([_csv(tmp_path, [_row("p1", "SAMA")])], voters=now)
+    assert "baris tidak ada lagi di daftarnya" in report.stale[0].problem and reopened.height == 0
+
+
+def test_notes_come_back_without_the_neutralising_quote_and_every_row_is_logged(tmp_path) -> None:
+    first, _ = _read([_csv(tmp_path, [_row("p1", "RAGU", "'-belum jelas"), _row("p2", "XX")])])
+    assert first.stored["catatan"].to_list() == ["-belum jelas"]
+    again, _ = _read([_csv(tmp_path, [_row("p1", "RAGU", "-belum jelas")])], history=first.stored)
+    assert len(again.same_again) == 1 and again.stored.height == 0
+    log = pl.concat([review.log_rows(first, WHEN), review.log_rows(again, WHEN)])
+    assert sorted(log["hasil"].to_list()) == sorted([review.STORED, review.REFUSED, review.UNCHANGED])
+    assert log["pair_id"].null_count() == 0
+
+
+def test_the_import_reads_the_sheet_named_periksa(tmp_path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.title = "catatan camat"
+    wb.active.append(["apa saja"])
+    ws = wb.create_sheet(review_sheet.SHEET)
+    ws.append(HEADER)
+    ws.append(_row("p1", "SAMA"))
+    path = tmp_path / "teluk-pandan.xlsx"
+    wb.save(path)
+    report, _ = _read([path])
+    assert report.stored["pair_id"].to_list() == ["p1"]
+
+
+def test_edited_files_of_any_kind_are_kept_aside_and_a_file_changed_during_its_import_too(tmp_path, caplog) -> None:
+    folder = tmp_path / "review"
+    (folder / "kutai-timur").mkdir(parents=True)
+    exported = folder / "kutai-timur" / "teluk-pandan.csv"
+    exported.write_text("a")
+    manifest = {"files": {"kutai-timur/teluk-pandan.csv": review._sha256(exported)}}
+    (folder / review.MANIFEST).write_text(json.dumps(manifest))
+    (folder / "kutai-timur" / "selesai.txt").write_text("camat")       # Excel's "Text (Tab delimited)"
+    kept = review.keep_aside(folder, tmp_path, "R1")
+    assert [k.name for k in kept] == ["selesai.txt"]
+    imported_hash = review._sha256(exported)
+    exported.write_text("saved again while importing")
+    kept = review.keep_aside(folder, tmp_path, "R2", spare={exported: imported_hash})
+    assert "teluk-pandan.csv" in {k.name for k in kept} and "changed while it was being imported" in caplog.text
