@@ -1,5 +1,6 @@
 """The review loop at scale: generate N voters, run, let a perfect reviewer decide every listed pair from
-the truth file (review threshold lowered so that BEDA pairs are listed too), import, run again; print what
+the truth file in the review files themselves (review threshold lowered so that BEDA pairs are listed
+too), import, run again; print what
 learning from the decisions changed on the held-out fifth, and `dpt evaluate --decisions`.
 
     .venv/bin/python benchmarks/bench_review_loop.py --voters 20000 --seed 101
@@ -14,9 +15,9 @@ import sys
 
 from common import OUT, config, generate
 
-from dpt_pipeline import pipeline, review
+from dpt_pipeline import pipeline
 from dpt_pipeline.config import load_config
-from dpt_pipeline.evaluate import decisions_from_truth, evaluate_decisions
+from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
 
 
 def main() -> int:
@@ -28,13 +29,11 @@ def main() -> int:
     generate(data, args.voters, args.seed)
     shutil.rmtree(data / "out", ignore_errors=True)
     cfg = load_config(config(data, "review.toml", {"review_threshold = 0.2": "review_threshold = 1e-12"}))
-    first = pipeline.run(cfg)
-    decided = decisions_from_truth(first.database, data / "truth.csv")
-    path = cfg.output.dir / "decisions.csv"
-    decided.write_csv(path, separator=";")
-    review.import_files([path], cfg.output.database_path)
+    pipeline.run(cfg)
+    files = sorted((cfg.output.dir / "review").glob("*/*.csv"))
+    report = pipeline.review_import(cfg, simulated_reviewer(files, data / "truth.csv", data / "inbox"))
     second = pipeline.run(cfg)
-    result = {"voters": args.voters, "seed": args.seed,
+    result = {"voters": args.voters, "seed": args.seed, "import": report.counts(),
               "learning_from_decisions": second.linkage["learning_from_decisions"],
               "evaluate_decisions": evaluate_decisions(second.database).__dict__}
     OUT.mkdir(parents=True, exist_ok=True)

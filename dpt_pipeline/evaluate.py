@@ -120,24 +120,6 @@ def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
     return Scores(true, claimed, tp, round(p, 4), round(r, 4), round(f1, 4))
 
 
-def decisions_from_truth(database: Path, truth_path: Path) -> pl.DataFrame:
-    """A perfect reviewer, for measurement: SAMA or BEDA for every published pair from the truth file, as a
-    review file carries them (pair_id, the records' sumber/baris/nama, keputusan, catatan)."""
-    truth = read_truth(truth_path)
-    with duckdb.connect(str(database), read_only=True) as con:
-        voters = con.sql("SELECT voter_id, source, source_row, nama FROM voters").pl()
-        ids = con.sql("SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs").pl()
-    person = voters.join(truth, on=["source", "source_row"], how="left").select(
-        "voter_id", "person_id", pl.col("source").alias("sumber"), pl.col("source_row").alias("baris"), "nama")
-    out = ids
-    for i, side in ((1, "voter_id_l"), (2, "voter_id_r")):
-        out = out.join(person.rename({c: f"{c}_{i}" for c in person.columns if c != "voter_id"} | {"voter_id": side}),
-                       on=side, how="left")
-    return out.select("pair_id", "sumber_1", "baris_1", "nama_1", "sumber_2", "baris_2", "nama_2",
-                      pl.when(pl.col("person_id_1") == pl.col("person_id_2")).then(pl.lit("SAMA"))
-                      .otherwise(pl.lit("BEDA")).alias("keputusan"), pl.lit("").alias("catatan"))
-
-
 def simulated_reviewer(files: list[Path], truth_path: Path, out_dir: Path, *, share: float = 1.0,
                        wrong: float = 0.0, seed: int = 0) -> list[Path]:
     """A camat, for measurement: decides a random `share` of the undecided rows of each review CSV from the
