@@ -9,9 +9,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dpt_pipeline import __version__
 from dpt_pipeline.errors import DptError
+
+if TYPE_CHECKING:
+    from dpt_pipeline.review import ImportReport
 
 EXIT_CODES = """exit codes:
   0  success
@@ -24,21 +28,21 @@ EXIT_CODES = """exit codes:
 ROWS_REFUSED = 5
 
 
-def _print_import(report: object, folder: Path, *, quiet: bool) -> None:
+def _print_import(report: ImportReport, folder: Path, *, quiet: bool) -> None:
     """What `dpt review import` did with every decided row: stored, stale, refused (each refused or stale
     row with its file, row and what to do), conflicts."""
-    c = report.counts()  # type: ignore[attr-defined]
-    by_word = report.stored.group_by("keputusan").len().sort("keputusan")  # type: ignore[attr-defined]
+    c = report.counts()
+    by_word = report.stored.group_by("keputusan").len().sort("keputusan")
     words = ", ".join(f"{k} {n}" for k, n in by_word.iter_rows())
     if not quiet:
         print(f"review import: {c['files']} files; {c['stored']} decisions stored ({words or 'none'}), "
               f"{c['unchanged']} unchanged, {c['superseded']} older than a decision already stored (kept in the "
               f"history), {c['stale']} stale (a record changed since export: reopened), {c['refused']} refused")
-    for note in report.stale:  # type: ignore[attr-defined]
+    for note in report.stale:
         print(f"stale:   {note}", file=sys.stderr)
-    for note in report.superseded:  # type: ignore[attr-defined]
+    for note in report.superseded:
         print(f"older:   {note}", file=sys.stderr)
-    for note in report.refused:  # type: ignore[attr-defined]
+    for note in report.refused:
         print(f"refused: {note}", file=sys.stderr)
     if c["conflicts"]:
         print(f"warning: {c['conflicts']} pairs have conflicting decisions (two files disagree, or a SAMA chain "

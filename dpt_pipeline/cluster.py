@@ -14,9 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from dpt_pipeline import decisions
 from dpt_pipeline.decisions import KeepRule, default_keep_rules, rule_columns
 
 __all__ = ["GROUP_SCHEMA", "KeepRule", "cluster", "components", "default_keep_rules"]
@@ -26,11 +25,7 @@ GROUP_SCHEMA = {"group_id": pl.String, "voter_id": pl.String, "keep": pl.Boolean
 
 def components(edges: pl.DataFrame, n_records: int) -> np.ndarray:
     """Component label per rid for the edge list (rid_l, rid_r)."""
-    rl = edges["rid_l"].to_numpy()
-    rr = edges["rid_r"].to_numpy()
-    graph = coo_matrix((np.ones(len(rl), dtype=np.int8), (rl, rr)), shape=(n_records, n_records))
-    _, labels = connected_components(graph, directed=False)
-    return labels
+    return decisions.components(edges["rid_l"].to_numpy(), edges["rid_r"].to_numpy(), n_records)
 
 
 def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame],

@@ -79,6 +79,12 @@ def standing(history: pl.DataFrame | None) -> pl.DataFrame:
     ).select(list(STANDING_SCHEMA)).cast(STANDING_SCHEMA))  # type: ignore[arg-type]
 
 
+def components(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """Connected-component label (int64) of each of `n` nodes, for the undirected edges (left, right)."""
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
 @dataclass(frozen=True)
 class KeepRule:
     """A record satisfying `condition` is preferred; `reason` says so in `duplicate_groups`."""
@@ -132,11 +138,8 @@ def resolve(standing_frame: pl.DataFrame, ranks: pl.DataFrame) -> Resolution:
                .join(ids.select(pl.col("voter_id").alias("voter_id_r"), pl.col("_i").alias("_ir")), on="voter_id_r"))
     sama = on_roll.filter(pl.col("keputusan") == SAMA)
     beda = on_roll.filter(pl.col("keputusan") == BEDA)
-    n = ids.height
-    graph = coo_matrix((np.ones(sama.height, dtype=np.int8), (sama["_il"].to_numpy(), sama["_ir"].to_numpy())),
-                       shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    comp = pl.Series("comp", labels.astype(np.int64))
+    labels = components(sama["_il"].to_numpy(), sama["_ir"].to_numpy(), ids.height)
+    comp = pl.Series("comp", labels)
     members = ids.with_columns(comp).with_columns(pl.len().over("comp").alias("_n")).filter(pl.col("_n") >= 2)
     crossed = beda.with_columns(pl.Series("_cl", labels[beda["_il"].to_numpy()].astype(np.int64)),
                                 pl.Series("_cr", labels[beda["_ir"].to_numpy()].astype(np.int64))
@@ -175,10 +178,7 @@ def audit(standing_frame: pl.DataFrame, struck: pl.DataFrame, groups: pl.DataFra
     on = (standing_frame.join(ids.rename({"voter_id": "voter_id_l", "_i": "_il"}), on="voter_id_l")
           .join(ids.rename({"voter_id": "voter_id_r", "_i": "_ir"}), on="voter_id_r"))
     sama, beda = on.filter(pl.col("keputusan") == SAMA), on.filter(pl.col("keputusan") == BEDA)
-    n = ids.height
-    graph = coo_matrix((np.ones(sama.height, dtype=np.int8), (sama["_il"].to_numpy(), sama["_ir"].to_numpy())),
-                       shape=(n, n))
-    labels = pl.Series("comp", connected_components(graph, directed=False)[1].astype(np.int64))
+    labels = pl.Series("comp", components(sama["_il"].to_numpy(), sama["_ir"].to_numpy(), ids.height))
     comp = ids.with_columns(labels).select("voter_id", "comp")
     crossed = (beda.with_columns(pl.Series("_a", labels.to_numpy()[beda["_il"].to_numpy()]),
                                  pl.Series("_b", labels.to_numpy()[beda["_ir"].to_numpy()]))

@@ -106,7 +106,7 @@ def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
 
     with duckdb.connect(str(database), read_only=True) as con:
         pairs = con.sql("SELECT pair_id, match_probability FROM duplicate_pairs").pl()
-        history = review.table(con, "review_decisions", decisions.DECISION_SCHEMA)
+        history = review.history(con)
     decided = decisions.standing(history).filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA]))
     j = decided.join(pairs, on="pair_id", how="left").with_columns(
         (pl.col("match_probability").fill_null(0.0) >= threshold).alias("claimed"),

@@ -300,8 +300,8 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
     with _unattended(config, "review import", wait=wait) as (record, work):
         staged = work / db.name
         shutil.copyfile(db, staged)
-        report = review.import_files(paths, staged)
-        _refresh_review(config, staged, work, record.run_id)
+        report, state = review.import_files(paths, staged)
+        _refresh_review(config, staged, work, record.run_id, state)
         # A file imported from the review folder itself is replaced by the new files, unless rows of it were
         # refused (kept aside, so the camat can fix them) or it changed since it was read.
         _commit(config, work, record.run_id, spare=report.hashes, refused=[Path(n.file) for n in report.refused])
@@ -324,45 +324,32 @@ def review_export(config: Config, *, xlsx: bool | None = None, wait: bool = Fals
     return [config.output.dir / p.relative_to(work) for p in exported.paths]
 
 
-def _refresh_review(config: Config, database: Path, work: Path, run_id: str) -> review.Exported:
-    """The review files from the database at `database` (a staged copy) and its decisions, and the
-    tables remembering them written back into it."""
+def _refresh_review(config: Config, database: Path, work: Path, run_id: str,
+                    state: review.ReviewState | None = None) -> review.Exported:
+    """The review files from the database at `database` (a staged copy; `state`, its review tables if
+    already read) and its decisions, and the tables remembering them written back into it."""
     import duckdb
 
-    con = duckdb.connect(str(database))
-    try:
-        if not review._has(con, "duplicate_pairs"):
-            raise InputError("the database holds no duplicate pairs (only `dpt ingest` ran?): run `dpt run` first",
-                             path=config.output.database_path)
-        voters = con.sql("SELECT * FROM voters").pl()
-        names = review._names(con)
-        history = review.table(con, "review_decisions", decisions.DECISION_SCHEMA)
-        exports = review.table(con, "review_exports", review.EXPORTS_SCHEMA)
-        listed = con.sql("SELECT pair_id, voter_id_l, voter_id_r, match_probability, alasan FROM "
-                         + ("review_pairs" if review._has(con, "review_pairs") else "duplicate_pairs")).pl()
-        reopened = review.table(con, "review_reopened", review.REOPENED_SCHEMA)
-    finally:
-        con.close()
-    ranks, rules = keep_ranks(config, voters)
-    standing = decisions.standing(history)
-    attention = pl.concat([decisions.resolve(standing, ranks).attention, review_reopened(reopened, standing)])
+    if state is None:
+        with duckdb.connect(str(database), read_only=True) as con:
+            state = review.read_state(con, config.output.database_path)
+    ranks, rules = keep_ranks(config, state.voters)
+    standing = decisions.standing(state.history)
+    attention = pl.concat([decisions.resolve(standing, ranks).attention, review_reopened(state.reopened, standing)])
     # A pair the run did not score (it came back after the run): its figures from its last export.
-    last = exports.sort("diekspor").group_by("pair_id", maintain_order=True).last()
-    missing = attention.join(listed.select("pair_id"), on="pair_id", how="anti").join(
+    last = state.exports.sort("diekspor").group_by("pair_id", maintain_order=True).last()
+    missing = attention.join(state.listed.select("pair_id"), on="pair_id", how="anti").join(
         last.select("pair_id", "match_probability", "alasan"), on="pair_id", how="left")
-    listed = pl.concat([listed, missing.select(listed.columns)], how="diagonal_relaxed")
-    exported, tables = _review_export(config, work, voters, listed, history, attention, names, ranks, rules, run_id,
-                                      previous=database)
+    listed = pl.concat([state.listed, missing.select(state.listed.columns)], how="diagonal_relaxed")
+    exported, tables = _review_export(config, work, state.voters, listed, state.history, attention, state.names,
+                                      ranks, rules, run_id, state.exports, state.shown)
     tables.pop("review_pairs")
-    con = duckdb.connect(str(database))     # a staged copy: written in place, moved into place on commit
-    try:
+    with duckdb.connect(str(database)) as con:   # a staged copy: written in place, moved into place on commit
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():
             review.replace_table(con, name, frame)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
-    finally:
-        con.close()
     return exported
 
 
@@ -430,7 +417,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
     ranks, rules = keep_ranks(config, records)
     resolution = decisions.resolve(standing, ranks)
-    decided = _decided_rids(standing.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])), records)
+    decided = _with_rids(standing.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])), records)
     model, learning = _learn_from_decisions(model, compared, records, cset, decided, config.review.learn_min)
     model_path = config.output.dir / "model.json"
     write_private(work / model_path.name, model.to_json() + "\n")
@@ -441,8 +428,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         return score.score(compare.compare(records, pairs, cset), records, cset, model)
 
     groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD, keep_rules=rules,
-                             same=_decided_rids(resolution.same, records),
-                             different=_decided_rids(resolution.different, records))
+                             same=_with_rids(resolution.same, records),
+                             different=_with_rids(resolution.different, records))
     groups = _note_decisions(groups, resolution.struck)
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
     ids = ["voter_id", "source"]
@@ -455,7 +442,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     # Decided pairs that go back to a reviewer, scored tonight wherever they are not listed anyway.
     reopened = review_reopened(read_previous(db, "review_reopened"), standing)
     attention = pl.concat([resolution.attention, reopened])
-    extra = _decided_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
+    extra = _with_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
     again = pairs.head(0)
     if extra.height:
         rescored = score_fn(extra.select("rid_l", "rid_r")).select(
@@ -464,7 +451,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         again = _pairs_table(compare.attach(records, rescored, ids), cset)
     review_pairs = pl.concat([pairs, again])
     exported, review_tables = _review_export(config, work, records, review_pairs, history, attention, names, ranks,
-                                             rules, run_id)
+                                             rules, run_id, read_previous(db, "review_exports"),
+                                             read_previous(db, "review_exported_voters"))
     review_summary = review.summary(pairs, records, history, names)
     residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
     border_files = [str(config.output.dir / border.write_csv(residents, records, area, work / "border")
@@ -507,7 +495,7 @@ def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFr
     ).sort("match_probability", "pair_id", descending=[True, False])
 
 
-def _decided_rids(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+def _with_rids(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     """`frame` (pairs by voter_id_l, voter_id_r) with rid_l, rid_r, for the pairs whose two records are both
     still on the roll. A changed record has a new voter_id, so a decision on its old row no longer applies."""
     rid = records.select("voter_id", "rid")
@@ -545,21 +533,19 @@ def review_reopened(reopened: pl.DataFrame | None, standing: pl.DataFrame) -> pl
 
 def _review_export(config: Config, work: Path, voters: pl.DataFrame, review_pairs: pl.DataFrame,
                    history: pl.DataFrame, attention: pl.DataFrame, names: dict[str, str], ranks: pl.DataFrame,
-                   rules: list[decisions.KeepRule], run_id: str, *, previous: Path | None = None
-                   ) -> tuple[review.Exported, dict[str, pl.DataFrame]]:
-    """The review files into the staging folder, and the tables that remember what they showed (what was
-    remembered before comes from the database `previous`, by default the published one)."""
-    db = previous or config.output.database_path
+                   rules: list[decisions.KeepRule], run_id: str, exports_before: pl.DataFrame | None,
+                   shown_before: pl.DataFrame | None) -> tuple[review.Exported, dict[str, pl.DataFrame]]:
+    """The review files into the staging folder, and the tables that remember what they showed, added to
+    what was remembered before (`exports_before`, `shown_before`)."""
     shutil.rmtree(work / "review", ignore_errors=True)
     exported = review.export(review_pairs, voters, history, attention, work / "review", names, ranks=ranks,
                              reasons=[r.reason for r in rules], export_id=run_id, exported_at=runs.now(),
                              show_nik=config.review.show_nik, xlsx=config.review.xlsx)
-    before = read_previous(db, "review_exports")
-    exports = exported.exports if before is None else pl.concat([before, exported.exports], how="diagonal_relaxed")
-    shown_before = read_previous(db, "review_exported_voters")
+    exports = exported.exports if exports_before is None else pl.concat([exports_before, exported.exports],
+                                                                         how="diagonal_relaxed")
     # A record as each review file showed it (the same record can be shown at another row another night).
     key = ["voter_id", "source", "source_row"]
-    shown = exported.shown if shown_before is None else pl.concat(
+    shown = exported.shown if shown_before is None or shown_before.height == 0 else pl.concat(
         [shown_before, exported.shown.join(shown_before.select(key), on=key, how="anti")], how="diagonal_relaxed")
     return exported, {"review_pairs": review_pairs, "review_exports": exports, "review_exported_voters": shown}
 

@@ -593,61 +593,92 @@ def log_rows(report: ImportReport, imported_at: dt.datetime) -> pl.DataFrame:
 
 
 def table(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """A review table of the database in `schema`, empty when absent (a database from before it existed)."""
-    found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
-    if not found[0][0]:
+    """A table of the database in `schema` (columns it lacks are null), empty when absent (a database from
+    before it existed)."""
+    if not has_table(con, name):
         return pl.DataFrame(schema=schema)
     frame = con.sql(f'SELECT * FROM "{name}"').pl()
-    if name == "review_decisions":
-        return decisions.history_frame(frame)
     missing = [c for c in schema if c not in frame.columns]
     return frame.with_columns([pl.lit(None, schema[c]).alias(c) for c in missing]).select(list(schema)).cast(
         schema)  # type: ignore[arg-type]
 
 
-def import_files(paths: Sequence[Path], database: Path, *, imported_at: dt.datetime | None = None) -> ImportReport:
+def history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every decision imported so far (decisions.history_frame of review_decisions)."""
+    return decisions.history_frame(table(con, "review_decisions", DECISION_SCHEMA))
+
+
+@dataclass
+class ReviewState:
+    """What the review loop reads from a published database, read once per command."""
+
+    voters: pl.DataFrame
+    names: dict[str, str]
+    history: pl.DataFrame
+    exports: pl.DataFrame      # review_exports
+    shown: pl.DataFrame        # review_exported_voters
+    listed: pl.DataFrame       # review_pairs (or duplicate_pairs before it existed)
+    pairs: pl.DataFrame        # duplicate_pairs
+    reopened: pl.DataFrame     # review_reopened
+
+
+def read_state(con: duckdb.DuckDBPyConnection, database: Path) -> ReviewState:
+    if not has_table(con, "duplicate_pairs"):
+        raise InputError("the database holds no duplicate pairs (only `dpt ingest` ran?): run `dpt run` first",
+                         path=database)
+    cols = "pair_id, voter_id_l, voter_id_r, match_probability, alasan"
+    pairs = con.sql(f"SELECT {cols} FROM duplicate_pairs").pl()
+    regions = con.sql("SELECT kode, nama FROM regions").pl()
+    return ReviewState(
+        voters=con.sql("SELECT * FROM voters").pl(),
+        names=dict(zip(regions["kode"].to_list(), regions["nama"].to_list(), strict=True)),
+        history=history(con), exports=table(con, "review_exports", EXPORTS_SCHEMA),
+        shown=(con.sql("SELECT * FROM review_exported_voters").pl() if has_table(con, "review_exported_voters")
+               else pl.DataFrame(schema={"voter_id": pl.String()})),
+        listed=con.sql(f"SELECT {cols} FROM review_pairs").pl() if has_table(con, "review_pairs") else pairs,
+        pairs=pairs, reopened=table(con, "review_reopened", REOPENED_SCHEMA))
+
+
+def import_files(paths: Sequence[Path], database: Path, *, imported_at: dt.datetime | None = None
+                 ) -> tuple[ImportReport, ReviewState]:
     """Check the files and store their good decisions in the database at `database` (a staged copy), with
-    the import log, the reopened pairs and a fresh review_summary: one transaction."""
+    the import log, the reopened pairs and a fresh review_summary: one transaction. Returns the report and
+    the database's review state after the import."""
     if not database.exists():
         raise InputError("no published database yet: run `dpt run` first", path=database)
     when = imported_at or dt.datetime.now().replace(microsecond=0)
     con = duckdb.connect(str(database))
     try:
-        _require_run(con, database)
-        voters = con.sql("SELECT * FROM voters").pl()
-        exports = table(con, "review_exports", EXPORTS_SCHEMA)
-        shown = (con.sql("SELECT * FROM review_exported_voters").pl() if _has(con, "review_exported_voters")
-                 else pl.DataFrame(schema={"voter_id": pl.String()}))
+        state = read_state(con, database)
+        voters = state.voters
         # Files exported before pairs were remembered: the current pairs and records stand in.
-        pairs = con.sql("SELECT pair_id, voter_id_l, voter_id_r, match_probability, alasan FROM duplicate_pairs").pl()
-        legacy = pairs.join(exports.select("pair_id"), on="pair_id", how="anti").with_columns(
+        legacy = state.pairs.join(state.exports.select("pair_id"), on="pair_id", how="anti").with_columns(
             pl.lit(None, pl.String).alias("ekspor"), pl.lit(None, pl.String).alias("berkas"),
             pl.lit(None, pl.Datetime("us")).alias("diekspor"), pl.lit(None, pl.String).alias("status"))
-        exports = pl.concat([exports, legacy.select(list(EXPORTS_SCHEMA)).cast(EXPORTS_SCHEMA)])  # type: ignore[arg-type]
+        exports = pl.concat([state.exports, legacy.select(list(EXPORTS_SCHEMA)).cast(EXPORTS_SCHEMA)])  # type: ignore[arg-type]
         fields = [c for c in SIDE_FIELDS if c in voters.columns]
-        key = [c for c in ("voter_id", "source", "source_row") if c in shown.columns]
-        unseen = voters.select("voter_id", *fields).join(shown.select(key), on=key, how="anti")
-        shown = pl.concat([shown.select(["voter_id", *[c for c in fields if c in shown.columns]]), unseen],
-                          how="diagonal_relaxed")
-        history = table(con, "review_decisions", DECISION_SCHEMA)
-        report, reopened = read_decisions(paths, exports=exports, shown=shown, voters=voters, history=history,
-                                          imported_at=when)
-        new_history = pl.concat([history, report.stored])
+        key = [c for c in ("voter_id", "source", "source_row") if c in state.shown.columns]
+        unseen = voters.select("voter_id", *fields).join(state.shown.select(key), on=key, how="anti")
+        shown = pl.concat([state.shown.select(["voter_id", *[c for c in fields if c in state.shown.columns]]),
+                           unseen], how="diagonal_relaxed")
+        report, reopened = read_decisions(paths, exports=exports, shown=shown, voters=voters,
+                                          history=state.history, imported_at=when)
+        state.history = pl.concat([state.history, report.stored])
+        state.reopened = pl.concat([state.reopened, reopened])
         con.execute("BEGIN TRANSACTION")
-        replace_table(con, "review_decisions", new_history)
-        replace_table(con, "review_reopened", pl.concat([table(con, "review_reopened", REOPENED_SCHEMA), reopened]))
+        replace_table(con, "review_decisions", state.history)
+        replace_table(con, "review_reopened", state.reopened)
         replace_table(con, "review_import_log", pl.concat([table(con, "review_import_log", LOG_SCHEMA),
-                                                      log_rows(report, when)]))
-        names = _names(con)
-        replace_table(con, "review_summary", summary(pairs, voters, new_history, names))
+                                                          log_rows(report, when)]))
+        replace_table(con, "review_summary", summary(state.pairs, voters, state.history, state.names))
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return report
+    return report, state
 
 
-def _has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                             [name]).fetchall()[0][0])
 
@@ -656,14 +687,3 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
     con.register("_frame", frame)
     con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
     con.unregister("_frame")
-
-
-def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    regions = con.sql("SELECT kode, nama FROM regions").pl()
-    return dict(zip(regions["kode"].to_list(), regions["nama"].to_list(), strict=True))
-
-
-def _require_run(con: duckdb.DuckDBPyConnection, database: Path) -> None:
-    if not _has(con, "duplicate_pairs"):
-        raise InputError("the database holds no duplicate pairs (only `dpt ingest` ran?): run `dpt run` first",
-                         path=database)

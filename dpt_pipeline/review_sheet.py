@@ -96,14 +96,12 @@ def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = No
             ws.write(r, sk, value, score)
         if differ is not None:
             for stem in differ.columns:
-                for side in (1, 2):
-                    name = f"{stem}_{side}"
-                    if name not in cols:
-                        continue
-                    c = cols.index(name)
-                    values = frame[name].to_list()
-                    for r in differ.with_row_index("_r").filter(pl.col(stem))["_r"].to_list():
-                        ws.write(r + 1, c, values[r], marked)
+                rows = differ.with_row_index("_r").filter(pl.col(stem))["_r"].to_list()
+                for name in (f"{stem}_1", f"{stem}_2"):
+                    if name in cols:
+                        c, values = cols.index(name), frame[name]
+                        for r in rows:
+                            ws.write(r + 1, c, values[r], marked)
         status = xl_col_to_name(cols.index("status"))
         ws.conditional_format(f"{status}2:{status}{last_row + 1}",
                               {"type": "formula", "criteria": f'=LEFT(${status}2,7)="KONFLIK"', "format": conflict})
