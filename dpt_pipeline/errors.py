@@ -39,3 +39,23 @@ class InputError(DptError):
         self.path = path
         self.row = row
         self.field = field
+
+
+class PublishStopped(DptError):
+    """The run's result looks like a lost list (a source shrank or is mostly rejected): nothing was
+    published, the previous outputs stay; `--accept-shrink SOURCE` publishes it anyway."""
+
+    exit_code = 6
+
+
+class StorageError(DptError):
+    """The machine's storage refused a write or a read: disk full, a read-only folder, no permission, a file
+    that is not a regular file. The user's environment, not a bug; the previous outputs are kept."""
+
+    exit_code = 7
+
+
+class DatabaseError(DptError):
+    """The published DuckDB file is held open for writing by another program, or is damaged."""
+
+    exit_code = 8
