@@ -8,9 +8,12 @@ and a record of every run.
   listing the outputs is written (and synced), then each output is moved into place. A run killed before
   COMMIT leaves the previous outputs untouched (the next run deletes the staging folder); a run killed
   while moving is finished by the next run (roll forward), because COMMIT says what to move.
-- **Record**: `<output>/runs.jsonl`, one JSON line when a run starts and one when it ends (ok or failed);
-  a start with no end and no lock holder was interrupted. The published database holds the same as the
-  table `runs`.
+- **Record**: `<output>/runs.jsonl`, one JSON line when a run starts and one when it ends (ok, failed or
+  interrupted); a start with no end and no lock holder was interrupted. The published database holds the
+  same as the table `runs`. A damaged line (cut short, invalid bytes, not a run) is skipped with a warning.
+- **Ownership**: `<output>/.dpt-output` marks a folder dpt created (or found empty). A folder holding
+  other files is refused, so that a wrong `[output] dir` (a shared folder, `/`) is never written over.
+  A folder left by an earlier dpt version (it holds runs.jsonl or the lock file) is adopted.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 import polars as pl
 
-from dpt_pipeline.errors import DptError
+from dpt_pipeline.errors import ConfigError, DptError
 from dpt_pipeline.publish import FILE_MODE
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ STAGING = ".staging"
 OLD = ".old"
 COMMIT = "COMMIT"
 RUNS_FILE = "runs.jsonl"
+MARKER = ".dpt-output"
 RUNS_SCHEMA: dict[str, Any] = {
     "run_id": pl.String, "command": pl.String, "started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us"),
     "status": pl.String, "mode": pl.String, "config_hash": pl.String, "inputs": pl.String, "stages": pl.String,
@@ -70,7 +74,7 @@ def _alive(pid: int) -> bool:
 @contextmanager
 def lock(out_dir: Path, command: str, *, wait: bool = False) -> Iterator[None]:
     """Hold the output folder for one run. Without `wait`, a second run exits at once with RunActive."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim(out_dir)
     path = out_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     with os.fdopen(fd, "r+", encoding="utf-8") as f:
@@ -107,6 +111,33 @@ def lock(out_dir: Path, command: str, *, wait: bool = False) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def claim(out_dir: Path) -> None:
+    """Make sure `out_dir` is a folder dpt may write into: one it created, found empty, or left by an
+    earlier version; refuse any other (ConfigError), before anything is written there."""
+    marker = out_dir / MARKER
+    if marker.is_file() and not marker.is_symlink():
+        return
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise ConfigError(f"[output] dir {out_dir} is not a folder (or is a symbolic link); choose a folder "
+                          "for dpt's outputs")
+    if out_dir.is_dir():
+        try:
+            entries = {p.name for p in out_dir.iterdir()}
+        except OSError as e:
+            raise ConfigError(f"[output] dir {out_dir} cannot be listed ({e.strerror}); choose a folder this "
+                              "user may write") from None
+        ours = {RUNS_FILE, LOCK_FILE}
+        if entries and not entries & ours:
+            raise ConfigError(
+                f"[output] dir {out_dir} holds {len(entries)} files or folders that dpt did not write; dpt "
+                "replaces what it finds in its output folder, so it writes only into an empty folder or one "
+                "it created. Choose a new folder (it is created) or an empty one")
+    out_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("This folder holds the outputs of dpt-pipeline; dpt replaces them on every run.\n")
+
+
 def _holder(path: Path) -> str:
     try:
         info = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -140,11 +171,11 @@ def recover(out_dir: Path) -> None:
     if _committed(staging):
         log.warning("the last run on %s was stopped while moving its outputs into place; finishing that", out_dir)
         _roll_forward(out_dir)
-    elif staging.exists():
+    elif staging.exists() or staging.is_symlink():
         log.warning("the last run on %s did not finish; its partial outputs are discarded and the previous "
                     "outputs stay as they were", out_dir)
-        shutil.rmtree(staging)
-    shutil.rmtree(out_dir / OLD, ignore_errors=True)
+        _remove(staging)
+    _remove(out_dir / OLD)
 
 
 def committed(out_dir: Path) -> bool:
@@ -153,18 +184,48 @@ def committed(out_dir: Path) -> bool:
 
 
 def _committed(staging: Path) -> bool:
-    """True when the staging folder holds a complete COMMIT marker (written whole, then renamed)."""
+    """True when the staging folder holds a complete COMMIT marker (written whole, then renamed) that
+    names only outputs inside it."""
+    return _commit_names(staging) is not None
+
+
+def _commit_names(staging: Path) -> list[str] | None:
+    """The outputs a COMMIT marker lists, or None when there is none or it cannot be ours: the staging
+    folder or the marker a symbolic link, a name that is not a plain file name (`..`, `a/b`), or an
+    output that is a symbolic link. A crafted marker must never move anything from or to outside."""
+    if staging.is_symlink() or not staging.is_dir() or (staging / COMMIT).is_symlink():
+        return None
     try:
-        return isinstance(json.loads((staging / COMMIT).read_text(encoding="utf-8")), list)
+        names = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    if not isinstance(names, list):
+        return None
+    for name in names:
+        if (not isinstance(name, str) or name in ("", ".", "..", COMMIT, LOCK_FILE, MARKER, RUNS_FILE, OLD)
+                or name != os.path.basename(name) or "\x00" in name or (staging / name).is_symlink()):
+            log.warning("the staging folder of %s holds a COMMIT marker dpt did not write; it is ignored and "
+                        "the staged outputs are discarded", staging.parent)
+            return None
+    return names
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder of dpt's own (a symbolic link is unlinked, never followed)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def discard(out_dir: Path) -> None:
     """Drop an uncommitted staging folder (a failed run's partial outputs, which may hold NIK)."""
     staging = out_dir / STAGING
-    if staging.exists() and not _committed(staging):
-        shutil.rmtree(staging, ignore_errors=True)
+    if (staging.exists() or staging.is_symlink()) and not _committed(staging):
+        try:
+            _remove(staging)
+        except OSError:
+            log.warning("the partial outputs in %s could not be deleted; the next run deletes them", staging)
 
 
 def begin(out_dir: Path) -> Path:
@@ -194,15 +255,37 @@ def commit(out_dir: Path) -> None:
         json.dump(names, f)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, staging / COMMIT)
-    _roll_forward(out_dir)
+    with _signals_held():      # SIGTERM or Ctrl-C wait until every output is in place
+        os.replace(tmp, staging / COMMIT)
+        _roll_forward(out_dir)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (in the main thread) while outputs move into place; they arrive after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _roll_forward(out_dir: Path) -> None:
     staging = out_dir / STAGING
-    names = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    names = _commit_names(staging)
+    if names is None:
+        _remove(staging)
+        return
     old = out_dir / OLD
-    old.mkdir(exist_ok=True)
+    _remove(old)
+    old.mkdir()
     for name in names:
         src, dst = staging / name, out_dir / name
         if not src.exists():          # moved before the crash
@@ -216,7 +299,7 @@ def _roll_forward(out_dir: Path) -> None:
             os.replace(src, dst)
     (staging / COMMIT).unlink()
     shutil.rmtree(staging)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
 
 
 # -- record ------------------------------------------------------------------------------------------------
@@ -268,11 +351,14 @@ class Run:
     def _append(self) -> None:
         path = self.out_dir / RUNS_FILE
         line = json.dumps(self.row(), default=str, ensure_ascii=False) + "\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as e:       # a full disk must not hide the run's own error
+            log.warning("the run record could not be written to %s (%s)", path, e.strerror)
 
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,13 +380,22 @@ def history(out_dir: Path) -> pl.DataFrame:
     `interrupted` (or `running` while a run holds the lock)."""
     path = out_dir / RUNS_FILE
     rows: dict[str, dict[str, object]] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                r = json.loads(line)
-            except ValueError:       # a line cut short by a crash
-                continue
-            rows[r["run_id"]] = r
+    damaged: list[int] = []
+    data = path.read_bytes() if path.is_file() else b""
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line.decode("utf-8"))
+        except ValueError:           # a line cut short by a crash, or invalid bytes
+            r = None
+        if not isinstance(r, dict) or not isinstance(r.get("run_id"), str):
+            damaged.append(number)
+            continue
+        rows[r["run_id"]] = {k: None if r.get(k) is None else str(r[k]) for k in RUNS_SCHEMA}
+    if damaged:
+        shown = ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else "")
+        log.warning("%s: %d damaged lines skipped (line %s); the other runs are read", path, len(damaged), shown)
     frame = pl.DataFrame(list(rows.values()), schema={k: pl.String for k in RUNS_SCHEMA}, orient="row")
     frame = frame.with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_unit="us", strict=False))
     active = is_locked(out_dir)
