@@ -329,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import polars as pl
 
             from dpt_pipeline.config import load_config
-            from dpt_pipeline.publish import query, write_csv_for_excel
+            from dpt_pipeline.publish import write_csv_for_excel
+            from dpt_pipeline.query import query
 
             rows = query(load_config(args.config).output.database_path, args.sql)
             if args.csv:

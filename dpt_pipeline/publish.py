@@ -14,8 +14,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dpt_pipeline.errors import ConfigError, InputError
-
 log = logging.getLogger(__name__)
 
 # Read-only to everyone outside the owner's group: the tables hold NIK and birth dates.
@@ -126,20 +124,6 @@ def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | N
     _write(tmp, tables, target)
     log.info("replaced %d tables in %s", len(tables), target)
     return target
-
-
-def query(path: Path, sql: str) -> pl.DataFrame:
-    """An analyst's query on the published database, read-only."""
-    if not path.exists():
-        raise InputError("no published database yet: run `dpt run` first", path=path)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        rel = con.sql(sql)
-        return rel.pl() if rel is not None else pl.DataFrame()
-    except duckdb.Error as e:
-        raise ConfigError(f"the query was refused: {str(e).splitlines()[0]}") from None
-    finally:
-        con.close()
 
 
 def write_private(path: Path, text: str) -> None:

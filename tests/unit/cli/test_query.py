@@ -1,0 +1,302 @@
+"""`dpt query`: reads the published database and nothing else, writes nowhere, and never quotes a value.
+
+The database is synthetic: a few voters with names, NIKs and NKKs that must not appear in any message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from dpt_pipeline.cli import main
+from dpt_pipeline.errors import ConfigError, DatabaseError, InputError
+from dpt_pipeline.query import connect_read_only, query
+
+ROOT = Path(__file__).resolve().parents[3]
+
+NAMES = ["BAHAR", "SITI AMINAH", "RAHASIA WATI", "Ñoño Ürgen", "=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3",
+         "@SUM(A1)", "=cmd|' /C calc'!A0", "\tTAB", "\rCR"]
+NIKS = [f"64081345058{i:05d}" for i in range(1, len(NAMES) + 1)]
+NKKS = [f"64081300000{i:05d}" for i in range(1, len(NAMES) + 1)]
+SECRETS = [*NAMES[:4], *NIKS, *NKKS, "1980"]
+FORMULAS = NAMES[4:]
+
+
+def _make_db(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE voters (voter_id VARCHAR, nik VARCHAR, nkk VARCHAR, nama VARCHAR, "
+                "tanggal_lahir VARCHAR, kecamatan VARCHAR)")
+    con.executemany("INSERT INTO voters VALUES (?, ?, ?, ?, ?, ?)",
+                    [[f"v{i:02d}", nik, nkk, nama, f"1980-0{1 + i % 9}-1{i % 9}", "TELUK PANDAN"]
+                     for i, (nik, nkk, nama) in enumerate(zip(NIKS, NKKS, NAMES, strict=True))])
+    con.execute("CREATE VIEW v_per_kecamatan AS SELECT kecamatan, count(*) AS n FROM voters GROUP BY kecamatan")
+    con.close()
+    return path
+
+
+@pytest.fixture
+def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A config whose output holds the synthetic database; the working directory is the tmp folder, so a
+    relative `COPY ... TO 'x.csv'` would land beside it."""
+    (tmp_path / "a.csv").write_text("NAMA;NIK\n")
+    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
+    (tmp_path / "out").mkdir()
+    db = _make_db(tmp_path / "out" / "dpt.duckdb")
+    monkeypatch.chdir(tmp_path)
+    return cfg, db
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+def _no_secret(text: str) -> None:
+    for s in SECRETS:
+        assert s not in text, "a value from the data is quoted"
+
+
+FORBIDDEN = [
+    "COPY (SELECT nik, nama FROM voters) TO 'out.csv'",
+    "COPY voters TO 'x.parquet' (FORMAT parquet)",
+    "COPY voters TO 'out/dpt.duckdb'",
+    "select 1; copy voters to 'x.csv'",
+    "select 1 /* ; */ ; copy voters to 'x.csv'",
+    "/* SELECT */ COPY voters TO 'x.csv'",
+    "-- SELECT\nCOPY voters TO 'x.csv'",
+    "WITH a AS (SELECT * FROM voters) COPY (SELECT * FROM a) TO 'x.csv'",
+    "EXPLAIN ANALYZE COPY voters TO 'x.csv'",
+    "EXPORT DATABASE 'dir'",
+    "ATTACH 'x.db' AS x",
+    "ATTACH ':memory:' AS m",
+    "DETACH dpt",
+    "USE memory",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "FORCE INSTALL httpfs",
+    "SET enable_external_access = true",
+    "SET autoinstall_known_extensions = true",
+    "RESET lock_configuration",
+    "SET temp_directory = 'tmpdir'",
+    "PRAGMA enable_profiling",
+    "SET profiling_output = 'x.json'",
+    "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
+    "CREATE TEMP TABLE t AS SELECT * FROM voters",
+    "CREATE MACRO m() AS 1",
+    "CALL pragma_version()",
+    "CHECKPOINT",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM read_blob('/etc/passwd')",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_parquet('x.parquet')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM query('COPY voters TO ''x.csv''')",
+    "SELECT * FROM query_table('x.csv')",
+    "SELECT 1 UNION ALL SELECT count(*) FROM read_text('p.toml')",
+    "",
+    "-- nothing",
+    ";",
+]
+
+
+@pytest.mark.parametrize("sql", FORBIDDEN)
+def test_statements_that_write_or_reach_outside_are_refused(published: tuple[Path, Path], sql: str) -> None:
+    cfg, db = published
+    before = _files(cfg.parent)
+    stamp = db.stat().st_mtime_ns
+    with pytest.raises(ConfigError) as e:
+        query(db, sql)
+    assert "refused" in str(e.value)
+    assert "root:" not in str(e.value)
+    _no_secret(str(e.value))
+    assert _files(cfg.parent) == before, "the refused statement created a file"
+    assert db.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("sql", ["COPY voters TO 'x.csv'", "select 1; copy voters to 'x.csv'", "INSTALL httpfs",
+                                 "SELECT * FROM read_text('/etc/passwd')"])
+def test_the_cli_exits_2_and_writes_nothing(published: tuple[Path, Path], sql: str, capsys) -> None:
+    cfg, _ = published
+    before = _files(cfg.parent)
+    assert main(["query", "--config", str(cfg), sql]) == 2
+    err = capsys.readouterr().err
+    assert "refused" in err
+    _no_secret(err)
+    assert _files(cfg.parent) == before
+
+
+def test_a_copy_names_the_statement_and_points_to_csv(published: tuple[Path, Path]) -> None:
+    with pytest.raises(ConfigError, match=r"COPY statements are not allowed.*--csv FILE"):
+        query(published[1], "COPY voters TO 'x.csv'")
+    with pytest.raises(ConfigError, match="2 statements"):
+        query(published[1], "SELECT 1; SELECT 2")
+
+
+@pytest.mark.parametrize("sql", ["COPY voters TO 'x.csv'", "EXPORT DATABASE 'dir'", "ATTACH 'x.db' AS x",
+                                 "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true",
+                                 "SELECT * FROM read_text('/etc/passwd')", "SELECT * FROM glob('*')"])
+def test_the_connection_itself_is_locked_down(published: tuple[Path, Path], sql: str) -> None:
+    """The second wall: were a statement to slip past the parse check, the connection still refuses it."""
+    cfg, db = published
+    before = _files(cfg.parent)
+    con = connect_read_only(db)
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute(sql).fetchall()
+        assert con.execute("SELECT current_setting('enable_external_access')").fetchone() == (False,)
+    finally:
+        con.close()
+    assert _files(cfg.parent) == before
+
+
+@pytest.mark.parametrize(("sql", "rows"), [
+    ("SELECT count(*) AS n FROM voters", 1),
+    ("SELECT nama FROM voters WHERE nik = '6408134505800001';", 1),
+    ("select kecamatan, count(*) n from voters group by all -- per kecamatan", 1),
+    ("/* the view */ SELECT * FROM v_per_kecamatan", 1),
+    ("WITH v AS (SELECT * FROM voters) SELECT count(DISTINCT nkk) AS n FROM v", 1),
+    ("FROM voters", len(NAMES)),
+    ("DESCRIBE voters", 6),
+    ("SHOW TABLES", 2),
+    ("SUMMARIZE voters", 6),
+    ("VALUES (1), (2)", 2),
+    ("SELECT 'a;b' AS x", 1),
+    ("SELECT * FROM duckdb_tables()", 1),
+])
+def test_reading_queries_work(published: tuple[Path, Path], sql: str, rows: int) -> None:
+    assert query(published[1], sql).height == rows
+
+
+def test_the_cli_prints_a_table(published: tuple[Path, Path], capsys) -> None:
+    assert main(["query", "--config", str(published[0]), "SELECT kecamatan, n FROM v_per_kecamatan"]) == 0
+    assert "TELUK PANDAN" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT CAST(nama AS INTEGER) FROM voters",
+    "SELECT CAST(nik AS TINYINT) FROM voters",
+    "SELECT * FROM voters WHERE nik = 1",
+    "SELECT CAST(nama AS DATE) FROM voters",
+    "SELECT nama::TIMESTAMP FROM voters",
+    "SELECT nama::JSON FROM voters",
+    "SELECT json_extract('{\"a\":' || nama || '}', '$.a') FROM voters",
+    "SELECT strptime(nama, '%d') FROM voters",
+    "SELECT error(nama) FROM voters",
+    "SELECT error(nik || ' ' || nkk) FROM voters",
+    "SELECT from_base64(nama) FROM voters",
+    "SELECT regexp_matches('a', nama || '(') FROM voters",
+    "SELECT make_date(nik::BIGINT, 1, 1) FROM voters",
+    "SELECT nik::HUGEINT * nik::HUGEINT * nik::HUGEINT FROM voters",
+    "SELECT nama::STRUCT(a INT) FROM voters",
+    "SELECT nama::ENUM('x', 'y') FROM voters",
+    "SELECT nama::UUID FROM voters",
+    "SELECT CAST(tanggal_lahir AS INTEGER) FROM voters",
+    "SELECT * FROM read_text((SELECT nama FROM voters LIMIT 1))",
+])
+def test_a_failing_query_quotes_no_value(published: tuple[Path, Path], sql: str, capsys) -> None:
+    cfg, db = published
+    with pytest.raises(ConfigError) as e:
+        query(db, sql)
+    msg = str(e.value)
+    _no_secret(msg)
+    assert "Error" in msg, msg
+    assert main(["query", "--config", str(cfg), sql]) == 2
+    _no_secret(capsys.readouterr().err)
+
+
+def test_a_cast_error_keeps_its_type_and_shape(published: tuple[Path, Path]) -> None:
+    with pytest.raises(ConfigError) as e:
+        query(published[1], "SELECT CAST(nama AS INTEGER) FROM voters")
+    msg = str(e.value)
+    assert "Conversion Error" in msg and "INT32" in msg and "column nama" in msg and "'…'" in msg, msg
+    with pytest.raises(ConfigError) as e:    # what the user wrote may be shown back
+        query(published[1], "SELECT 'KATA'::INTEGER")
+    assert "'KATA'" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        query(published[1], "SELECT * FROM no_such_table")
+    assert "no_such_table" in str(e.value) and "Catalog Error" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        query(published[1], "SELECT namx FROM voters")
+    assert '"namx"' in str(e.value)
+
+
+def _hold_open(db: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                             "c.execute('create table t(a int)'); print('ready', flush=True); time.sleep(60)",
+                             str(db)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_database_held_open_by_another_program_exits_8(published: tuple[Path, Path], capsys) -> None:
+    cfg, db = published
+    proc = _hold_open(db)
+    try:
+        with pytest.raises(DatabaseError) as e:
+            query(db, "SELECT 1")
+        assert f"process {proc.pid}" in str(e.value) and str(db) in str(e.value)
+        assert "close it and try again" in str(e.value)
+        assert main(["query", "--config", str(cfg), "SELECT count(*) FROM voters"]) == 8
+        assert "open in another program" in capsys.readouterr().err
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert query(db, "SELECT count(*) AS n FROM voters")["n"].item() == len(NAMES)
+
+
+def _damage(db: Path, how: str) -> None:
+    data = bytearray(db.read_bytes())
+    if how == "random bytes":
+        db.write_bytes(os.urandom(len(data)))
+    elif how == "empty":
+        db.write_bytes(b"")
+    elif how.startswith("truncated"):
+        db.write_bytes(data[: int(len(data) * float(how.split()[1]))])
+    elif how == "header block":
+        data[4096 + 16: 4096 + 80] = os.urandom(64)
+        db.write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["random bytes", "empty", "truncated 0.01", "truncated 0.5", "truncated 0.9",
+                                 "header block"])
+def test_a_damaged_database_exits_8(published: tuple[Path, Path], how: str, capsys) -> None:
+    cfg, db = published
+    _damage(db, how)
+    with pytest.raises(DatabaseError) as e:
+        query(db, "SELECT * FROM voters")
+    assert str(db) in str(e.value) and "damaged" in str(e.value) and "dpt run" in str(e.value)
+    assert main(["query", "--config", str(cfg), "SELECT * FROM voters"]) == 8
+    err = capsys.readouterr().err
+    assert "damaged" in err
+    _no_secret(err)
+
+
+def test_no_database_yet_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="run `dpt run` first"):
+        connect_read_only(tmp_path / "dpt.duckdb")
+
+
+def test_csv_export_neutralises_formulas_and_duckdb_keeps_them(published: tuple[Path, Path], capsys) -> None:
+    cfg, db = published
+    out = cfg.parent / "hasil.csv"
+    assert main(["query", "--config", str(cfg), "SELECT nik, nama FROM voters ORDER BY voter_id",
+                 "--csv", str(out), "-q"]) == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert oct(out.stat().st_mode & 0o777) == "0o640"
+    got = pl.read_csv(out, separator=";", infer_schema=False)["nama"].to_list()
+    for value in FORMULAS:
+        assert f"'{value}" in got, f"{value!r} would run as a formula"
+    for value in NAMES[:4]:
+        assert value in got
+    assert query(db, "SELECT nama FROM voters ORDER BY voter_id")["nama"].to_list() == NAMES
