@@ -24,6 +24,11 @@ EXIT_CODES = """exit codes:
   3  bad input data (a file that cannot be read as a voter list at all)
   4  another dpt run is active on the same output folder (nothing was changed)
   5  review import: some rows were refused (the good ones were stored; fix the rows listed and import again)
+  6  publish stopped: a voter list lost many voters or is mostly rejected (nothing was published; pass
+     --accept-shrink NAME if the change is real)
+  7  storage: the disk is full, the folder is read-only or not ours to write, a source is not a regular file
+  8  database: the published DuckDB file is open for writing in another program, or damaged
+130  interrupted by Ctrl-C; 143 stopped by SIGTERM (recorded as `interrupted`; the previous outputs are kept)
 """
 ROWS_REFUSED = 5
 
@@ -82,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         common(sp, writes=True)
+        if name in ("run", "ingest"):
+            sp.add_argument("--accept-shrink", action="append", default=[], metavar="NAME",
+                            help="publish even though the list NAME lost many voters since the last run or is "
+                                 "mostly rejected (repeat for several lists; 'all' for every list)")
         if name == "run":
             sp.add_argument("--full", action="store_true",
                             help="compare every candidate pair and fit the model afresh, instead of reusing "
@@ -264,9 +273,29 @@ def _print_status(out: Path, n: int) -> None:
               + (f"; error: {r['error']}" if r["error"] else ""))
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    """A scheduler's SIGTERM stops the run like Ctrl-C: the run is recorded `interrupted`, outputs kept."""
+    from dpt_pipeline.errors import Interrupted
+
+    raise Interrupted("SIGTERM", 128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = _parser().parse_args(argv)
     _setup_logging(args)
+    if threading.current_thread() is not threading.main_thread():   # signals reach the main thread only
+        return _main(args)
+    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command in ("run", "ingest"):
             from dpt_pipeline import pipeline
@@ -276,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stages = ("ingest",) if args.command == "ingest" else pipeline.ALL_STAGES
             with _progress(args, pipeline.steps(stages)) as step:
                 result = pipeline.run(config, stages=stages, wait=args.wait, progress=step,
-                                      full=getattr(args, "full", False))
+                                      full=getattr(args, "full", False), accept_shrink=tuple(args.accept_shrink))
             _print_run(result, args.quiet)
         elif args.command == "tps":
             from dpt_pipeline import pipeline
@@ -354,11 +383,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DptError as e:
         print(f"dpt: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("dpt: interrupted; the previous outputs are unchanged", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        from dpt_pipeline.errors import Interrupted
+
+        how = f"stopped by {e.signal_name}" if isinstance(e, Interrupted) else "interrupted"
+        print(f"dpt: {how}; the previous outputs are unchanged", file=sys.stderr)
+        return e.exit_code if isinstance(e, Interrupted) else 130
     except Exception as e:  # a bug: say where, but not the message, which may quote personal data
         import traceback
+
+        from dpt_pipeline.errors import environment_error
+
+        if (cause := environment_error(e)) is not None:
+            print(f"dpt: error: {cause}", file=sys.stderr)
+            return cause.exit_code
 
         where = "".join(traceback.format_tb(e.__traceback__)[-3:])
         print(f"dpt: internal error {type(e).__name__} (a bug: please report it with this text; the previous "

@@ -59,6 +59,10 @@ class IngestConfig:
     # The day ages are computed at (the election day); decides the NIK century and the under-age flag.
     reference_date: dt.date | None = None
     min_age: int = 17
+    # A list whose voters fall by more than this share since the last published run stops the publish
+    # (`dpt run --accept-shrink NAME` lets it through); so does one with more than max_reject_share rejected.
+    max_shrink: float = 0.2
+    max_reject_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -170,14 +174,64 @@ def load_config(path: str | Path) -> Config:
     _must_exist(ingest.regions, where, "ingest.regions")
     if tps.coordinates is not None:
         _must_exist(tps.coordinates, where, "tps.coordinates")
-    if tps.max_voters < 1:
-        raise ConfigError(f"{where}: tps.max_voters must be a positive number")
     if linkage.model is not None:
         _must_exist(linkage.model, where, "linkage.model")
-    if not 0 < linkage.review_threshold < 0.5:
-        raise ConfigError(f"{where}: linkage.review_threshold must lie between 0 and 0.5")
+    _check_ranges(ingest, tps, linkage, review, where)
     return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path, linkage=linkage,
                   review=review)
+
+
+# Every number a setting holds, with the range it may take and why (checked after the types). A value
+# outside would not fail loudly later: it would give wrong data, or a crash reported as a bug.
+RANGES: dict[str, tuple[int, int, str]] = {
+    "ingest.min_age": (16, 21, "voting ages in law run from 16 to 21; Indonesia's is 17 (UU 7/2017)"),
+    "tps.max_voters": (1, 1000, "no PKPU has allowed more than 800 voters per TPS; 600 for the Pilkada 2024"),
+    # Measured: drawing the pairs alone peaks at about 200 bytes a pair (2 GB for 10 million), before they
+    # are compared; 10 million already measure a level seen once in 10,000 random pairs to 3%.
+    "linkage.random_pairs": (10_000, 10_000_000, "fewer leave u of most levels at its floor of half a pair; "
+                             "more take gigabytes of memory (about 200 bytes a pair) for no better estimate"),
+    "linkage.seed": (0, 2**32 - 1, "numpy takes no negative seed; 32 bits are seeds enough"),
+    "review.learn_min": (1, 10_000_000, "more decisions than any roll will have; set it that high to keep the "
+                         "model from learning"),
+    "linkage.border_areas[].sides[].rt_from": (1, 999, "RT numbers run from 001 to 999"),
+    "linkage.border_areas[].sides[].rt_to": (1, 999, "RT numbers run from 001 to 999"),
+}
+# Ages are computed on this day and the NIK's century decided by it: a typo's year (0226, 2206) would
+# misdate every voter without an error.
+REFERENCE_DATES = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
+# Pairs at or above 0.5 are the pipeline's claim of one person: listing only from there would hide the
+# pairs it doubts, and 0 would list every candidate pair.
+REVIEW_THRESHOLD = (0.0, 0.5)
+
+
+def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, review: ReviewConfig,
+                  where: str) -> None:
+    values: list[tuple[str, str, int]] = [
+        ("ingest.min_age", "ingest.min_age", ingest.min_age), ("tps.max_voters", "tps.max_voters", tps.max_voters),
+        ("linkage.random_pairs", "linkage.random_pairs", linkage.random_pairs),
+        ("linkage.seed", "linkage.seed", linkage.seed), ("review.learn_min", "review.learn_min", review.learn_min)]
+    for i, area in enumerate(linkage.border_areas):
+        for j, side in enumerate(area.sides):
+            key = f"linkage.border_areas[{i}].sides[{j}]"
+            values += [("linkage.border_areas[].sides[].rt_from", f"{key}.rt_from", side.rt_from),
+                       ("linkage.border_areas[].sides[].rt_to", f"{key}.rt_to", side.rt_to)]
+            if side.rt_from > side.rt_to:
+                raise ConfigError(f"{where}: {key}: rt_from {side.rt_from} is above rt_to {side.rt_to}; the "
+                                  f"range is inclusive, from the lower RT to the higher")
+    for name, key, value in values:
+        lo, hi, why = RANGES[name]
+        if not lo <= value <= hi:
+            raise ConfigError(f"{where}: {key} = {value} is out of range: it must be a whole number from "
+                              f"{lo:_} to {hi:_} ({why})")
+    lo_t, hi_t = REVIEW_THRESHOLD
+    if not lo_t < linkage.review_threshold < hi_t:
+        raise ConfigError(f"{where}: linkage.review_threshold = {linkage.review_threshold} is out of range: it "
+                          f"must lie between 0 and 0.5, both excluded (0.5 and above is the pipeline's claim "
+                          f"of one person, and 0 would list every candidate pair)")
+    first, last = REFERENCE_DATES
+    if ingest.reference_date is not None and not first <= ingest.reference_date <= last:
+        raise ConfigError(f"{where}: ingest.reference_date = {ingest.reference_date} is out of range: it must "
+                          f"lie between {first} and {last} (the election day ages are computed at)")
 
 
 def _check_source(s: SourceConfig, where: str, key: str) -> None:

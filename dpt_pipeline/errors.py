@@ -5,6 +5,8 @@ Messages never contain a NIK, an NKK or a name: they may end up in cron mail and
 
 from __future__ import annotations
 
+import errno
+import re
 from pathlib import Path
 
 
@@ -59,3 +61,65 @@ class DatabaseError(DptError):
     """The published DuckDB file is held open for writing by another program, or is damaged."""
 
     exit_code = 8
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was told to stop (SIGTERM from a scheduler, or Ctrl-C): recorded as `interrupted`."""
+
+    def __init__(self, signal_name: str = "SIGINT", exit_code: int = 130) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+# -- the user's environment ---------------------------------------------------------------------------------
+# An OSError's errno, or the same cause as the text DuckDB and Polars put in their own exceptions.
+_OS_CAUSES = {
+    errno.ENOSPC: "the disk is full: free some space and run again",
+    errno.EDQUOT: "the disk quota of this user is used up: free some space and run again",
+    errno.EROFS: "the folder is on a read-only file system: choose a writable folder or remount it",
+    errno.EACCES: "permission denied: this user may not read or write there (check the owner and mode)",
+    errno.EPERM: "operation not permitted: this user may not change it (check the owner and mode)",
+    errno.EIO: "the disk reported an input/output error: check the disk",
+}
+_TEXT_CAUSES = (
+    (re.compile(r"No space left on device|os error 28\b"), errno.ENOSPC),
+    (re.compile(r"Disk quota exceeded|os error 122\b"), errno.EDQUOT),
+    (re.compile(r"Read-only file system|os error 30\b"), errno.EROFS),
+    (re.compile(r"Permission denied|os error 13\b"), errno.EACCES),
+)
+_QUOTED_PATH = re.compile(r'file "([^"]+)"')
+_LOCK_HELD = re.compile(r"Could not set lock on file.*?\(PID (\d+)\)", re.S)
+_DAMAGED = re.compile(r"not a valid DuckDB database|Could not read enough bytes|Corrupt database|"
+                      r"database file .* is corrupt|checksum", re.I | re.S)
+
+
+def environment_error(exc: BaseException, where: Path | str | None = None) -> DptError | None:
+    """The DptError that names the cause when `exc` comes from the user's environment (disk full, read-only
+    folder, no permission, a database held open by another program or damaged), else None (a bug).
+
+    The message is written here, never copied from `exc`, which may quote a cell; only a file path taken
+    from it is kept. `where` names the folder being written when the exception does not say."""
+    if isinstance(exc, DptError):
+        return None
+    text = str(exc)
+    path = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if path is None and (m := _QUOTED_PATH.search(text)):
+        path = m.group(1)
+    place = f"file {path}" if path else (f"folder {where}" if where else "the output")
+    module = type(exc).__module__
+    if "duckdb" in module:
+        if m := _LOCK_HELD.search(text):
+            return DatabaseError(f"{place}: the database is open for writing in another program (process "
+                                 f"{m.group(1)}); close that program's connection and run again. The previous "
+                                 "outputs are unchanged")
+        if _DAMAGED.search(text):
+            return DatabaseError(f"{place}: the database file is damaged. It holds the review decisions: restore "
+                                 "it from a backup, or move it aside and run `dpt run` to publish it anew "
+                                 "(decisions stored only in it are then lost). Nothing was changed")
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code not in _OS_CAUSES and (isinstance(exc, OSError) or "duckdb" in module or "polars" in module):
+        code = next((c for pattern, c in _TEXT_CAUSES if pattern.search(text)), None)
+    if code in _OS_CAUSES:
+        return StorageError(f"{place}: {_OS_CAUSES[code]}. The previous outputs are unchanged")
+    return None

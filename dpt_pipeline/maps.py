@@ -25,10 +25,8 @@ import hashlib
 import html
 import logging
 import math
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
 from dpt_pipeline.publish import FILE_MODE, write_private
+from dpt_pipeline.workers import pool as workers_pool
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ def _render_all(jobs: list[_Map]) -> None:
         for job in jobs:
             _render(job)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with workers_pool(workers) as pool:
         for _ in pool.map(_render, jobs, chunksize=4):
             pass
 

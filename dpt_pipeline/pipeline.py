@@ -30,9 +30,9 @@ from dpt_pipeline import (
     tps,
 )
 from dpt_pipeline.config import Config
-from dpt_pipeline.errors import DptError, InputError
+from dpt_pipeline.errors import DptError, InputError, PublishStopped, environment_error
 from dpt_pipeline.hashing import md5_hex
-from dpt_pipeline.publish import publish, read_previous, replace_tables, write_private
+from dpt_pipeline.publish import publish, read_previous, replace_tables, source_counts, write_private
 from dpt_pipeline.regions import RegionTable
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
 TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "struck_voters")
+SHRINK_MIN_VOTERS = 10   # a list of a handful of voters may lose a few without stopping the run
 MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
 
 
@@ -91,16 +92,18 @@ def steps(stages: tuple[str, ...]) -> list[str]:
 
 
 def run(config: Config, *, stages: tuple[str, ...] = ALL_STAGES, wait: bool = False,
-        progress: Progress = _quiet, full: bool = False) -> RunResult:
+        progress: Progress = _quiet, full: bool = False, accept_shrink: tuple[str, ...] = ()) -> RunResult:
     """Run the given stages (every stage the project has, by default) and publish the result: the
-    database, review files, maps and reports replace the previous ones only when the whole run succeeds."""
+    database, review files, maps and reports replace the previous ones only when the whole run succeeds.
+    A list that lost many of its voters since the last published run, or whose rows are mostly rejected,
+    stops the run before anything is published, unless its name is in `accept_shrink` ("all": every list)."""
     command = "run" if "link" in stages else "ingest"
     with _unattended(config, command, wait=wait) as (record, work):
-        return _run(config, stages, record, work, progress, full)
+        return _run(config, stages, record, work, progress, full, accept_shrink)
 
 
 def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, progress: Progress,
-         full: bool) -> RunResult:
+         full: bool, accept_shrink: tuple[str, ...] = ()) -> RunResult:
     timings: dict[str, float] = {}
     progress("ingest")
     # The coordinates file is checked before the long stages, so that a refused file stops the run at once.
@@ -113,6 +116,7 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     record.stage("ingest", timings["ingest"], {"data_rows": sum(s.data_rows for s in result.summaries),
                                                "voters": result.voters.height, "rejects": result.rejects.height,
                                                **{f"rejects: {k}": v for k, v in _reject_counts(result).items()}})
+    guard_lost_lists(config, result.summaries, accept_shrink)
 
     regions = RegionTable.load(config.ingest.regions)
     tables = {
@@ -218,11 +222,48 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
             yield record, runs.begin(out)
         except BaseException as e:
             runs.discard(out)
+            cause = environment_error(e, out) if isinstance(e, Exception) else None
+            err = cause or e
             # The record keeps the kind of error and where, not a message that could quote a cell.
-            record.finish("failed", error=type(e).__name__ + (f" (exit {e.exit_code})" if isinstance(e, DptError)
-                                                                 else ""))
+            # GeneratorExit: stopped between the staging folder and the run proper (Ctrl-C at that moment)
+            record.finish("interrupted" if isinstance(e, KeyboardInterrupt | GeneratorExit) else "failed",
+                          error=type(err).__name__ + (f" (exit {err.exit_code})" if isinstance(err, DptError)
+                                                      else ""))
+            if cause is not None:
+                raise cause from e
             raise
         record.finish("ok")
+
+
+def guard_lost_lists(config: Config, summaries: list[ingest.SourceSummary], accept: tuple[str, ...]) -> None:
+    """Stop the run (PublishStopped) when a list looks lost: its voters fell by more than
+    `[ingest] max_shrink` of the last published run's, it is no longer configured, or more than
+    `[ingest] max_reject_share` of its rows were rejected. Each list named in `accept` passes."""
+    previous = source_counts(config.output.database_path) or {}
+    now = {s.source: s for s in summaries}
+    problems: list[tuple[str, str]] = []
+    for name in sorted(set(previous) | set(now)):
+        if name in accept or "all" in accept:
+            continue
+        s = now.get(name)
+        before, tonight = previous.get(name, 0), (s.voters if s else 0)
+        lost = before - tonight
+        if before and lost >= SHRINK_MIN_VOTERS and lost / before > config.ingest.max_shrink:
+            where = f"({s.path})" if s else "(no longer in the configuration)"
+            problems.append((name, f"list {name!r} {where} has {tonight:,} voters tonight against {before:,} at "
+                                   f"the last published run ({-lost / before:+.0%})"))
+        if s and s.data_rows and s.rejects / s.data_rows > config.ingest.max_reject_share:
+            reason, n = max(s.rejects_by_reason.items(), key=lambda kv: kv[1], default=("", 0))
+            problems.append((name, f"list {name!r} ({s.path}): {s.rejects:,} of its {s.data_rows:,} rows were "
+                                   f"rejected ({s.rejects / s.data_rows:.0%}; most of them {reason!r}: {n:,})"))
+    if problems:
+        names = sorted({n for n, _ in problems})
+        raise PublishStopped(
+            "this run was stopped before publishing, because a voter list looks lost or damaged:\n  - "
+            + "\n  - ".join(text for _, text in problems)
+            + "\nHas a file been cut short, exported with the wrong columns, or replaced? Nothing was published; "
+            "the previous outputs are kept. If the change is real, run again with "
+            + " ".join(f"--accept-shrink {n}" for n in names))
 
 
 def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path,

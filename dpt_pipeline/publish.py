@@ -79,6 +79,20 @@ def read_previous(path: Path, table: str) -> pl.DataFrame | None:
         con.close()
 
 
+def source_counts(path: Path) -> dict[str, int] | None:
+    """Voters per source in the database published last (None when there is none yet)."""
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'voters'")
+        if not found.fetchall()[0][0]:
+            return None
+        return dict(con.execute("SELECT source, count(*) FROM voters GROUP BY source").fetchall())
+    finally:
+        con.close()
+
+
 def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | None = None,
             carry: tuple[str, ...] = ()) -> Path:
     """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`; the persistent

@@ -29,9 +29,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ import polars as pl
 from ortools.graph.python import min_cost_flow
 
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.workers import pool as workers_pool
 
 log = logging.getLogger(__name__)
 
@@ -819,8 +818,7 @@ def _solve_all(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
         j = load.index(min(load))
         chunks[j].append(i)
         load[j] += work[i]
-    ctx = multiprocessing.get_context("spawn")   # the parent runs polars' thread pool: no fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with workers_pool(workers) as pool:
         done = list(pool.map(_solve_chunk, [[desa[i] for i in c] for c in chunks], [cap] * workers))
     out: dict[int, DesaOutput] = {}
     for c, results in zip(chunks, done, strict=True):
