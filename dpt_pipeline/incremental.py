@@ -10,7 +10,8 @@ equal those of a full run that uses the same model (tested); `dpt run --full` fi
 
 The cache is used only when it was made by the same software version with the same linkage and ingest
 settings, region table, comparisons and blocking passes (its `signature`); otherwise the run is a full
-one.
+one. A damaged cache (a file missing, changed or corrupt, a model that does not read back) is a warning
+and a full run, never a failed one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -51,35 +53,148 @@ def signature(config: Config, cset: compare.ComparisonSet) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def load(out_dir: Path, sig: str) -> tuple[pl.DataFrame, pl.DataFrame, score.FellegiSunter] | None:
+def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
+         ) -> tuple[pl.DataFrame, pl.DataFrame, score.FellegiSunter] | None:
     """The last run's compared pairs (rid_l, rid_r, lvl_*, by the last run's rids), its voter_ids (row i
-    is rid i) and its fitted model, or None when there is no usable cache."""
+    is rid i) and its fitted model, or None when there is no usable cache (then the run is a full one).
+
+    A cache that is there but damaged (a manifest that is no JSON object, a file missing or not matching
+    the checksum the manifest holds, tables of the wrong shape, a model `score.FellegiSunter.from_json`
+    refuses) is a warning, never a failed run: it is only a shortcut. `cset` defaults to the DPT
+    comparisons. The checksums are checked before any file is parsed: a corrupt parquet file can bring the
+    reader down with the process."""
+    cset = compare.dpt_comparisons() if cset is None else cset
     folder = out_dir / CACHE_DIR
+    if not folder.exists():
+        log.info("no incremental cache yet: a full run")
+        return None
     try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-        if manifest.get("signature") != sig:
+        manifest = _manifest(folder)
+        if manifest["signature"] != sig:
             log.info("incremental cache made with other settings or software: a full run")
             return None
-        pairs = pl.read_parquet(folder / PAIRS_FILE)
-        ids = pl.read_parquet(folder / IDS_FILE)
-        model = score.FellegiSunter.load(folder / MODEL_FILE)
-    except (OSError, ValueError, pl.exceptions.PolarsError, DptError) as e:
-        log.info("no usable incremental cache (%s): a full run", type(e).__name__)
+        files = manifest.get("files")
+        if files is None:
+            log.info("incremental cache without checksums (made by an earlier version): a full run")
+            return None
+        for name in (PAIRS_FILE, IDS_FILE):
+            _verify(folder / name, files)
+    except _Damaged as e:
+        log.warning("the incremental cache in %s is damaged (%s); ignoring it: a full run", folder, e)
+        return None
+    try:
+        _verify(folder / MODEL_FILE, files)
+        model = score.FellegiSunter.load(folder / MODEL_FILE, cset)
+    except (_Damaged, DptError) as e:
+        why = e.problem if isinstance(e, score.ModelFileError) else str(e)
+        log.warning("the cached model %s is damaged (%s); fitting again: the cache is ignored and the run is "
+                    "a full one", folder / MODEL_FILE, why)
+        return None
+    try:
+        pairs, ids = _tables(folder, cset, manifest["pairs"])
+    except _Damaged as e:
+        log.warning("the incremental cache in %s is damaged (%s); ignoring it: a full run", folder, e)
         return None
     return pairs, ids, model
+
+
+class _Damaged(Exception):
+    """What is wrong with a cache file, without a value from it."""
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError as e:
+        raise _Damaged(f"{MANIFEST_FILE} is missing") from e
+    except OSError as e:
+        raise _Damaged(f"{MANIFEST_FILE} cannot be read: {type(e).__name__}") from e
+    except UnicodeDecodeError as e:
+        raise _Damaged(f"{MANIFEST_FILE} is not UTF-8 text") from e
+    except (ValueError, RecursionError) as e:
+        raise _Damaged(f"{MANIFEST_FILE} is not valid JSON") from e
+    if not isinstance(manifest, dict):
+        raise _Damaged(f"{MANIFEST_FILE} is not a JSON object")
+    if not isinstance(manifest.get("signature"), str):
+        raise _Damaged(f"{MANIFEST_FILE}: 'signature' is missing or not a string")
+    pairs = manifest.get("pairs")
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 0:
+        raise _Damaged(f"{MANIFEST_FILE}: 'pairs' is missing or not a count")
+    files = manifest.get("files")
+    if files is not None and not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())):
+        raise _Damaged(f"{MANIFEST_FILE}: 'files' is not a table of checksums")
+    return manifest
+
+
+def _verify(path: Path, files: dict[str, str]) -> None:
+    if path.name not in files:
+        raise _Damaged(f"{MANIFEST_FILE} holds no checksum of {path.name}")
+    try:
+        digest = _sha256(path)
+    except FileNotFoundError as e:
+        raise _Damaged(f"{path.name} is missing") from e
+    except OSError as e:
+        raise _Damaged(f"{path.name} cannot be read: {type(e).__name__}") from e
+    if digest != files[path.name]:
+        raise _Damaged(f"{path.name} does not match its checksum (changed or corrupt)")
+
+
+def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cached pairs and voter_ids, read and checked: the schema `save` writes, no nulls, levels each
+    comparison has, rids of the voter_ids kept, one row per voter_id."""
+    frames = []
+    for name in (PAIRS_FILE, IDS_FILE):
+        try:
+            frames.append(pl.read_parquet(folder / name))
+        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
+            raise _Damaged(f"{name} cannot be read as a table: {type(e).__name__}") from e
+    pairs, ids = frames
+    want = {"rid_l": pl.UInt32, "rid_r": pl.UInt32, **{c.level_column: pl.Int8 for c in cset.comparisons}}
+    if dict(pairs.schema) != want:
+        raise _Damaged(f"{PAIRS_FILE} has other columns or types than the cache writes")
+    if dict(ids.schema) != {"voter_id": pl.String}:
+        raise _Damaged(f"{IDS_FILE} has other columns or types than the cache writes")
+    if pairs.height != n_pairs:
+        raise _Damaged(f"{PAIRS_FILE} holds another number of pairs than {MANIFEST_FILE} says")
+    if any(n for n in pairs.null_count().row(0)) or ids["voter_id"].null_count():
+        raise _Damaged("a cached table holds empty cells")
+    if ids["voter_id"].n_unique() != ids.height:
+        raise _Damaged(f"{IDS_FILE} lists a voter_id twice")
+    if pairs.height:
+        bad = pairs.select(
+            (pl.col("rid_l") >= pl.col("rid_r")).any().alias("order"),
+            (pl.col("rid_r") >= ids.height).any().alias("rid"),
+            *[(~pl.col(c.level_column).is_between(0, len(c.codes) - 1)).any().alias(c.level_column)
+              for c in cset.comparisons]).row(0, named=True)
+        if bad.pop("order"):
+            raise _Damaged(f"{PAIRS_FILE} holds a pair whose rid_l is not below its rid_r")
+        if bad.pop("rid"):
+            raise _Damaged(f"{PAIRS_FILE} holds a rid beyond {IDS_FILE}")
+        for column, out in bad.items():
+            if out:
+                raise _Damaged(f"{PAIRS_FILE}: {column} holds a level its comparison does not have")
+    return pairs, ids
 
 
 def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cset: compare.ComparisonSet,
          model: score.FellegiSunter) -> None:
     """Keep tonight's compared pairs (by rid), the voter_id of each rid and the fitted model for the next
-    run."""
+    run, and a manifest with the settings' signature and each file's checksum."""
     folder = work / CACHE_DIR
     folder.mkdir()
     levels = [c.level_column for c in cset.comparisons]
     compared.select("rid_l", "rid_r", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
     records.select("voter_id").write_parquet(folder / IDS_FILE, compression="lz4")
     write_private(folder / MODEL_FILE, model.to_json() + "\n")
-    write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height}) + "\n")
+    files = {name: _sha256(folder / name) for name in (PAIRS_FILE, IDS_FILE, MODEL_FILE)}
+    write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height, "files": files},
+                                                     indent=2) + "\n")
 
 
 def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: compare.ComparisonSet,
