@@ -196,6 +196,13 @@ RANGES: dict[str, tuple[int, int, str]] = {
     "linkage.border_areas[].sides[].rt_from": (1, 999, "RT numbers run from 001 to 999"),
     "linkage.border_areas[].sides[].rt_to": (1, 999, "RT numbers run from 001 to 999"),
 }
+# Shares, both ends included (NaN is refused: compared with it, every loss would pass).
+SHARES: dict[str, str] = {
+    "ingest.max_shrink": "the share of a list's voters it may lose since the last published run: 0 stops the "
+                         "publish at any loss, 1 never",
+    "ingest.max_reject_share": "the share of a list's rows that may be rejected: 0 stops the publish at any "
+                               "reject, 1 never",
+}
 # Ages are computed on this day and the NIK's century decided by it: a typo's year (0226, 2206) would
 # misdate every voter without an error.
 REFERENCE_DATES = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
@@ -223,6 +230,10 @@ def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, 
         if not lo <= value <= hi:
             raise ConfigError(f"{where}: {key} = {value} is out of range: it must be a whole number from "
                               f"{lo:_} to {hi:_} ({why})")
+    for key, share in (("ingest.max_shrink", ingest.max_shrink), ("ingest.max_reject_share", ingest.max_reject_share)):
+        if not 0 <= share <= 1:
+            raise ConfigError(f"{where}: {key} = {share} is out of range: it must be a number from 0 to 1 "
+                              f"({SHARES[key]})")
     lo_t, hi_t = REVIEW_THRESHOLD
     if not lo_t < linkage.review_threshold < hi_t:
         raise ConfigError(f"{where}: linkage.review_threshold = {linkage.review_threshold} is out of range: it "

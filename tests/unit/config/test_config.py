@@ -55,7 +55,7 @@ def test_full_config(tmp_path: Path) -> None:
     (BASE + "[sources.columns]\nnamaa = 'X'\n", "unknown key sources[0].columns.namaa"),
     (BASE + "[sources.defaults]\nrt = '1'\n", "unknown key sources[0].defaults.rt"),
     (BASE + "[tps]\nmax_voters = 'many'\n", "tps.max_voters must be a whole number"),
-    (BASE + "[tps]\nmax_voters = 0\n", "tps.max_voters must be a positive"),
+    (BASE + "[tps]\nmax_voters = 0\n", "tps.max_voters = 0 is out of range"),
     (BASE + "[tps]\ncoordinates = 'nope.csv'\n", "nope.csv does not exist"),
     (BASE.replace('"a.csv"', '"missing.csv"'), "missing.csv does not exist"),
     (BASE + '[[sources]]\nname = "kutim"\npath = "a.csv"\n', "used twice"),
@@ -79,3 +79,109 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_shipped_config_loads() -> None:
     cfg = load_config(ROOT / "config" / "pipeline.toml")
     assert [s.name for s in cfg.sources] == ["kutim", "bontang", "kukar"]
+
+
+# Every number a setting holds: (table, key, lowest allowed, highest allowed).
+NUMBERS = [
+    ("ingest", "min_age", 16, 21),
+    ("tps", "max_voters", 1, 1000),
+    ("linkage", "random_pairs", 10_000, 10_000_000),
+    ("linkage", "seed", 0, 2**32 - 1),
+    ("review", "learn_min", 1, 10_000_000),
+]
+
+
+def _border(rt_from: int, rt_to: int) -> str:
+    return ('[[linkage.border_areas]]\nname = "Sidrap"\nsides = [{ kode_desa = "64.08.13.2006", '
+            f'rt_from = {rt_from}, rt_to = {rt_to} }}]\n')
+
+
+def test_every_numeric_setting_has_a_range() -> None:
+    """A number added to a config table without a range check fails here."""
+    import dataclasses
+
+    from dpt_pipeline import config
+
+    checked = {f"{t}.{k}" for t, k, _, _ in NUMBERS} | set(SHARES) | {"linkage.review_threshold"}
+    tables = {"output": config.OutputConfig, "ingest": config.IngestConfig, "tps": config.TpsConfig,
+              "linkage": config.LinkageConfig, "review": config.ReviewConfig}
+    numbers = {f"{t}.{f.name}" for t, cls in tables.items() for f in dataclasses.fields(cls)
+               if f.type in ("int", "float", "int | None", "float | None")}
+    assert numbers == checked
+    assert {f.name for f in dataclasses.fields(config.BorderSide) if f.type == "int"} == {"rt_from", "rt_to"}
+    assert set(config.SHARES) == set(SHARES)
+    assert set(config.RANGES) == {*(f"{t}.{k}" for t, k, _, _ in NUMBERS),
+                                  "linkage.border_areas[].sides[].rt_from", "linkage.border_areas[].sides[].rt_to"}
+
+
+@pytest.mark.parametrize(("table", "key", "lo", "hi"), NUMBERS)
+def test_numeric_settings_at_their_bounds_are_accepted(tmp_path: Path, table: str, key: str, lo: int, hi: int) -> None:
+    for value in (lo, hi):
+        cfg = load_config(_write(tmp_path, BASE + f"[{table}]\n{key} = {value}\n"))
+        assert getattr(getattr(cfg, table), key) == value
+
+
+@pytest.mark.parametrize(("table", "key", "lo", "hi"), NUMBERS)
+@pytest.mark.parametrize("side", ["below", "above", "far"])
+def test_numeric_settings_out_of_range_are_refused_naming_key_and_range(tmp_path: Path, table: str, key: str,
+                                                                        lo: int, hi: int, side: str) -> None:
+    value = {"below": lo - 1, "above": hi + 1, "far": -(2**63)}[side]
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, BASE + f"[{table}]\n{key} = {value}\n"))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'p.toml'}: {table}.{key} = {value} is out of range")
+    assert f"from {lo:_} to {hi:_} (" in message
+    assert err.value.exit_code == 2
+
+
+SHARES = ("ingest.max_shrink", "ingest.max_reject_share")
+
+
+@pytest.mark.parametrize("key", SHARES)
+@pytest.mark.parametrize("value", ["-0.01", "1.01", "nan", "inf", "-inf", "20"])
+def test_shares_out_of_range_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    table, name = key.split(".")
+    with pytest.raises(ConfigError, match=rf"{key} = \S+ is out of range: it must be a number from 0 to 1 \("):
+        load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))
+
+
+@pytest.mark.parametrize("key", SHARES)
+@pytest.mark.parametrize("value", ["0", "0.2", "1"])
+def test_shares_in_range_are_accepted(tmp_path: Path, key: str, value: str) -> None:
+    table, name = key.split(".")
+    cfg = load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))
+    assert getattr(cfg.ingest, name) == float(value)
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-0.1", "1", "nan", "inf", "-inf"])
+def test_review_threshold_out_of_range_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"linkage.review_threshold = \S+ is out of range: it must lie between "
+                                          r"0 and 0.5"):
+        load_config(_write(tmp_path, BASE + f"[linkage]\nreview_threshold = {value}\n"))
+
+
+@pytest.mark.parametrize("value", ["1e-12", "0.2", "0.4999"])
+def test_review_threshold_in_range_is_accepted(tmp_path: Path, value: str) -> None:
+    assert load_config(_write(tmp_path, BASE + f"[linkage]\nreview_threshold = {value}\n")).linkage.review_threshold \
+        == float(value)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_border(0, 25), "linkage.border_areas[0].sides[0].rt_from = 0 is out of range: it must be a whole number "
+                     "from 1 to 999"),
+    (_border(19, 1000), "linkage.border_areas[0].sides[0].rt_to = 1000 is out of range"),
+    (_border(-5, 25), "rt_from = -5 is out of range"),
+    (_border(25, 19), "linkage.border_areas[0].sides[0]: rt_from 25 is above rt_to 19"),
+    ("[ingest]\nreference_date = 0226-12-09\n", "ingest.reference_date = 0226-12-09 is out of range"),
+    ("[ingest]\nreference_date = 2206-12-09\n", "must lie between 2000-01-01 and 2100-12-31"),
+])
+def test_border_rts_and_the_reference_date_out_of_range_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, BASE + body))
+    assert message in str(err.value)
+
+
+def test_border_rts_in_range_are_accepted(tmp_path: Path) -> None:
+    side = load_config(_write(tmp_path, BASE + _border(1, 999))).linkage.border_areas[0].sides[0]
+    assert (side.rt_from, side.rt_to) == (1, 999)
+    assert load_config(_write(tmp_path, BASE + _border(7, 7))).linkage.border_areas[0].sides[0].rt_to == 7
