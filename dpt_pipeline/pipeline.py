@@ -425,8 +425,10 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
             progress(order[order.index(name) + 1])
         return seconds[name]
 
-    records = block.prepare_records(standardize.standardize(voters))
     cset = compare.dpt_comparisons()
+    # A pinned model is read (and refused, if it is not a usable fit) before minutes of blocking.
+    pinned = None if lc.model is None else score.FellegiSunter.load(lc.model, cset)
+    records = block.prepare_records(standardize.standardize(voters))
     lap("standardize")
     candidates, reports = block.candidate_pairs(records)
     for r in reports:
@@ -434,7 +436,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
                  r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
     log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
     sig = incremental.signature(config, cset)
-    cache = None if full else incremental.load(config.output.dir, sig)
+    cache = None if full else incremental.load(config.output.dir, sig, cset)
     reuse: dict[str, int] = {}
     if cache is not None:
         compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
@@ -443,9 +445,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     else:
         compared = compare.compare(records, candidates, cset, slim=True)
         log.info("compare: %.1fs", lap("compare"))
-    if lc.model is not None:
-        model = score.FellegiSunter.load(lc.model)
-        model.check(cset, str(lc.model))
+    if pinned is not None:
+        model = pinned
     elif cache is not None:
         model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
     else:
