@@ -98,6 +98,8 @@ REJECT_EMPTY_ROW = "baris kosong"
 REJECT_TOO_FEW = "kolom kurang"
 REJECT_TOO_MANY = "kolom lebih"
 REJECT_UNREADABLE = "tidak terbaca"
+# The header line again inside the data (two exports pasted into one file): not a person.
+REJECT_HEADER_AGAIN = "baris judul berulang"
 REJECT_REASONS: tuple[str, ...] = (
-    REJECT_NO_NAME, REJECT_EMPTY_ROW, REJECT_TOO_FEW, REJECT_TOO_MANY, REJECT_UNREADABLE,
+    REJECT_NO_NAME, REJECT_EMPTY_ROW, REJECT_TOO_FEW, REJECT_TOO_MANY, REJECT_UNREADABLE, REJECT_HEADER_AGAIN,
 )
