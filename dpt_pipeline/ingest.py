@@ -2,13 +2,17 @@
 
 Output: `voters` (VOTER_SCHEMA) and `rejects` (REJECT_SCHEMA). Every data row of every file ends in
 exactly one of them. A row is rejected only when it cannot be a voter: no name, too few or too many
-columns, unreadable. Everything else (a broken NIK, an impossible date, an unknown desa) is a voter with
-a flag.
+columns, unreadable, the header line again. Everything else (a broken NIK, an impossible date, an unknown
+desa) is a voter with a flag. A file that cannot be read as a voter list at all is refused (InputError, or
+StorageError when it is not a regular file or the system cannot read it) before any row is counted.
 
 voter_id: `<source>-<first 16 hex digits of md5(source, the row's mapped field values)>`, with `-2`,
 `-3`... appended to the second and later copies of a byte-identical row. It depends on the content of
 the row only, so the same rows give the same ids whatever their order in the file, whatever the file's
 separator, encoding or column order; a changed row gets a new id.
+
+Messages and log lines never quote a cell. A header may be quoted when it looks like one (see
+`_quotable_headers`); otherwise a column is named by its position.
 """
 
 from __future__ import annotations
@@ -17,16 +21,24 @@ import csv
 import datetime as dt
 import io
 import logging
+import os
+import posixpath
 import re
+import stat
 import time
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from dpt_pipeline import nik as nikmod
 from dpt_pipeline.config import Config, SourceConfig
-from dpt_pipeline.errors import InputError
+from dpt_pipeline.errors import InputError, StorageError
 from dpt_pipeline.hashing import md5_hex
 from dpt_pipeline.regions import RegionTable
 from dpt_pipeline.schema import (
@@ -36,6 +48,7 @@ from dpt_pipeline.schema import (
     IGNORED_HEADERS,
     REGION_FIELDS,
     REJECT_EMPTY_ROW,
+    REJECT_HEADER_AGAIN,
     REJECT_NO_NAME,
     REJECT_SCHEMA,
     REJECT_TOO_FEW,
@@ -44,6 +57,9 @@ from dpt_pipeline.schema import (
     VOTER_SCHEMA,
     header_key,
 )
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +76,16 @@ _MARITAL = {"B": "B", "BK": "B", "BELUM": "B", "BELUMKAWIN": "B", "BELUMMENIKAH"
             "S": "S", "K": "S", "SK": "S", "SUDAH": "S", "KAWIN": "S", "SUDAHKAWIN": "S", "MENIKAH": "S",
             "P": "P", "PERNAH": "P", "PERNAHKAWIN": "P", "CERAI": "P", "CERAIHIDUP": "P", "CERAIMATI": "P",
             "JANDA": "P", "DUDA": "P"}
+# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+)
+# A header longer than this, or on a line where some field holds a digit, is not quoted in messages.
+_QUOTABLE_HEADER_LEN = 30
+# XLSX: a header cell further right than this many empty header cells is a stray, not a column.
+_XLSX_HEADER_GAP = 16
+_XLSX_CHUNK = 1 << 24
 
 
 @dataclass
@@ -70,7 +96,7 @@ class RawSource:
     name: str
     path: Path
     headers: list[str]
-    mapping: dict[str, str]          # canonical field -> header in the file
+    mapping: dict[str, int]          # canonical field -> position (0-based) of its column in `headers`
     ignored_headers: list[str]
     rows: pl.DataFrame
 
@@ -102,22 +128,100 @@ class IngestResult:
 
 # ---------------------------------------------------------------------------------------------- reading
 
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes. What is not a regular file (a directory, a FIFO, /dev/zero, a socket) is refused
+    before it is opened, since reading it could block or never end; so is a file the system will not let us
+    read. Both are StorageError (exit 7): the machine's files, not a bad list. A missing file is an
+    InputError (exit 3): the configured input is not there."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as e:
+        raise InputError("does not exist; check [sources].path", path=path) from e
+    except OSError as e:
+        raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise StorageError(f"file {path}: is {_file_kind(st.st_mode)}, not a regular file; point "
+                           "[sources].path at the voter list itself")
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, the open does not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
+    with os.fdopen(fd, "rb") as f:
+        try:
+            mode = os.fstat(f.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise StorageError(f"file {path}: is {_file_kind(mode)}, not a regular file; point "
+                                   "[sources].path at the voter list itself")
+            return f.read()
+        except OSError as e:
+            raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
 def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
+    """Text of a CSV. A configured encoding wins; else a byte-order mark decides (UTF-8, UTF-16 LE/BE,
+    UTF-32 LE/BE); else UTF-16 without a mark is recognised by its NUL bytes; else UTF-8, else cp1252.
+    A file that declares (or shows) an encoding it does not keep is refused, never half read."""
     if encoding:
         try:
-            return data.decode(encoding), encoding
+            return data.decode(encoding).removeprefix("\ufeff"), encoding
+        except LookupError as e:
+            raise InputError(f"unknown encoding {encoding!r}; fix [sources].encoding", path=path) from e
         except UnicodeDecodeError as e:
             raise InputError(f"not valid {encoding} at byte {e.start}; fix [sources].encoding", path=path) from e
-    if data.startswith(b"\xef\xbb\xbf"):
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(enc.removesuffix("-sig")), enc
+            except UnicodeDecodeError as e:
+                raise InputError(f"starts with a {enc.removesuffix('-sig').upper()} byte-order mark but is not "
+                                 f"{enc.removesuffix('-sig').upper()} at byte {e.start + len(bom)}; save it again "
+                                 "as UTF-8 or set [sources].encoding", path=path) from e
+    guessed = _nul_pattern(data[:4096])
+    if guessed == "binary":
+        raise InputError("is not a text file (most of its first bytes are NUL): not a CSV; if it is UTF-32 "
+                         "without a byte-order mark, set [sources].encoding", path=path)
+    if guessed:
         try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
+            return data.decode(guessed), guessed
+        except UnicodeDecodeError as e:
+            raise InputError(f"looks like {guessed.upper()} without a byte-order mark but is not valid "
+                             f"{guessed.upper()} at byte {e.start}; save it again as UTF-8 or set "
+                             "[sources].encoding", path=path) from e
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         # Old Excel on Windows. cp1252 leaves five bytes undefined; those few become U+FFFD.
         return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _nul_pattern(sample: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when NUL bytes fill the odd / even positions of the sample (Latin text in
+    UTF-16), 'binary' when NUL bytes are a large part of it otherwise, else None."""
+    if len(sample) < 4:
+        return None
+    half = len(sample) // 2
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    if odd >= 0.3 * half and even <= 0.02 * half:
+        return "utf-16-le"
+    if even >= 0.3 * half and odd <= 0.02 * half:
+        return "utf-16-be"
+    if even + odd >= 0.25 * len(sample):
+        return "binary"
+    return None
 
 
 def _detect_delimiter(header_line: str) -> str:
@@ -160,14 +264,18 @@ def _join_multiline(raw: pl.Series, delimiter: str, max_lines: int = 20) -> pl.S
 
 
 def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, str]:
-    """Read a CSV into (headers, frame of source_row/raw/reason/c0..cN, encoding, delimiter)."""
+    """Read a CSV into (headers, frame of source_row/raw/reason/c0..cN, encoding, delimiter).
+
+    Trailing empty fields: a header line ending in the delimiter (`A;B;C;`) has its empty last header(s)
+    dropped, and a row may carry, beyond the header's fields, as many empty (or blank) fields as the header
+    line had empty ones at its end plus one (`a;b;c;` under `A;B;C`, an export habit). A row with more
+    fields than that, or with a value among them, is `kolom lebih`.
+    """
     path = cfg.path
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot be read: {e.strerror}", path=path) from e
+    data = _read_regular_file(path)
     text, encoding = _decode(data, cfg.encoding, path)
     del data
+    text = text.removeprefix("\ufeff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     header_line, _, body = text.partition("\n")
@@ -175,7 +283,16 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     if not header_line.strip():
         raise InputError("the first line (the header) is empty", path=path, row=0)
     delimiter = cfg.delimiter or _detect_delimiter(header_line)
-    headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    try:
+        headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter), [])]
+    except csv.Error as e:
+        raise InputError("the first line (the header) cannot be split into fields", path=path, row=0) from e
+    spare = 0  # empty headers at the end of the header line
+    while len(headers) > 1 and headers[-1] == "":
+        headers.pop()
+        spare += 1
+    if not any(headers):
+        raise InputError("the first line (the header) holds no column names", path=path, row=0)
     # Trailing blank lines are not data rows. The split happens in polars, without a Python string a line.
     # Cut at the newline that ends the last line holding data; its own trailing tabs are empty fields.
     end = body.find("\n", len(body.rstrip()))
@@ -199,22 +316,28 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     quoted = r'"(?:[^"]|"")*"'
     rfc = rf'^(?:{quoted}|[^"{sep}]*)(?:{sep}(?:{quoted}|[^"{sep}]*))*$'
     frame = frame.with_columns(pl.col("raw").str.contains(rfc).alias("_rfc"))
-    n_fields = pl.col("raw").str.replace_all(quoted, "").str.count_matches(delimiter, literal=True) + 1
+    unquoted = pl.col("raw").str.replace_all(quoted, "Q")  # a quoted field counts as one non-empty field
+    n_fields = unquoted.str.count_matches(delimiter, literal=True) + 1
+    empty_tail = (unquoted.str.extract(rf"((?:{sep}[ \t]*)+)$", 1).str.count_matches(delimiter, literal=True)
+                  .fill_null(0))
+    extra = n_fields - n
     blank = pl.col("raw").str.strip_chars(f' \t"{delimiter}').str.len_chars() == 0
     frame = frame.with_columns(
         pl.when(blank).then(pl.lit(REJECT_EMPTY_ROW))
         .when(pl.col("raw").str.contains("\x00", literal=True)).then(pl.lit(REJECT_UNREADABLE))
         .when(~pl.col("_rfc")).then(pl.lit(None, dtype=pl.String))
         .when(n_fields < n).then(pl.lit(REJECT_TOO_FEW))
-        .when(n_fields > n).then(pl.lit(REJECT_TOO_MANY))
+        .when((extra > 0) & ((extra > spare + 1) | (empty_tail < extra))).then(pl.lit(REJECT_TOO_MANY))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("reason")
     )
     bulk = frame.filter(pl.col("reason").is_null() & pl.col("_rfc"))
     if bulk.height:
         blob = bulk["raw"].str.join("\n").item().encode("utf-8")
+        # The empty fields beyond the header's (checked above) are dropped by the parser.
         parsed = pl.read_csv(io.BytesIO(blob), has_header=False, separator=delimiter, quote_char='"',
-                             infer_schema=False, new_columns=cols)
+                             schema=dict.fromkeys(cols, pl.String), truncate_ragged_lines=True,
+                             extra_columns="ignore")
         del blob
         if parsed.height != bulk.height:  # pragma: no cover - guards the alignment of rows
             raise InputError(f"parser returned {parsed.height} rows for {bulk.height} records; "
@@ -223,7 +346,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     else:
         bulk = bulk.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in cols])
     stray = frame.filter(pl.col("reason").is_null() & ~pl.col("_rfc"))
-    parts = [bulk, _parse_stray_quotes(stray, delimiter, cols)]
+    parts = [bulk, _parse_stray_quotes(stray, delimiter, cols, spare)]
     bad = frame.filter(pl.col("reason").is_not_null()).with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in cols]
     )
@@ -231,16 +354,24 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     return headers, out, encoding, delimiter
 
 
-def _parse_stray_quotes(stray: pl.DataFrame, delimiter: str, cols: list[str]) -> pl.DataFrame:
-    """Records with quotes inside unquoted fields, parsed one by one (there are few of them)."""
+def _parse_stray_quotes(stray: pl.DataFrame, delimiter: str, cols: list[str], spare: int) -> pl.DataFrame:
+    """Records with quotes inside unquoted fields, parsed one by one (there are few of them). The same rule
+    for trailing empty fields as in the bulk path (see `read_csv_source`)."""
     n = len(cols)
     reasons: list[str | None] = []
     cells: list[list[str | None]] = []
     for record in stray["raw"].to_list():
-        fields = next(csv.reader([record], delimiter=delimiter), [])
-        reasons.append(REJECT_TOO_FEW if len(fields) < n else REJECT_TOO_MANY if len(fields) > n else None)
+        try:
+            fields = next(csv.reader([record], delimiter=delimiter), [])
+        except csv.Error:  # a field over the csv module's size limit
+            reasons.append(REJECT_UNREADABLE)
+            cells.append([None] * n)
+            continue
+        extra = fields[n:]
+        too_many = bool(extra) and (len(extra) > spare + 1 or any(f.strip() for f in extra))
+        reasons.append(REJECT_TOO_FEW if len(fields) < n else REJECT_TOO_MANY if too_many else None)
         cells.append([f if f != "" else None for f in fields[:n]] + [None] * max(0, n - len(fields)))
-    values = pl.DataFrame(cells, schema={c: pl.String for c in cols}, orient="row")
+    values = pl.DataFrame(cells, schema=dict.fromkeys(cols, pl.String), orient="row")
     return pl.concat([stray.with_columns(pl.Series("reason", reasons, dtype=pl.String)), values],
                      how="horizontal").with_columns(
         [pl.when(pl.col("reason").is_null()).then(pl.col(c)).alias(c) for c in cols])
@@ -250,63 +381,382 @@ def _re_escape(ch: str) -> str:
     return "\\t" if ch == "\t" else ("\\" + ch if ch in "|.^$*+?()[]{}\\" else ch)
 
 
-def _read_table_source(cfg: SourceConfig, fmt: str) -> tuple[list[str], pl.DataFrame]:
-    """XLSX or Parquet: cells as text, one row per sheet row below the header."""
+# ---- XLSX: cells right of the header
+
+_X_NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix (<x:c ...>)
+_X_ROW = re.compile(rb"<" + _X_NS + rb"row\b[^>]*?(?:/>|>(.*?)</" + _X_NS + rb"row>)", re.S)
+_X_CELL = re.compile(rb"<" + _X_NS + rb"c\b([^>]*?)(?:/>|>(.*?)</" + _X_NS + rb"c>)", re.S)
+_X_REF = re.compile(rb'\sr="([A-Z]{1,3})[0-9]+"')
+_X_VALUE = re.compile(rb"<" + _X_NS + rb"(?:v|is)\b")
+_X_ROW_END = re.compile(rb"</" + _X_NS + rb"row>")
+
+
+def _column_letters(n: int) -> str:
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _columns_right_of(n: int) -> bytes | None:
+    """A regex for the letters (1 to 3) of any column right of column n (1-based)."""
+    letters = _column_letters(n)
+    alts = [f"[A-Z]{{{len(letters) + 1},3}}"] if len(letters) < 3 else []
+    for i, ch in enumerate(letters):
+        if ch != "Z":
+            alts.append(letters[:i] + f"[{chr(ord(ch) + 1)}-Z]" + "[A-Z]" * (len(letters) - i - 1))
+    return ("(?:" + "|".join(alts) + ")").encode() if alts else None
+
+
+def _sheet_member(zf: zipfile.ZipFile, sheet: str | None) -> str | None:
+    """The zip member holding the sheet that pl.read_excel reads: the named one, else the first."""
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    book = ET.fromstring(zf.read("xl/workbook.xml"))
+    sheets = [e for e in book.iter() if e.tag.rsplit("}", 1)[-1] == "sheet"]
+    chosen = next((e for e in sheets if sheet is None or e.get("name") == sheet), None)
+    if chosen is None or chosen.get(rel_ns) is None:
+        return None
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    for r in rels.iter():
+        if r.tag.rsplit("}", 1)[-1] == "Relationship" and r.get("Id") == chosen.get(rel_ns):
+            target = r.get("Target") or ""
+            member = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+            return member if member in zf.namelist() else None
+    return None
+
+
+def _pieces(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
+    """The sheet's XML in pieces of whole rows (cut after a </row>), read as a stream."""
+    with zf.open(member) as f:
+        buf = b""
+        while chunk := f.read(_XLSX_CHUNK):
+            buf += chunk
+            cut = _last_row_end(buf, max(0, len(buf) - len(chunk) - 64))
+            if cut > 0:
+                yield buf[:cut]
+                buf = buf[cut:]
+        if buf:
+            yield buf
+
+
+def _last_row_end(buf: bytes, start: int) -> int:
+    """Offset just after the last </row> (or </x:row>) in buf[start:], -1 if none."""
+    i = len(buf)
+    while (i := buf.rfind(b"row>", start, i)) != -1:
+        j = buf.rfind(b"</", max(start, i - 40), i)
+        if j != -1 and _X_ROW_END.fullmatch(buf, j, i + 4):
+            return i + 4
+    return -1
+
+
+def _header_columns(piece: bytes) -> list[int] | None:
+    """Columns (1-based) of the valued cells of the first row that has one, or None if the piece has none."""
+    for row in _X_ROW.finditer(piece):
+        cols: list[int] = []
+        col = 0
+        for c in _X_CELL.finditer(row.group(1) or b""):
+            ref = _X_REF.search(c.group(1))
+            col = _column_number(ref.group(1)) if ref else col + 1
+            if c.group(2) and _X_VALUE.search(c.group(2)):
+                cols.append(col)
+        if cols:
+            return sorted(cols)
+    return None
+
+
+def _drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> bytes:
+    """An XLSX whose sheet holds a value right of the header's last column (one stray cell at XFD20000 is
+    enough) makes the reader build a grid of the whole width: minutes and gigabytes for a few rows. Such
+    cells have no header and are no data: they are removed (with a warning) before the sheet is read.
+
+    The header's columns are the valued cells of the sheet's first row that has one, up to the first gap
+    of more than _XLSX_HEADER_GAP empty cells. The XML is only scanned (streamed, regex) unless there is
+    such a cell; then the sheet is rewritten without them. Cells without a position (`r`) are left as they
+    are. When the file is no zip of the usual layout, it goes to the reader unchanged (which refuses it).
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        member = _sheet_member(zf, sheet)
+        if member is None:
+            return data
+        strays = 0
+        right: re.Pattern[bytes] | None = None
+        last = 0
+        for piece in _pieces(zf, member):
+            if right is None:
+                cols = _header_columns(piece)
+                if cols is None:
+                    continue
+                last = cols[0]
+                for c in cols[1:]:
+                    if c - last > _XLSX_HEADER_GAP:
+                        break
+                    last = c
+                letters = _columns_right_of(last)
+                if letters is None:
+                    return data
+                right = re.compile(rb'\sr="' + letters + rb'[0-9]+"')
+            for m in right.finditer(piece):
+                cell = _X_CELL.match(piece, piece.rfind(b"<", 0, m.start()))
+                if cell and cell.group(2) and _X_VALUE.search(cell.group(2)):
+                    strays += 1
+        if not strays or right is None:
+            return data
+        cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^>]*?" + right.pattern + rb"[^>]*?(?:/>|>.*?</\1c>)",
+                                re.S)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+            for info in zf.infolist():
+                if info.filename == member:
+                    with zout.open(member, "w") as w:
+                        for piece in _pieces(zf, member):
+                            w.write(cell_right.sub(b"", piece))
+                else:
+                    zout.writestr(info, zf.read(info.filename))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ET.ParseError, zlib.error, EOFError, OSError,
+            NotImplementedError, RuntimeError, ValueError):
+        return data
+    log.warning("source %s: %d cells right of the header's last column (%s) were not read: they have no "
+                "header. Delete them in the sheet if they are not needed.", name, strays, _column_letters(last))
+    return out.getvalue()
+
+
+def _json_encodable(dtype: PolarsDataType) -> bool:
+    if isinstance(dtype, pl.Binary | pl.Object):
+        return False
+    if isinstance(dtype, pl.List | pl.Array):
+        return _json_encodable(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return all(_json_encodable(f.dtype) for f in dtype.fields)
+    return True
+
+
+def _as_text(df: pl.DataFrame, name: str) -> tuple[pl.DataFrame, dict[int, str]]:
+    """Every column as text. Dates as YYYY-MM-DD; binary as hex; lists and structs as their JSON text; a
+    nested column that has no JSON form (binary inside) becomes empty, with a warning. Returns also the
+    positions of the columns that are no cell (lists, structs, binary...) with their type: such a column
+    cannot be a voter field (read_source refuses the file if one is mapped)."""
+    exprs = []
+    odd: dict[int, str] = {}
+    for i, c in enumerate(df.columns):
+        t = df.schema[c]
+        e = pl.col(c)
+        if isinstance(t, pl.Date | pl.Datetime):
+            e = e.dt.strftime("%Y-%m-%d")
+        elif isinstance(t, pl.Binary):
+            odd[i] = "binary"
+            e = e.bin.encode("hex")
+        elif isinstance(t, pl.List | pl.Array | pl.Struct | pl.Duration | pl.Object):
+            odd[i] = str(t)
+            if _json_encodable(t) and not isinstance(t, pl.Object):
+                e = pl.when(e.is_not_null()).then(
+                    pl.struct(e.alias("v")).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}"))
+            else:
+                log.warning("source %s: column %d (%s) has no text form; left empty in the rejects' raw",
+                            name, i + 1, t)
+                e = pl.lit(None, dtype=pl.String)
+        exprs.append(e.cast(pl.String).alias(c))
+    return df.select(exprs), odd
+
+
+def _read_table_source(cfg: SourceConfig, fmt: str) -> tuple[list[str], pl.DataFrame, dict[int, str]]:
+    """XLSX or Parquet: cells as text, one row per sheet row below the header. Also the positions of the
+    columns that hold no cells (nested Parquet types), see `_as_text`."""
     path = cfg.path
+    data = _read_regular_file(path)
     try:
         if fmt == "xlsx":
-            kwargs: dict[str, object] = {"infer_schema_length": 0, "drop_empty_rows": False,
+            data = _drop_cells_right_of_header(data, cfg.sheet, cfg.name)
+            # The header is read as a row of its own, so repeated or empty headers stay as the file has them.
+            kwargs: dict[str, object] = {"has_header": False, "infer_schema_length": 0, "drop_empty_rows": False,
                                          "drop_empty_cols": False}
             if cfg.sheet:
                 kwargs["sheet_name"] = cfg.sheet
-            df = pl.read_excel(path, **kwargs)  # type: ignore[call-overload]
+            df = pl.read_excel(io.BytesIO(data), **kwargs)  # type: ignore[call-overload]
         else:
-            df = pl.read_parquet(path)
+            df = pl.read_parquet(io.BytesIO(data))
     except Exception as e:  # the readers raise many unrelated types for a broken file
-        raise InputError(f"cannot be read as {fmt.upper()}: {type(e).__name__}: {e}", path=path) from e
-    headers = [str(c).strip() for c in df.columns]
+        raise InputError(f"cannot be read as {fmt.upper()} ({type(e).__name__})", path=path) from e
+    del data
+    if fmt == "xlsx":
+        if df.height == 0 or df.width == 0:
+            raise InputError("the sheet is empty (no header row)", path=path, row=0)
+        headers = ["" if v is None else str(v).strip() for v in df.row(0)]
+        df = df.slice(1)
+        odd: dict[int, str] = {}
+    else:
+        headers = [str(c).strip() for c in df.columns]
+        df, odd = _as_text(df, cfg.name)
     cols = [f"c{i}" for i in range(len(headers))]
     df = df.rename(dict(zip(df.columns, cols, strict=True)))
-    df = df.with_columns(
-        [(pl.col(c).dt.strftime("%Y-%m-%d") if df.schema[c] in (pl.Date, pl.Datetime) else pl.col(c))
-         .cast(pl.String) for c in cols]
-    )
     # Trailing empty rows (formatted but blank cells) are not data rows.
-    nonempty = df.select(pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars() > 0 for c in cols])
-                         .fill_null(False)).to_series()
+    filled = [(pl.col(c).str.strip_chars().str.len_chars() > 0) for c in cols]
+    nonempty = df.select(pl.any_horizontal(filled).fill_null(False)).to_series() if cols else pl.Series([])
     last = nonempty.arg_true().max()
     df = df.head(0 if last is None else int(last) + 1)  # type: ignore[arg-type]
-    raw = pl.struct([pl.col(c).alias(h or f"kolom_{i + 1}") for i, (c, h) in enumerate(zip(cols, headers,
-                                                                                             strict=True))])
-    blank = ~pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars() > 0 for c in cols]).fill_null(False)
+    raw = pl.struct([pl.col(c).alias(k) for c, k in zip(cols, _raw_keys(headers), strict=True)])
+    blank = ~pl.any_horizontal(filled).fill_null(False)
     df = df.with_row_index("source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64),
         raw.struct.json_encode().alias("raw"),
         pl.when(blank).then(pl.lit(REJECT_EMPTY_ROW)).otherwise(pl.lit(None, dtype=pl.String)).alias("reason"),
     )
-    return headers, df.select("source_row", "raw", "reason", *cols)
+    return headers, df.select("source_row", "raw", "reason", *cols), odd
 
 
-def map_headers(headers: list[str], cfg: SourceConfig) -> tuple[dict[str, str], list[str]]:
-    """canonical field -> header, and the headers left unused. Fails when the file cannot be a voter list."""
+def _raw_keys(headers: list[str]) -> list[str]:
+    """Keys of a row's cells in `raw`: the header, `kolom_<n>` for an empty one, and unique."""
+    keys: list[str] = []
+    seen: set[str] = set()
+    for i, h in enumerate(headers):
+        k = h if h and h not in seen else f"kolom_{i + 1}"
+        while k in seen:
+            k = "_" + k
+        seen.add(k)
+        keys.append(k)
+    return keys
+
+
+# ---- headers
+
+def _known_header_keys(cfg: SourceConfig) -> dict[str, str | None]:
+    """header_key -> canonical field (None for the ignored NO) of every header the project knows."""
+    return {**{header_key(h): None for h in IGNORED_HEADERS}, **ALIAS_INDEX,
+            **{header_key(h): f for f, h in cfg.columns.items()}}
+
+
+def _quotable_headers(headers: list[str], cfg: SourceConfig) -> list[bool]:
+    """Which headers a message may quote. The rule: a known header (an alias, NO, a [sources.columns]
+    header) always; any other header only when it is at most _QUOTABLE_HEADER_LEN characters long and no
+    field of the header line holds a digit. A data line taken for the header (the header line is missing,
+    or the path points at another file) holds a NIK, a date, an RT or a number somewhere, so none of its
+    fields is quoted; such a column is named by its position."""
+    known = _known_header_keys(cfg)
+    digits = any(re.search(r"\d", h) for h in headers)
+    return [header_key(h) in known or (not digits and len(h) <= _QUOTABLE_HEADER_LEN) for h in headers]
+
+
+def _column_name(i: int, headers: list[str], quotable: list[bool]) -> str:
+    return f"column {i + 1} ({headers[i]!r})" if quotable[i] else f"column {i + 1}"
+
+
+def map_headers(headers: list[str], cfg: SourceConfig) -> tuple[dict[str, int], list[str]]:
+    """canonical field -> position (0-based) of its column, and the headers left unused. Fails when the
+    file cannot be a voter list, or when two columns claim one field.
+
+    A header is a field's column when it is the field's [sources.columns] header or one of its aliases;
+    a configured header wins over the aliases (the alias columns of that field are then unused). Two
+    columns for one field (NAMA twice, NAMA and NAMA LENGKAP, a configured header twice) are refused: which
+    one holds the names cannot be told.
+    """
     overrides = {header_key(h): f for f, h in cfg.columns.items()}
-    mapping: dict[str, str] = {}
+    keys = [header_key(h) for h in headers]
+    configured = {overrides[k] for k in keys if k in overrides}
+    ignore = {header_key(x) for x in IGNORED_HEADERS}
+    quotable = _quotable_headers(headers, cfg)
+    claims: dict[str, list[int]] = {}
     ignored: list[str] = []
-    for h in headers:
-        key = header_key(h)
-        fld = overrides.get(key) or ALIAS_INDEX.get(key)
-        if fld and fld not in mapping:
-            mapping[fld] = h
-        elif key not in {header_key(x) for x in IGNORED_HEADERS}:
+    for i, (h, k) in enumerate(zip(headers, keys, strict=True)):
+        fld = overrides.get(k)
+        if fld is None:
+            fld = ALIAS_INDEX.get(k)
+            if fld in configured:  # [sources.columns] chose another column for this field
+                fld = None
+        if fld:
+            claims.setdefault(fld, []).append(i)
+        elif h and k not in ignore:
             ignored.append(h)
+    for fld, pos in claims.items():
+        if len(pos) > 1:
+            named = " and ".join(_column_name(i, headers, quotable) for i in pos)
+            fix = ("rename or delete all but one of them in the file" if len({keys[i] for i in pos}) == 1 else
+                   f'rename or delete all but one of them, or choose one with [sources.columns] {fld} = "<header>"')
+            both = "both" if len(pos) == 2 else "all"
+            raise InputError(f"{named} are {both} headers for {fld}; which one holds the {fld} cannot be told: "
+                             f"{fix}.", path=cfg.path, row=0, field=fld)
+    mapping = {fld: pos[0] for fld, pos in claims.items()}
     if "nama" not in mapping or ("nik" not in mapping and "tanggal_lahir" not in mapping):
         accepted = "; ".join(f"{f}: {', '.join(a)}" for f, a in HEADER_ALIASES.items())
         lacking = "nama" if "nama" not in mapping else "both nik and tanggal_lahir"
+        shown = [repr(h) for h, q in zip(headers, quotable, strict=True) if q and h]
+        hidden = sum(1 for h, q in zip(headers, quotable, strict=True) if h and not q)
+        found = ", ".join(shown) if shown else "none that can be shown"
+        if hidden:
+            found += f" ({'and ' if shown else ''}{hidden} not shown: they do not look like headers)"
+        with_digits = sum(1 for h in headers if re.search(r"\d", h))
+        hint = ""
+        if with_digits or not mapping:
+            fields = f"{len(headers)} field{'s' if len(headers) != 1 else ''}"
+            hint = (f" The first line does not look like a header (it holds {fields}, {with_digits} of them "
+                    "with digits); is the header line missing, or is this not a voter list?")
         raise InputError(
-            f"no column for {lacking}. Headers found: {headers}. Accepted headers (case, spaces and "
+            f"no column for {lacking}. Headers found: {found}.{hint} Accepted headers (case, spaces and "
             f"punctuation ignored): {accepted}. Map other headers with [sources.columns], e.g. "
             f'nama = "NAMA ANDA".', path=cfg.path, row=0)
     return mapping, ignored
+
+
+def _cell_key(e: pl.Expr) -> pl.Expr:
+    """header_key of a cell."""
+    return e.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
+
+
+def _mark_repeated_headers(frame: pl.DataFrame, headers: list[str], mapping: dict[str, int],
+                           cfg: SourceConfig) -> pl.DataFrame:
+    """Rows that are the header line again (two exports pasted into one file) become rejects
+    `baris judul berulang`. Such a row has, in the nama column, a known header or the column's own header,
+    and at least two cells, and at least half of its non-empty cells, that are known headers or their
+    column's own header. If one holds a field's header in another field's column, the lists pasted together
+    have different column orders and the rows after it would be shifted: the file is refused."""
+    known = _known_header_keys(cfg)
+    own = [header_key(h) for h in headers]
+    field_at = {pos: f for f, pos in mapping.items()}
+    nama = mapping["nama"]
+    first_keys = list(set(known) | {own[nama]})
+    candidate = (pl.col("reason").is_null() & _cell_key(pl.col(f"c{nama}")).is_in(first_keys)).fill_null(False)
+    sub = frame.filter(candidate)
+    if sub.height == 0:
+        return frame
+    field_of = {k: f for k, f in known.items() if f is not None}
+    headerish, filled, shifted = [], [], []
+    for i in range(len(headers)):
+        k = _cell_key(pl.col(f"c{i}"))
+        headerish.append(k.is_in(list(set(known) | ({own[i]} if own[i] else set()))).fill_null(False))
+        filled.append((pl.col(f"c{i}").str.strip_chars().str.len_chars() > 0).fill_null(False))
+        cell_field = k.replace_strict(field_of, default=None, return_dtype=pl.String)
+        other = cell_field.is_not_null() & (k != own[i])
+        if i in field_at:
+            other = other & (cell_field != field_at[i])
+        shifted.append(other.fill_null(False).alias(f"_s{i}"))
+    n_head = pl.sum_horizontal([h.cast(pl.Int32) for h in headerish])
+    n_filled = pl.sum_horizontal([f.cast(pl.Int32) for f in filled])
+    sub = sub.select("source_row", ((n_head >= 2) & (n_head * 2 >= n_filled)).alias("_h"), *shifted)
+    sub = sub.filter("_h")
+    if sub.height == 0:
+        return frame
+    bad = sub.filter(pl.any_horizontal([pl.col(f"_s{i}") for i in range(len(headers))]))
+    if bad.height:
+        row = bad.row(0, named=True)
+        col = next(i for i in range(len(headers)) if row[f"_s{i}"])
+        quotable = _quotable_headers(headers, cfg)
+        raise InputError(
+            f"the header line comes again here with other columns ({_column_name(col, headers, quotable)} "
+            "holds another field's header); the file looks like two lists pasted together and the rows "
+            "after it would be read into the wrong fields. Split it into two sources.",
+            path=cfg.path, row=int(row["source_row"]))
+    log.warning("source %s: %d rows repeat the header line; rejected as %r", cfg.name, sub.height,
+                REJECT_HEADER_AGAIN)
+    return frame.with_columns(
+        pl.when(pl.col("source_row").is_in(sub["source_row"].implode()))
+        .then(pl.lit(REJECT_HEADER_AGAIN)).otherwise(pl.col("reason")).alias("reason"))
 
 
 def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str, str | None, str | None]:
@@ -314,12 +764,13 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
     suffix = cfg.path.suffix.lower()
     encoding: str | None = None
     delimiter: str | None = None
+    odd: dict[int, str] = {}
     if suffix in (".xlsx", ".xlsm"):
         fmt = "xlsx"
-        headers, frame = _read_table_source(cfg, fmt)
+        headers, frame, odd = _read_table_source(cfg, fmt)
     elif suffix in (".parquet", ".pq"):
         fmt = "parquet"
-        headers, frame = _read_table_source(cfg, fmt)
+        headers, frame, odd = _read_table_source(cfg, fmt)
     elif suffix in (".csv", ".txt", ".tsv", ""):
         fmt = "csv"
         headers, frame, encoding, delimiter = read_csv_source(cfg)
@@ -327,12 +778,18 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
         raise InputError(f"unknown file type {suffix!r}; use .csv, .txt, .tsv, .xlsx or .parquet",
                          path=cfg.path)
     mapping, ignored = map_headers(headers, cfg)
-    index = {h: i for i, h in enumerate(headers)}
+    for fld, pos in mapping.items():
+        if pos in odd:
+            quotable = _quotable_headers(headers, cfg)
+            raise InputError(f"{_column_name(pos, headers, quotable)} holds {odd[pos]} values, not text; "
+                             f"{fld} cannot be read from it. Write it as a text column.",
+                             path=cfg.path, field=fld)
+    frame = _mark_repeated_headers(frame, headers, mapping, cfg)
     defaults = {**regions.infer_from_file_name(cfg.path), **cfg.defaults}
     exprs = []
     for f in CANONICAL_FIELDS:
         if f in mapping:
-            e = pl.col(f"c{index[mapping[f]]}").str.strip_chars()
+            e = pl.col(f"c{mapping[f]}").str.strip_chars()
             e = pl.when(e.str.len_chars() > 0).then(e)
             if f in defaults:
                 e = e.fill_null(pl.lit(defaults[f]))
