@@ -324,3 +324,16 @@ def test_ctrl_c_is_recorded_interrupted(tmp_path: Path) -> None:
     proc.stderr.close()
     assert _last_run(out)["status"] == "interrupted"
     assert not (out / "dpt.duckdb").exists()
+
+
+def test_a_trailing_separator_on_every_row_is_an_export_habit_not_a_lost_list(tmp_path: Path) -> None:
+    lists = _lists(tmp_path / "in")
+    out = tmp_path / "out"
+    cfg = _config(tmp_path, out, lists)
+    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    before = _voters(out / "dpt.duckdb")
+    lines = lists["kutim"].read_bytes().splitlines()
+    lists["kutim"].write_bytes(lines[0] + b"\r\n" + b"".join(ln + b";\r\n" for ln in lines[1:]))
+    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    assert _voters(out / "dpt.duckdb") == before
+    _rows_accounted_for(out / "dpt.duckdb", lists)
