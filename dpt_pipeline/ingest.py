@@ -433,6 +433,16 @@ def _sheet_member(zf: zipfile.ZipFile, sheet: str | None) -> str | None:
     return None
 
 
+def _sheet_names(data: bytes) -> list[str] | None:
+    """The workbook's sheet names, None when it is no readable XLSX."""
+    try:
+        book = ET.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml"))
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError):
+        return None
+    return [e.get("name") or "" for e in book.iter() if e.tag.rsplit("}", 1)[-1] == "sheet"]
+
+
 def _pieces(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
     """The sheet's XML in pieces of whole rows (cut after a </row>), read as a stream."""
     with zf.open(member) as f:
@@ -503,7 +513,9 @@ def _drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> by
                 letters = _columns_right_of(last)
                 if letters is None:
                     return data
-                right = re.compile(rb'\sr="' + letters + rb'[0-9]+"')
+                # ' r="' as every writer puts it (a literal start keeps the scan fast); another spacing is
+                # missed, which costs time, not data.
+                right = re.compile(rb' r="' + letters + rb'[0-9]+"')
             for m in right.finditer(piece):
                 cell = _X_CELL.match(piece, piece.rfind(b"<", 0, m.start()))
                 if cell and cell.group(2) and _X_VALUE.search(cell.group(2)):
@@ -584,6 +596,13 @@ def _read_table_source(cfg: SourceConfig, fmt: str) -> tuple[list[str], pl.DataF
         else:
             df = pl.read_parquet(io.BytesIO(data))
     except Exception as e:  # the readers raise many unrelated types for a broken file
+        # The reader's own text is not repeated: it may quote a cell.
+        sheets = _sheet_names(data) if fmt == "xlsx" else None
+        if sheets is not None and cfg.sheet and cfg.sheet not in sheets:
+            raise InputError(f"has no sheet {cfg.sheet!r} (its sheets: {', '.join(map(repr, sheets))}); fix "
+                             "[sources].sheet", path=path) from e
+        if sheets is not None and isinstance(e, pl.exceptions.NoDataError):
+            raise InputError("the sheet is empty (no header row)", path=path, row=0) from e
         raise InputError(f"cannot be read as {fmt.upper()} ({type(e).__name__})", path=path) from e
     del data
     if fmt == "xlsx":

@@ -296,6 +296,27 @@ def test_a_stray_cell_far_right_is_not_read(ingest_file, caplog, cells) -> None:
     assert "x" not in raw.values()
 
 
+def test_a_stray_cell_in_a_shared_strings_workbook(ingest_file, caplog) -> None:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf)
+    ws = wb.add_worksheet("DPT")
+    ws.write_row(0, 0, ["NIK", "NAMA", "TGL LAHIR"])
+    for i in range(30):
+        ws.write_row(i + 1, 0, [NIKS[i], NAMES[i], "05-05-1980"])
+    ws.write(19999, 16383, "x")
+    ws.write(5, 3, 7)  # a number right of the header
+    wb.close()
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="dpt_pipeline.ingest"):
+        voters, rejects, summary = ingest_file(buf.getvalue(), file_name="stray.xlsx", sheet="DPT")
+    assert time.perf_counter() - t0 < 10
+    _rows_are_counted(voters, rejects, summary, 30)
+    assert voters.sort("source_row")["nik"].to_list() == NIKS
+    assert any("2 cells right of the header's last column (C)" in r.getMessage() for r in caplog.records)
+
+
 def test_a_stray_cell_below_in_a_header_column_is_data(ingest_file) -> None:
     content = _xlsx_with_stray((40, 3), (60, 2000))
     voters, rejects, summary = ingest_file(content, file_name="stray.xlsx")
@@ -370,6 +391,13 @@ def test_a_read_the_system_refuses_is_a_storage_error(tmp_path, regions, monkeyp
     monkeypatch.setattr("dpt_pipeline.ingest.os.open", refuse)
     with pytest.raises(StorageError, match="locked.csv: cannot be read: Permission denied"):
         _ingest_path(p, regions)
+
+
+def test_a_missing_sheet_and_an_empty_sheet_are_named(ingest_file) -> None:
+    with pytest.raises(InputError, match=r"has no sheet 'DPT' \(its sheets: 'Sheet'\)"):
+        ingest_file(_xlsx([["NAMA", "NIK"], [NAMES[0], NIKS[0]]]), file_name="list.xlsx", sheet="DPT")
+    with pytest.raises(InputError, match="row 0: the sheet is empty"):
+        ingest_file(_xlsx([]), file_name="list.xlsx")
 
 
 def test_a_missing_file_is_an_input_error(tmp_path, regions) -> None:
