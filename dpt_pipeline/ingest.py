@@ -17,6 +17,7 @@ Messages and log lines never quote a cell. A header may be quoted when it looks 
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -383,9 +384,19 @@ def _re_escape(ch: str) -> str:
 
 # ---- XLSX: cells right of the header
 
-_X_NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix (<x:c ...>)
-_X_ROW = re.compile(rb"<" + _X_NS + rb"row\b[^>]*?(?:/>|>(.*?)</" + _X_NS + rb"row>)", re.S)
-_X_CELL = re.compile(rb"<" + _X_NS + rb"c\b([^>]*?)(?:/>|>(.*?)</" + _X_NS + rb"c>)", re.S)
+_X_NS = rb"(?:[A-Za-z_][\w.-]{0,64}:)?"  # an optional namespace prefix (<x:c ...>)
+# Tags are matched with bounded attribute runs ({0,512}): a cell's or a row's attributes are short, and an
+# unbounded run would make a malformed file (a tag never closed) cost a quadratic scan.
+
+
+def _x_content(tag: bytes) -> bytes:
+    """An element's content up to its end tag, stopping at the next element of the same kind, so that a
+    malformed file (an end tag missing) costs a linear scan, never a quadratic one."""
+    return rb"(?:[^<]++|<(?!/?" + _X_NS + tag + rb"\b))*+"
+
+
+_X_ROW = re.compile(rb"<" + _X_NS + rb"row\b[^<>]{0,1024}?(?:/>|>(" + _x_content(b"row") + rb")</" + _X_NS + rb"row>)")
+_X_CELL = re.compile(rb"<" + _X_NS + rb"c\b([^<>]{0,512}?)(?:/>|>(" + _x_content(b"c") + rb")</" + _X_NS + rb"c>)")
 _X_REF = re.compile(rb'\sr="([A-Z]{1,3})[0-9]+"')
 _X_VALUE = re.compile(rb"<" + _X_NS + rb"(?:v|is)\b")
 _X_ROW_END = re.compile(rb"</" + _X_NS + rb"row>")
@@ -453,6 +464,9 @@ def _pieces(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
             if cut > 0:
                 yield buf[:cut]
                 buf = buf[cut:]
+            elif len(buf) >= 16 * _XLSX_CHUNK:  # no row end in 256 MB: no sheet of rows; bound the memory
+                yield buf
+                buf = b""
         if buf:
             yield buf
 
@@ -517,13 +531,15 @@ def _drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> by
                 # missed, which costs time, not data.
                 right = re.compile(rb' r="' + letters + rb'[0-9]+"')
             for m in right.finditer(piece):
-                cell = _X_CELL.match(piece, piece.rfind(b"<", 0, m.start()))
-                if cell and cell.group(2) and _X_VALUE.search(cell.group(2)):
+                # The end of the tag: not <c .../>, so a cell with content, a value. find() rather than a
+                # regex: many hits inside one never-closed tag must not each scan far.
+                end = piece.find(b">", m.end(), m.end() + 512)
+                if end != -1 and piece[end - 1] != 0x2F and piece.find(b"<", m.end(), end) == -1:
                     strays += 1
         if not strays or right is None:
             return data
-        cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^>]*?" + right.pattern + rb"[^>]*?(?:/>|>.*?</\1c>)",
-                                re.S)
+        cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^<>]{0,512}?" + right.pattern + rb"[^<>]{0,512}?(?:/>|>"
+                                + _x_content(b"c") + rb"</\1c>)")
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
             for info in zf.infolist():
@@ -532,7 +548,7 @@ def _drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> by
                         for piece in _pieces(zf, member):
                             w.write(cell_right.sub(b"", piece))
                 else:
-                    zout.writestr(info, zf.read(info.filename))
+                    zout.writestr(copy.copy(info), zf.read(info.filename))  # writestr changes its info
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ET.ParseError, zlib.error, EOFError, OSError,
             NotImplementedError, RuntimeError, ValueError):
         return data

@@ -317,6 +317,39 @@ def test_a_stray_cell_in_a_shared_strings_workbook(ingest_file, caplog) -> None:
     assert any("2 cells right of the header's last column (C)" in r.getMessage() for r in caplog.records)
 
 
+def _with_sheet_xml(content: bytes, extra: bytes) -> bytes:
+    """The workbook with `extra` added at the end of its sheet's data (crafted XML)."""
+    import copy
+    import zipfile
+
+    zin = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", extra + b"</sheetData>")
+            z.writestr(copy.copy(info), data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("extra", [
+    b'<row r="40"><c' + b' r="XFD40"' * 200_000 + b"</row>",           # a tag never closed
+    b'<row r="40">' + b'<c r="XFD40"><v>1</v>' * 100_000 + b"</row>",  # cells never closed
+    b'<row r="40"><c r="A40" t="s"><v>1</v></c>' * 100_000,            # rows never closed
+])
+def test_a_malformed_sheet_costs_a_linear_scan(ingest_file, extra: bytes) -> None:
+    content = _with_sheet_xml(_xlsx_with_stray(), extra)
+    t0 = time.perf_counter()
+    try:
+        voters, rejects, summary = ingest_file(content, file_name="bad.xlsx")
+    except InputError as e:
+        _no_personal_data(str(e))
+    else:
+        assert voters.height + rejects.height == summary.data_rows
+    assert time.perf_counter() - t0 < 15
+
+
 def test_a_stray_cell_below_in_a_header_column_is_data(ingest_file) -> None:
     content = _xlsx_with_stray((40, 3), (60, 2000))
     voters, rejects, summary = ingest_file(content, file_name="stray.xlsx")
