@@ -336,9 +336,14 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     if bulk.height:
         blob = bulk["raw"].str.join("\n").item().encode("utf-8")
         # The empty fields beyond the header's (checked above) are dropped by the parser.
-        parsed = pl.read_csv(io.BytesIO(blob), has_header=False, separator=delimiter, quote_char='"',
-                             schema=dict.fromkeys(cols, pl.String), truncate_ragged_lines=True,
-                             extra_columns="ignore")
+        try:
+            parsed = pl.read_csv(io.BytesIO(blob), has_header=False, separator=delimiter, quote_char='"',
+                                 schema=dict.fromkeys(cols, pl.String), truncate_ragged_lines=True,
+                                 extra_columns="ignore")
+        except pl.exceptions.PolarsError as e:  # pragma: no cover - the records were checked above
+            # The parser's text is not repeated: it may quote a cell.
+            raise InputError(f"the CSV parser failed ({type(e).__name__}); please report this file to the "
+                             "maintainers", path=path) from e
         del blob
         if parsed.height != bulk.height:  # pragma: no cover - guards the alignment of rows
             raise InputError(f"parser returned {parsed.height} rows for {bulk.height} records; "
