@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dpt_pipeline.errors import ConfigError
+from dpt_pipeline.files import read_regular
 from dpt_pipeline.schema import CANONICAL_FIELDS, REGION_FIELDS
 
 
@@ -136,10 +137,10 @@ _DELIMITERS = {",", ";", "\t", "|"}
 def load_config(path: str | Path) -> Config:
     """Read and check a pipeline TOML file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_regular(path, "--config").decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     base = path.resolve().parent

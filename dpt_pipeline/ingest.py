@@ -22,10 +22,8 @@ import csv
 import datetime as dt
 import io
 import logging
-import os
 import posixpath
 import re
-import stat
 import time
 import xml.etree.ElementTree as ET
 import zipfile
@@ -39,7 +37,8 @@ import polars as pl
 
 from dpt_pipeline import nik as nikmod
 from dpt_pipeline.config import Config, SourceConfig
-from dpt_pipeline.errors import InputError, StorageError
+from dpt_pipeline.errors import InputError
+from dpt_pipeline.files import read_regular
 from dpt_pipeline.hashing import md5_hex
 from dpt_pipeline.regions import RegionTable
 from dpt_pipeline.schema import (
@@ -128,48 +127,6 @@ class IngestResult:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-
-def _read_regular_file(path: Path) -> bytes:
-    """The file's bytes. What is not a regular file (a directory, a FIFO, /dev/zero, a socket) is refused
-    before it is opened, since reading it could block or never end; so is a file the system will not let us
-    read. Both are StorageError (exit 7): the machine's files, not a bad list. A missing file is an
-    InputError (exit 3): the configured input is not there."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError as e:
-        raise InputError("does not exist; check [sources].path", path=path) from e
-    except OSError as e:
-        raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
-    if not stat.S_ISREG(st.st_mode):
-        raise StorageError(f"file {path}: is {_file_kind(st.st_mode)}, not a regular file; point "
-                           "[sources].path at the voter list itself")
-    try:
-        # O_NONBLOCK: should the path have become a FIFO since the stat, the open does not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as e:
-        raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
-    with os.fdopen(fd, "rb") as f:
-        try:
-            mode = os.fstat(f.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise StorageError(f"file {path}: is {_file_kind(mode)}, not a regular file; point "
-                                   "[sources].path at the voter list itself")
-            return f.read()
-        except OSError as e:
-            raise StorageError(f"file {path}: cannot be read: {e.strerror}") from e
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
-
 
 def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
     """Text of a CSV. A configured encoding wins; else a byte-order mark decides (UTF-8, UTF-16 LE/BE,
@@ -273,7 +230,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     fields than that, or with a value among them, is `kolom lebih`.
     """
     path = cfg.path
-    data = _read_regular_file(path)
+    data = read_regular(path, "[sources].path")
     text, encoding = _decode(data, cfg.encoding, path)
     del data
     text = text.removeprefix("\ufeff")
@@ -604,7 +561,7 @@ def _read_table_source(cfg: SourceConfig, fmt: str) -> tuple[list[str], pl.DataF
     """XLSX or Parquet: cells as text, one row per sheet row below the header. Also the positions of the
     columns that hold no cells (nested Parquet types), see `_as_text`."""
     path = cfg.path
-    data = _read_regular_file(path)
+    data = read_regular(path, "[sources].path")
     try:
         if fmt == "xlsx":
             data = _drop_cells_right_of_header(data, cfg.sheet, cfg.name)

@@ -6,6 +6,7 @@ and joins the result back; it never loops over records.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from dpt_pipeline.errors import ConfigError
+from dpt_pipeline.files import read_regular
 
 # wilayah_status values
 COCOK = "cocok"
@@ -69,10 +71,11 @@ class RegionTable:
 
     @classmethod
     def load(cls, path: Path) -> RegionTable:
+        data = read_regular(path, "[ingest].regions")
         try:
-            frame = pl.read_csv(path, comment_prefix="#", infer_schema=False)
-        except (OSError, pl.exceptions.PolarsError) as e:
-            raise ConfigError(f"region table {path}: cannot be read: {e}") from e
+            frame = pl.read_csv(io.BytesIO(data), comment_prefix="#", infer_schema=False)
+        except pl.exceptions.PolarsError as e:   # the reader's text may quote a cell: only its kind
+            raise ConfigError(f"region table {path}: cannot be read as CSV ({type(e).__name__})") from e
         missing = {"kode", "tingkat", "jenis", "nama", "alias"} - set(frame.columns)
         if missing:
             raise ConfigError(f"region table {path}: missing columns {sorted(missing)}")

@@ -25,6 +25,7 @@ import polars as pl
 from dpt_pipeline import block
 from dpt_pipeline.compare import NULL, ComparisonSet, compare
 from dpt_pipeline.errors import ConfigError, StorageError
+from dpt_pipeline.files import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,11 @@ class FellegiSunter:
         """`from_json` of the file at `path`; a file that cannot be read is a StorageError."""
         try:
             size = path.stat().st_size
-            if size > MAX_MODEL_BYTES:
-                raise ModelFileError(str(path), f"the file holds {size} bytes; a fitted model is a few kilobytes")
-            data = path.read_bytes()
         except OSError as e:
             raise StorageError(f"{path}: cannot read the model file ({type(e).__name__}: {e.strerror})") from e
+        if size > MAX_MODEL_BYTES:
+            raise ModelFileError(str(path), f"the file holds {size} bytes; a fitted model is a few kilobytes")
+        data = read_regular(path, "[linkage].model")
         return cls.from_json(data, str(path), cset)
 
     def problem(self) -> str | None:

@@ -39,6 +39,7 @@ import polars as pl
 from ortools.graph.python import min_cost_flow
 
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.files import read_regular
 from dpt_pipeline.workers import pool as workers_pool
 
 log = logging.getLogger(__name__)
@@ -542,10 +543,7 @@ def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoord
     means no coordinates; a file without the columns is refused."""
     if path is None:
         return pl.DataFrame(schema=COORDINATE_SCHEMA), []
-    try:
-        text = _decode(path.read_bytes())
-    except OSError as e:
-        raise InputError(f"cannot read the RT coordinates file: {e}", path=path) from e
+    text = _decode(read_regular(path, "[tps].coordinates"))
     lines = text.splitlines()
     if not text.strip():
         log.warning("%s is empty: every RT falls back to the desa's centre", path)

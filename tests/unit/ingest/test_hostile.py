@@ -421,7 +421,7 @@ def test_a_read_the_system_refuses_is_a_storage_error(tmp_path, regions, monkeyp
 
     def refuse(*_: object) -> int:
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr("dpt_pipeline.ingest.os.open", refuse)
+    monkeypatch.setattr("dpt_pipeline.files.os.open", refuse)
     with pytest.raises(StorageError, match="locked.csv: cannot be read: Permission denied"):
         _ingest_path(p, regions)
 
