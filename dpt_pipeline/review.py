@@ -341,10 +341,11 @@ class ImportReport:
 def _read_table(path: Path) -> pl.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
+            # Empty rows kept: a row is numbered as the spreadsheet numbers it, also below a cleared one.
             try:
-                return pl.read_excel(path, sheet_name=review_sheet.SHEET, infer_schema_length=0)
+                return pl.read_excel(path, sheet_name=review_sheet.SHEET, infer_schema_length=0, drop_empty_rows=False)
             except ValueError:   # no sheet of that name (a file made otherwise): its first sheet
-                return pl.read_excel(path, sheet_id=1, infer_schema_length=0)
+                return pl.read_excel(path, sheet_id=1, infer_schema_length=0, drop_empty_rows=False)
         except Exception as e:  # the reader raises many types for a broken file
             raise InputError(f"cannot be read as XLSX ({type(e).__name__})", path=path) from None
     data = path.read_bytes()
@@ -380,7 +381,15 @@ def _file_rows(path: Path) -> pl.DataFrame:
     if not path.is_file():
         raise InputError("does not exist", path=path)
     df = _read_table(path)
-    df = df.rename({c: c.strip().lower().lstrip("\ufeff") for c in df.columns})
+    # Headers as a camat may retype them; two that read the same are ambiguous when the import reads them,
+    # and dropped otherwise.
+    names = [c.strip().lower().lstrip("\ufeff") for c in df.columns]
+    twice = {n for n in names if names.count(n) > 1}
+    read = {"pair_id", "keputusan", "catatan", "ekspor", "berkas", *(f"{c}_{i}" for c in IDENTITY for i in (1, 2))}
+    if twice & read:
+        raise InputError(f"columns {sorted(twice & read)} appear more than once; keep one of each", path=path, row=1)
+    df = df.select([c for c, n in zip(df.columns, names, strict=True) if n not in twice]).rename(
+        {c: n for c, n in zip(df.columns, names, strict=True) if n not in twice})
     missing = [c for c in ("pair_id", "keputusan") if c not in df.columns]
     if missing:
         raise InputError(f"missing columns {missing}; the file must keep the columns of the exported review "
@@ -561,12 +570,19 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     report.same_again = [RowNote(r["file"], r["baris"], "keputusan", "the same word and note as before",
                                  r["pair_id"]) for r in same.iter_rows(named=True)]
     found = found.join(same.select("file", "baris"), on=["file", "baris"], how="anti")
+    # The same word again on a pair of the same owner in this import (a row doubled, a file imported twice):
+    # stored once, from one of the rows; the others are reported, not dropped unseen.
+    again = found.filter(pl.int_range(pl.len()).over("berkas", "pair_id") > 0)
+    report.same_again += [RowNote(r["file"], r["baris"], "keputusan", "the same word on this pair as another row "
+                                  "of this import; stored once", r["pair_id"])
+                          for r in again.iter_rows(named=True)]
+    found = found.join(again.select("file", "baris"), on=["file", "baris"], how="anti")
     older = found.filter(pl.col("_cur").is_not_null() & (pl.col("_cur_when") > pl.col("diekspor")))
     report.superseded = [RowNote(r["file"], r["baris"], "keputusan",
                                  "a newer file of the same kecamatan already decided this pair otherwise; kept "
                                  "in the history, the newer decision stands", r["pair_id"])
                          for r in older.iter_rows(named=True)]
-    stored = found.unique(["berkas", "pair_id"], keep="first", maintain_order=True).select(
+    stored = found.select(
         "pair_id", "voter_id_l", "voter_id_r", "keputusan", "catatan", "file", "baris",
         pl.lit(imported_at).alias("imported_at"), "berkas", "diekspor").cast(DECISION_SCHEMA)  # type: ignore[arg-type]
     report.stored = stored
