@@ -89,9 +89,11 @@ _TEXT_CAUSES = (
     (re.compile(r"Permission denied|os error 13\b"), errno.EACCES),
 )
 _QUOTED_PATH = re.compile(r'file "([^"]+)"')
-_LOCK_HELD = re.compile(r"Could not set lock on file.*?\(PID (\d+)\)", re.S)
-_DAMAGED = re.compile(r"not a valid DuckDB database|Could not read enough bytes|Corrupt database|"
-                      r"database file .* is corrupt|checksum", re.I | re.S)
+_LOCK_HELD = re.compile(r"Could not set lock on file|Conflicting lock", re.I)
+_PID = re.compile(r"\(PID (\d+)\)")
+# What DuckDB says of a damaged file: on opening it, or later, on reading a damaged block.
+_DAMAGED = re.compile(r"not a valid DuckDB database|Could not read enough bytes|Corrupt database|checksum|"
+                      r"database has been invalidated|Serialization Error|Failed to read database header", re.I)
 
 
 def environment_error(exc: BaseException, where: Path | str | None = None) -> DptError | None:
@@ -109,10 +111,11 @@ def environment_error(exc: BaseException, where: Path | str | None = None) -> Dp
     place = f"file {path}" if path else (f"folder {where}" if where else "the output")
     module = type(exc).__module__
     if "duckdb" in module:
-        if m := _LOCK_HELD.search(text):
-            return DatabaseError(f"{place}: the database is open for writing in another program (process "
-                                 f"{m.group(1)}); close that program's connection and run again. The previous "
-                                 "outputs are unchanged")
+        if _LOCK_HELD.search(text):
+            pid = _PID.search(text)
+            who = f"another program (process {pid.group(1)})" if pid else "another program"
+            return DatabaseError(f"{place}: the database is open in {who}, which holds it for writing; close "
+                                 "that program's connection and try again. The previous outputs are unchanged")
         if _DAMAGED.search(text):
             return DatabaseError(f"{place}: the database file is damaged. It holds the review decisions: restore "
                                  "it from a backup, or move it aside and run `dpt run` to publish it anew "

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dpt_pipeline.errors import ConfigError, DatabaseError, InputError, StorageError
+from dpt_pipeline.errors import ConfigError, DatabaseError, DptError, InputError, StorageError, environment_error
 
 # The connection's settings: the database file itself is the only thing it reaches, for good.
 LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
@@ -28,16 +28,6 @@ LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
     "autoload_known_extensions": False,
     "lock_configuration": True,
 }
-
-_LOCKED = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
-_PID = re.compile(r"\(PID (\d+)\)")
-# What DuckDB says of a damaged file: on opening it, or later, on reading a damaged block.
-_DAMAGED = re.compile(r"not a valid DuckDB database file|Could not read enough bytes|Corrupt database file|"
-                      r"checksum|database has been invalidated|Serialization Error|Failed to read database "
-                      r"header", re.IGNORECASE)
-_DAMAGED_WHILE_READING = re.compile(r"Could not read enough bytes|Corrupt database file|does not match stored "
-                                    r"checksum|database has been invalidated", re.IGNORECASE)
-
 
 def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only, locked-down connection to the published database at `path` (SELECTs on it only).
@@ -54,20 +44,12 @@ def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         raise database_error(path, e) from None
 
 
-def database_error(path: Path, e: duckdb.Error) -> DatabaseError | StorageError:
-    """The plain-words error for a database DuckDB cannot open or read: held open, damaged, unreadable."""
-    text = str(e)
-    if _LOCKED.search(text):
-        pid = _PID.search(text)
-        who = f"another program (process {pid.group(1)})" if pid else "another program"
-        return DatabaseError(f"{path}: the database is open in {who}; close it and try again")
-    if "Permission denied" in text:
-        return StorageError(f"{path}: the database cannot be read (permission denied); ask the owner of the "
-                            "output folder to let this user read it")
-    if _DAMAGED.search(text):
-        return DatabaseError(f"{path}: the database file is damaged; run `dpt run` to publish it again")
-    return DatabaseError(f"{path}: the database cannot be opened ({_kind(e)}); if it keeps failing, run "
-                         "`dpt run` to publish it again")
+def database_error(path: Path, e: duckdb.Error) -> DptError:
+    """The plain-words error for a database DuckDB cannot open or read: held open, damaged, unreadable
+    (`errors.environment_error` tells which)."""
+    return environment_error(e, path) or DatabaseError(
+        f"{path}: the database cannot be opened ({_kind(e)}); if it keeps failing, move it aside and run "
+        "`dpt run` to publish it anew")
 
 
 def query(path: Path, sql: str) -> pl.DataFrame:
@@ -77,8 +59,8 @@ def query(path: Path, sql: str) -> pl.DataFrame:
         statement = _one_select(con, sql)
         return con.sql(statement).pl()
     except duckdb.Error as e:
-        if _LOCKED.search(str(e)) or _DAMAGED_WHILE_READING.search(str(e)):
-            raise database_error(path, e) from None
+        if (cause := environment_error(e, path)) is not None:   # held open, damaged, unreadable
+            raise cause from None
         raise ConfigError(f"the query was refused: {safe_message(e, sql, con)}") from None
     finally:
         con.close()

@@ -217,7 +217,7 @@ def test_a_database_held_open_by_another_program_is_named(tmp_path: Path, capsys
         capsys.readouterr()
         assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 8
         err = capsys.readouterr().err
-        assert f"open for writing in another program (process {holder.pid})" in err
+        assert f"open in another program (process {holder.pid})" in err
     finally:
         holder.kill()
         holder.wait()

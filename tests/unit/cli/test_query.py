@@ -243,7 +243,7 @@ def test_a_database_held_open_by_another_program_exits_8(published: tuple[Path, 
         with pytest.raises(DatabaseError) as e:
             query(db, "SELECT 1")
         assert f"process {proc.pid}" in str(e.value) and str(db) in str(e.value)
-        assert "close it and try again" in str(e.value)
+        assert "close that program's connection and try again" in str(e.value)
         assert main(["query", "--config", str(cfg), "SELECT count(*) FROM voters"]) == 8
         assert "open in another program" in capsys.readouterr().err
     finally:
