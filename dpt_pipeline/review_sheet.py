@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from dpt_pipeline.decisions import KEPUTUSAN
-from dpt_pipeline.publish import FILE_MODE, write_csv_for_excel
+from dpt_pipeline.publish import FILE_MODE, FORMULA_START, write_csv_for_excel
 
 # The two records' fields, in the order a reviewer compares them: (column stem, header label).
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -102,6 +102,20 @@ def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = No
                         c, values = cols.index(name), frame[name]
                         for r in rows:
                             ws.write(r + 1, c, values[r], marked)
+        # A text that looks like a formula keeps Excel's quote prefix, so that editing the cell (F2, Enter)
+        # does not turn it into one either (OWASP, CSV injection). Written last, over the marks above.
+        edge = {"bottom": 1, "bottom_color": "#A6A6A6", "quote_prefix": True}
+        quoted = {"base": wb.add_format(edge), "band": wb.add_format({**edge, "bg_color": "#F2F2F2"}),
+                  "marked": wb.add_format({**edge, "bg_color": "#FFD8A8"})}
+        for c, name in enumerate(cols):
+            if name in NUMERIC:
+                continue
+            risky = text.with_row_index("_r").filter(pl.col(name).str.contains(FORMULA_START))
+            stem = name.removesuffix("_1").removesuffix("_2")
+            for r, value in zip(risky["_r"].to_list(), risky[name].to_list(), strict=True):
+                is_marked = differ is not None and stem in differ.columns and bool(differ[stem][r])
+                look = "marked" if is_marked else "band" if (r + 1) % 2 == 0 else "base"
+                ws.write_string(r + 1, c, value, quoted[look])
         status = xl_col_to_name(cols.index("status"))
         ws.conditional_format(f"{status}2:{status}{last_row + 1}",
                               {"type": "formula", "criteria": f'=LEFT(${status}2,7)="KONFLIK"', "format": conflict})

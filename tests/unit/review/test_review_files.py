@@ -224,6 +224,7 @@ def test_the_xlsx_is_a_file_a_camat_can_work_in(tmp_path) -> None:
     assert skor.data_type == "n" and skor.value == 97.5 and skor.number_format == "0.0"
     nama = ws.cell(row=2, column=2)
     assert nama.data_type == "s" and nama.value.startswith("=HYPERLINK")   # text, never a live formula
+    assert nama.quotePrefix and not ws.cell(row=2, column=3).quotePrefix    # and stays text when edited
     fill = {h: ws.cell(row=2, column=i + 1).fill.fgColor.rgb for i, h in enumerate(header)}
     assert fill["nama_1"] == fill["rt_2"] != fill["alamat_1"]
     assert "petunjuk" in wb.sheetnames
