@@ -16,8 +16,8 @@ from pathlib import Path
 from dpt_pipeline.errors import InputError, StorageError
 
 
-def read_regular(path: Path, setting: str) -> bytes:
-    """The bytes of `path`, a regular file; `setting` names what points at it (e.g. "[sources].path")."""
+def check_regular(path: Path, setting: str) -> None:
+    """Refuse `path` unless it is a regular file (without opening it)."""
     try:
         st = os.stat(path)
     except FileNotFoundError as e:
@@ -27,6 +27,11 @@ def read_regular(path: Path, setting: str) -> bytes:
     if not stat.S_ISREG(st.st_mode):
         raise StorageError(f"file {path}: is {file_kind(st.st_mode)}, not a regular file; point {setting} at "
                            "the file itself")
+
+
+def read_regular(path: Path, setting: str) -> bytes:
+    """The bytes of `path`, a regular file; `setting` names what points at it (e.g. "[sources].path")."""
+    check_regular(path, setting)
     try:
         # O_NONBLOCK: should the path have become a FIFO since the stat, the open does not wait for a writer.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))

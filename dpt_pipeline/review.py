@@ -34,6 +34,7 @@ import polars as pl
 from dpt_pipeline import decisions, review_sheet
 from dpt_pipeline.decisions import BEDA, DECISION_SCHEMA, KEPUTUSAN, RAGU, SAMA
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.files import check_regular
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +466,8 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
                    history: pl.DataFrame, imported_at: dt.datetime) -> tuple[ImportReport, pl.DataFrame]:
     """Check every decided row of the files against what was exported and what is on the roll now.
     Returns the report (rows to store in `report.stored`) and the pairs to reopen (REOPENED_SCHEMA)."""
+    for p in paths:   # a FIFO or a device would be read forever, under the lock
+        check_regular(Path(p), "the review file named on the command line")
     report = ImportReport(files=len(paths))
     report.hashes = {Path(p): _sha256(Path(p)) for p in paths if Path(p).is_file()}
     frames = []

@@ -64,3 +64,17 @@ def test_a_missing_file_is_an_input_error_naming_the_setting(tmp_path: Path) -> 
 def test_a_regular_file_is_read_whole(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_bytes(b"x" * 100_000)
     assert read_regular(tmp_path / "a.csv", "[sources].path") == b"x" * 100_000
+
+
+def test_a_review_file_that_is_a_fifo_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import polars as pl
+
+    from dpt_pipeline import review
+
+    fifo = _kinds(tmp_path)["FIFO"]
+    empty = pl.DataFrame()
+    with pytest.raises(StorageError, match="FIFO"):
+        review.read_decisions([fifo], exports=empty, shown=empty, voters=empty,
+                              history=empty, imported_at=dt.datetime(2026, 12, 1))
