@@ -61,6 +61,13 @@ def _rows_accounted_for(db: Path, lists: dict[str, Path]) -> None:
         assert got.get(name, 0) == len(lines), name
 
 
+def _published(tmp_path: Path, out: Path) -> tuple[Path, Path]:
+    """A small published night on `out`: (config, output folder)."""
+    cfg = _config(tmp_path, out, _lists(tmp_path / "in", 100, 50))
+    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    return cfg, out
+
+
 def _last_run(out: Path) -> dict[str, object]:
     return runs.history(out).tail(1).to_dicts()[0]
 
@@ -161,10 +168,7 @@ def test_a_full_disk_is_named_with_its_own_exit_code(tmp_path: Path, small_disk:
 @pytest.mark.disk_size("16m")
 def test_a_read_only_output_folder_is_named_and_the_outputs_kept(tmp_path: Path, small_disk: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    lists = _lists(tmp_path / "in", 100, 50)
-    out = small_disk / "out"
-    cfg = _config(tmp_path, out, lists)
-    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    cfg, out = _published(tmp_path, small_disk / "out")
     before = (out / "dpt.duckdb").read_bytes()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     capsys.readouterr()
@@ -179,10 +183,7 @@ def test_a_write_refused_mid_run_is_named_wherever_the_disk_fills(tmp_path: Path
     """The same without root: the database write fails as a full disk makes it fail."""
     from dpt_pipeline import publish
 
-    lists = _lists(tmp_path / "in", 100, 50)
-    out = tmp_path / "out"
-    cfg = _config(tmp_path, out, lists)
-    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    cfg, out = _published(tmp_path, tmp_path / "out")
     before = (out / "dpt.duckdb").read_bytes()
 
     def full(*args: object, **kwargs: object) -> None:
@@ -204,10 +205,7 @@ def test_a_write_refused_mid_run_is_named_wherever_the_disk_fills(tmp_path: Path
 
 
 def test_a_database_held_open_by_another_program_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    lists = _lists(tmp_path / "in", 100, 50)
-    out = tmp_path / "out"
-    cfg = _config(tmp_path, out, lists)
-    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    cfg, out = _published(tmp_path, tmp_path / "out")
     db = out / "dpt.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('ready', flush=True); time.sleep(120)", str(db)],
@@ -229,10 +227,7 @@ def test_a_database_held_open_by_another_program_is_named(tmp_path: Path, capsys
 @pytest.mark.parametrize("damage", ["random", "truncated"])
 def test_a_damaged_database_is_named_and_left_for_the_staffer(tmp_path: Path, damage: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    lists = _lists(tmp_path / "in", 100, 50)
-    out = tmp_path / "out"
-    cfg = _config(tmp_path, out, lists)
-    assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 0
+    cfg, out = _published(tmp_path, tmp_path / "out")
     db = out / "dpt.duckdb"
     data = db.read_bytes()
     db.write_bytes(os.urandom(len(data)) if damage == "random" else data[: len(data) // 3])

@@ -51,3 +51,4 @@ def level_of():
 @pytest.fixture
 def make_records():
     return records
+

@@ -14,8 +14,9 @@ from typing import Any
 
 import polars as pl
 import pytest
+from linkage_models import even_model
 
-from dpt_pipeline import block, compare, incremental, score
+from dpt_pipeline import block, compare, incremental
 
 CSET = compare.dpt_comparisons()
 SIG = "a" * 64
@@ -28,14 +29,7 @@ ROWS: list[dict[str, Any]] = [
 SECRETS = ("BUDI", "SITI", "6408134505800001", "v0", "v1")
 
 
-def _model() -> score.FellegiSunter:
-    comps = []
-    for c in CSET.comparisons:
-        n = len(c.codes) - 1
-        m = [0.0] + [1 / n] * n
-        fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
-        comps.append(score.ComparisonParams(c.name, list(c.codes), m, list(m), fixed))
-    return score.FellegiSunter(comps, 1e-6, 12, 300_000)
+_model = even_model
 
 
 @pytest.fixture

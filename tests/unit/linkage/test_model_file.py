@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from linkage_models import even_model
 
 from dpt_pipeline import compare, score
 from dpt_pipeline.errors import ConfigError, StorageError
@@ -18,15 +19,7 @@ from dpt_pipeline.errors import ConfigError, StorageError
 CSET = compare.dpt_comparisons()
 
 
-def model() -> score.FellegiSunter:
-    """A valid model of the DPT comparisons: m and u spread evenly over each comparison's levels."""
-    comps = []
-    for c in CSET.comparisons:
-        n = len(c.codes) - 1
-        m = [0.0] + [1 / n] * n
-        fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
-        comps.append(score.ComparisonParams(c.name, list(c.codes), m, list(m), fixed))
-    return score.FellegiSunter(comps, 1e-6, 12, 300_000)
+model = even_model
 
 
 def as_dict() -> dict[str, Any]:

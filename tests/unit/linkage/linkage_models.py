@@ -1,0 +1,16 @@
+"""Models the linkage tests share (a module of its own: conftest holds fixtures)."""
+
+from __future__ import annotations
+
+from dpt_pipeline import compare, score
+
+
+def even_model(cset: compare.ComparisonSet | None = None) -> score.FellegiSunter:
+    """A valid model of the DPT comparisons: m and u spread evenly over each comparison's levels."""
+    comps = []
+    for c in (cset or compare.dpt_comparisons()).comparisons:
+        n = len(c.codes) - 1
+        m = [0.0] + [1 / n] * n
+        fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
+        comps.append(score.ComparisonParams(c.name, list(c.codes), m, list(m), fixed))
+    return score.FellegiSunter(comps, 1e-6, 12, 300_000)
