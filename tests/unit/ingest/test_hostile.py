@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,10 +283,8 @@ def _xlsx_with_stray(*cells: tuple[int, int]) -> bytes:
 @pytest.mark.parametrize("cells", [[(20000, 16384)], [(1, 16384)], [(5, 40), (20000, 16384), (1, 200)]])
 def test_a_stray_cell_far_right_is_not_read(ingest_file, caplog, cells) -> None:
     content = _xlsx_with_stray(*cells)
-    t0 = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="dpt_pipeline.ingest"):
+    with caplog.at_level(logging.WARNING, logger="dpt_pipeline.ingest"):   # (the time: bench_stray_cell.py)
         voters, rejects, summary = ingest_file(content, file_name="stray.xlsx")
-    assert time.perf_counter() - t0 < 10  # was minutes and gigabytes
     _rows_are_counted(voters, rejects, summary, 30)
     assert rejects.height == 0 and voters.sort("source_row")["nama"].to_list() == NAMES
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -308,10 +305,8 @@ def test_a_stray_cell_in_a_shared_strings_workbook(ingest_file, caplog) -> None:
     ws.write(19999, 16383, "x")
     ws.write(5, 3, 7)  # a number right of the header
     wb.close()
-    t0 = time.perf_counter()
     with caplog.at_level(logging.WARNING, logger="dpt_pipeline.ingest"):
         voters, rejects, summary = ingest_file(buf.getvalue(), file_name="stray.xlsx", sheet="DPT")
-    assert time.perf_counter() - t0 < 10
     _rows_are_counted(voters, rejects, summary, 30)
     assert voters.sort("source_row")["nik"].to_list() == NIKS
     assert any("2 cells right of the header's last column (C)" in r.getMessage() for r in caplog.records)
@@ -338,16 +333,15 @@ def _with_sheet_xml(content: bytes, extra: bytes) -> bytes:
     b'<row r="40">' + b'<c r="XFD40"><v>1</v>' * 100_000 + b"</row>",  # cells never closed
     b'<row r="40"><c r="A40" t="s"><v>1</v></c>' * 100_000,            # rows never closed
 ])
-def test_a_malformed_sheet_costs_a_linear_scan(ingest_file, extra: bytes) -> None:
+def test_a_malformed_sheet_is_read_or_refused(ingest_file, extra: bytes) -> None:
+    """(The scan stays linear on such XML: benchmarks/bench_stray_cell.py measures the time.)"""
     content = _with_sheet_xml(_xlsx_with_stray(), extra)
-    t0 = time.perf_counter()
     try:
         voters, rejects, summary = ingest_file(content, file_name="bad.xlsx")
     except InputError as e:
         _no_personal_data(str(e))
     else:
         assert voters.height + rejects.height == summary.data_rows
-    assert time.perf_counter() - t0 < 15
 
 
 def test_a_stray_cell_below_in_a_header_column_is_data(ingest_file) -> None:
