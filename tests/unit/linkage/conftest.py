@@ -51,4 +51,3 @@ def level_of():
 @pytest.fixture
 def make_records():
     return records
-
