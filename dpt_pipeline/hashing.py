@@ -1,10 +1,19 @@
-"""Stable content hashes (md5, computed by DuckDB, vectorised): the same text gives the same id on every
-machine and every version, which polars' own hash does not promise."""
+"""Stable content hashes: md5 of text (computed by DuckDB, vectorised; the same text gives the same id on
+every machine and every version, which polars' own hash does not promise) and sha256 of files."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import duckdb
 import polars as pl
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes as 64 hex digits, read in chunks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def md5_hex(text: pl.Series) -> pl.Series:

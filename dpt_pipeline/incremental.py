@@ -28,6 +28,7 @@ import polars as pl
 from dpt_pipeline import __version__, block, compare, score
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError
+from dpt_pipeline.hashing import sha256_file
 from dpt_pipeline.publish import write_private
 
 log = logging.getLogger(__name__)
@@ -102,11 +103,6 @@ class _Damaged(Exception):
     """What is wrong with a cache file, without a value from it."""
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST_FILE
     try:
@@ -136,7 +132,7 @@ def _verify(path: Path, files: dict[str, str]) -> None:
     if path.name not in files:
         raise _Damaged(f"{MANIFEST_FILE} holds no checksum of {path.name}")
     try:
-        digest = _sha256(path)
+        digest = sha256_file(path)
     except FileNotFoundError as e:
         raise _Damaged(f"{path.name} is missing") from e
     except OSError as e:
@@ -192,7 +188,7 @@ def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cs
     compared.select("rid_l", "rid_r", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
     records.select("voter_id").write_parquet(folder / IDS_FILE, compression="lz4")
     write_private(folder / MODEL_FILE, model.to_json() + "\n")
-    files = {name: _sha256(folder / name) for name in (PAIRS_FILE, IDS_FILE, MODEL_FILE)}
+    files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, MODEL_FILE)}
     write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height, "files": files},
                                                      indent=2) + "\n")
 

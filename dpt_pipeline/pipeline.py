@@ -31,8 +31,8 @@ from dpt_pipeline import (
 )
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError, InputError, PublishStopped, environment_error
-from dpt_pipeline.hashing import md5_hex
-from dpt_pipeline.publish import publish, read_previous, replace_tables, source_counts, write_private
+from dpt_pipeline.hashing import md5_hex, sha256_file
+from dpt_pipeline.publish import publish, read_previous, replace_table, replace_tables, source_counts, write_private
 from dpt_pipeline.regions import RegionTable
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     t0 = time.perf_counter()
     result = ingest.run(config)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
-    record.inputs = [{"source": s.source, "path": s.path, "sha256": runs.file_hash(Path(s.path)), "rows": s.data_rows}
+    record.inputs = [{"source": s.source, "path": s.path, "sha256": sha256_file(Path(s.path)), "rows": s.data_rows}
                      for s in result.summaries]
     record.stage("ingest", timings["ingest"], {"data_rows": sum(s.data_rows for s in result.summaries),
                                                "voters": result.voters.height, "rejects": result.rejects.height,
@@ -388,7 +388,7 @@ def _refresh_review(config: Config, database: Path, work: Path, run_id: str,
     with duckdb.connect(str(database)) as con:   # a staged copy: written in place, moved into place on commit
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():
-            review.replace_table(con, name, frame)
+            replace_table(con, name, frame)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     return exported

@@ -64,17 +64,25 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchall()[0][0])
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Write `frame` as the table `name` of `con`, replacing the one there."""
+    con.register("_frame", frame)
+    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
+    con.unregister("_frame")
+
+
 def read_previous(path: Path, table: str) -> pl.DataFrame | None:
     """A table of the database published last (None when there is no database or no such table)."""
     if not path.exists():
         return None
     con = duckdb.connect(str(path), read_only=True)
     try:
-        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [table]).fetchall()
-        if not found[0][0]:
-            return None
-        return con.sql(f'SELECT * FROM "{table}"').pl()
+        return con.sql(f'SELECT * FROM "{table}"').pl() if has_table(con, table) else None
     finally:
         con.close()
 
@@ -85,8 +93,7 @@ def source_counts(path: Path) -> dict[str, int] | None:
         return None
     con = duckdb.connect(str(path), read_only=True)
     try:
-        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'voters'")
-        if not found.fetchall()[0][0]:
+        if not has_table(con, "voters"):
             return None
         return dict(con.execute("SELECT source, count(*) FROM voters GROUP BY source").fetchall())
     finally:
@@ -116,9 +123,7 @@ def _write(tmp: Path, tables: dict[str, pl.DataFrame], target: Path) -> None:
     con = duckdb.connect(str(tmp))
     try:
         for name, frame in tables.items():
-            con.register("_frame", frame)
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
-            con.unregister("_frame")
+            replace_table(con, name, frame)
         _create_views(con)
         con.execute("CHECKPOINT")
     finally:

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dpt_pipeline.errors import ConfigError, DatabaseError, DptError, InputError, StorageError, environment_error
+from dpt_pipeline.errors import ConfigError, DatabaseError, DptError, InputError, environment_error
+from dpt_pipeline.files import check_regular
 
 # The connection's settings: the database file itself is the only thing it reaches, for good.
 LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
@@ -29,6 +30,7 @@ LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
     "lock_configuration": True,
 }
 
+
 def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only, locked-down connection to the published database at `path` (SELECTs on it only).
 
@@ -36,8 +38,7 @@ def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     writing or the file is damaged, StorageError when the machine refuses to read it."""
     if not path.exists():
         raise InputError("no published database yet: run `dpt run` first", path=path)
-    if not path.is_file():
-        raise StorageError(f"{path} is not a regular file: it cannot be the published database")
+    check_regular(path, "[output] database")
     try:
         return duckdb.connect(str(path), read_only=True, config=dict(LOCKED_DOWN))
     except duckdb.Error as e:

@@ -18,7 +18,6 @@ TPS, is decided in `decisions`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
@@ -35,6 +34,8 @@ from dpt_pipeline import decisions, review_sheet
 from dpt_pipeline.decisions import BEDA, DECISION_SCHEMA, KEPUTUSAN, RAGU, SAMA
 from dpt_pipeline.errors import InputError
 from dpt_pipeline.files import check_regular
+from dpt_pipeline.hashing import sha256_file
+from dpt_pipeline.publish import has_table, replace_table
 
 log = logging.getLogger(__name__)
 
@@ -227,16 +228,12 @@ def export(pairs: pl.DataFrame, voters: pl.DataFrame, history: pl.DataFrame, att
             differ = part.select([pl.col(c).fill_null(False).alias(c.removeprefix("_differ_")) for c in flags])
             written.append(review_sheet.write_xlsx(part.select(cols), base.with_suffix(".xlsx"), differ))
         for p in written:
-            manifest[str(p.relative_to(folder))] = _sha256(p)
+            manifest[str(p.relative_to(folder))] = sha256_file(p)
         paths += written
     (folder / MANIFEST).write_text(json.dumps({"ekspor": export_id, "files": manifest}, indent=1), encoding="utf-8")
     exports = rows.select("ekspor", "berkas", pl.lit(exported_at).alias("diekspor"), "pair_id", "voter_id_l",
                           "voter_id_r", "match_probability", "alasan", "status").cast(EXPORTS_SCHEMA)  # type: ignore[arg-type]
     return Exported(paths=sorted(paths), exports=exports, shown=shown)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def edited_files(folder: Path) -> list[Path]:
@@ -253,7 +250,7 @@ def edited_files(folder: Path) -> list[Path]:
         if not p.is_file() or p.name == MANIFEST or p.name.startswith((".~lock", "~$")):
             continue
         rel = str(p.relative_to(folder))
-        if written.get(rel) != _sha256(p):
+        if written.get(rel) != sha256_file(p):
             found.append(p)
     return found
 
@@ -267,7 +264,7 @@ def keep_aside(folder: Path, out_dir: Path, run_id: str, spare: dict[Path, str] 
     refused_ = {p.resolve() for p in refused}
     kept = []
     for p in edited_files(folder):
-        if spared.get(p.resolve()) == _sha256(p) and p.resolve() not in refused_:
+        if spared.get(p.resolve()) == sha256_file(p) and p.resolve() not in refused_:
             continue
         dst = out_dir / ASIDE / run_id / p.relative_to(folder)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -469,7 +466,7 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     for p in paths:   # a FIFO or a device would be read forever, under the lock
         check_regular(Path(p), "the review file named on the command line")
     report = ImportReport(files=len(paths))
-    report.hashes = {Path(p): _sha256(Path(p)) for p in paths if Path(p).is_file()}
+    report.hashes = {Path(p): sha256_file(Path(p)) for p in paths if Path(p).is_file()}
     frames = []
     for p in paths:
         rows = _file_rows(Path(p)).with_columns(pl.lit(str(p)).alias("file"),
@@ -697,12 +694,3 @@ def import_files(paths: Sequence[Path], database: Path, *, imported_at: dt.datet
     return report, state
 
 
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchall()[0][0])
-
-
-def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_frame", frame)
-    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
-    con.unregister("_frame")

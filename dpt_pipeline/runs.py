@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from dpt_pipeline.errors import ConfigError, DptError
+from dpt_pipeline.hashing import sha256_file
 from dpt_pipeline.publish import FILE_MODE
 
 log = logging.getLogger(__name__)
@@ -304,20 +305,12 @@ def _roll_forward(out_dir: Path) -> None:
 
 # -- record ------------------------------------------------------------------------------------------------
 
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def config_hash(paths: list[Path]) -> str:
     """One hash over the config file and the reference files it names (regions, coordinates, model)."""
     h = hashlib.sha256()
     for p in paths:
         h.update(str(p.name).encode())
-        h.update(file_hash(p).encode() if p.exists() else b"-")
+        h.update(sha256_file(p).encode() if p.exists() else b"-")
     return h.hexdigest()
 
 

@@ -146,7 +146,7 @@ class FellegiSunter:
 
     def mismatch(self, cset: ComparisonSet) -> str | None:
         """How this model's comparisons differ from `cset`'s (names, level count, level codes, which levels
-        have a fixed weight), or None."""
+        have a fixed weight), or None. Called after `problem` (which checks m and u against the codes)."""
         names = [c.name for c in cset.comparisons]
         mine = [c.name for c in self.comparisons]
         if mine != names:
@@ -161,8 +161,6 @@ class FellegiSunter:
             if set(p.fixed) != fixed:
                 return (f"{where}: fixed-weight levels {_listed(sorted(p.fixed))} do not match the engine's "
                         f"{sorted(fixed)}")
-            if not len(p.m) == len(p.u) == len(c.codes):
-                return f"{where}: {len(p.m)} m and {len(p.u)} u values for {len(c.codes)} levels"
         return None
 
     def check(self, cset: ComparisonSet, source: str = "model") -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from dpt_pipeline import decisions, review, review_sheet
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.hashing import sha256_file
 from dpt_pipeline.publish import neutralise_formulas
 
 WHEN = dt.datetime(2026, 11, 28, 1, 0)
@@ -313,12 +314,12 @@ def test_edited_files_of_any_kind_are_kept_aside_and_a_file_changed_during_its_i
     (folder / "kutai-timur").mkdir(parents=True)
     exported = folder / "kutai-timur" / "teluk-pandan.csv"
     exported.write_text("a")
-    manifest = {"files": {"kutai-timur/teluk-pandan.csv": review._sha256(exported)}}
+    manifest = {"files": {"kutai-timur/teluk-pandan.csv": sha256_file(exported)}}
     (folder / review.MANIFEST).write_text(json.dumps(manifest))
     (folder / "kutai-timur" / "selesai.txt").write_text("camat")       # Excel's "Text (Tab delimited)"
     kept = review.keep_aside(folder, tmp_path, "R1")
     assert [k.name for k in kept] == ["selesai.txt"]
-    imported_hash = review._sha256(exported)
+    imported_hash = sha256_file(exported)
     exported.write_text("saved again while importing")
     kept = review.keep_aside(folder, tmp_path, "R2", spare={exported: imported_hash})
     assert "teluk-pandan.csv" in {k.name for k in kept} and "changed while it was being imported" in caplog.text
