@@ -99,7 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
                         description="Precision, recall and F1 of the published duplicate pairs (probability "
                                     ">= 0.5) and groups against a truth file with columns source, source_row, "
-                                    "person_id (and case), such as the one `dpt sample` writes.",
+                                    "person_id (and case), such as the one `dpt sample` writes; the share of "
+                                    "true pairs listed for review, blocking recall and candidate pairs per "
+                                    "record (from the run's cache in <output>/cache), the review load, and "
+                                    "all of it per case of the truth file.",
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     truth = sp.add_mutually_exclusive_group(required=True)
     truth.add_argument("--truth", type=Path, metavar="CSV", help="truth file (source, source_row, person_id)")
@@ -331,7 +334,9 @@ def _main(args: argparse.Namespace) -> int:
                 if args.json:
                     args.json.write_text(json.dumps(s.__dict__, indent=2) + "\n")
             else:
-                ev = evaluate(config.output.database_path, args.truth)
+                from dpt_pipeline.incremental import CACHE_DIR
+
+                ev = evaluate(config.output.database_path, args.truth, cache_dir=config.output.dir / CACHE_DIR)
                 print(format_report(ev))
                 if args.json:
                     args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")

@@ -14,6 +14,10 @@ Selatan, NTT...), names from East Kalimantan's mix (Bugis, Banjar, Javanese, Kut
 Duplicates (same `person_id` on two rows): Dusun Sidrap (Kutim Martadinata RT 19-25 = Bontang Guntung RT
 19-25), movers between the lists, double entries within a list; the second copy is corrupted the way real
 rolls are (old spelling, Muhammad variants, titles, typos, NIK typos/transpositions, swapped dates...).
+Some copies stand for the double registrations that are hard to see: one person with two valid NIKs
+(`dua_nik`: the region part typed over, or a second NIK issued elsewhere for the same birth date), a copy
+without a usable NIK (`tanpa_nik`), a placeholder birth date on the copy only (`tanggal_placeholder`), and
+a NIK slip together with a date slip (`dua_salah`).
 Hard negatives (different persons that look alike): twins, sons named after their father, a relative's NIK
 on someone else's row, common names with the same birth year. Malformed rows: rejects (empty name, too
 few/many columns, separator-only lines) and damaged-but-valid voters (Excel NIK, apostrophes, fake NIKs...).
@@ -33,6 +37,7 @@ __all__ = [
     "CASES",
     "HEADERS",
     "NIK_TAGS",
+    "NO_NIK_TAGS",
     "REF_DATE",
     "REJECT_TAGS",
     "SOURCES",
@@ -60,17 +65,26 @@ HEADERS = {
     ],
 }
 SEPARATORS = {"kutim": ";", "bontang": ",", "kukar": "\t"}
+# The `case` of a row in truth.csv. A copy (a second row of one person) is duplikat_dalam (same list) or
+# duplikat_lintas (another list) unless it is one of the hard double registrations, by precedence:
+# dua_nik > tanpa_nik > tanggal_placeholder > dua_salah. kembar, ayah_anak, nik_salinan and nama_umum are
+# the hard negatives (different persons who look alike); rusak is a malformed or damaged row.
 CASES = (
-    "unik", "duplikat_asal", "duplikat_dalam", "duplikat_lintas", "kembar", "ayah_anak", "nik_salinan",
-    "nama_umum", "rusak",
+    "unik", "duplikat_asal", "duplikat_dalam", "duplikat_lintas", "dua_nik", "tanpa_nik",
+    "tanggal_placeholder", "dua_salah", "kembar", "ayah_anak", "nik_salinan", "nama_umum", "rusak",
 )
-# Tags after which a row's NIK (as written) may be damaged or disagree with the row's own birth date / sex.
+# Tags after which a row's NIK (as written) may be damaged, disagree with the row's own birth date / sex,
+# or not be the person's one NIK (nik_kerabat: a relative's; nik_kedua: a second valid NIK of the same
+# person). Rows without them carry their person's NIK, which decodes to the row's date and sex.
 NIK_TAGS = frozenset({
     "nik_typo", "nik_transposisi", "nik_kosong", "nik_invalid", "tgl_tukar", "tgl_digit", "tgl_placeholder",
-    "nik_kerabat", "nik_excel", "nik_apostrof", "nik_spasi", "nik_palsu", "nik_panjang", "tanggal_mustahil",
-    "nik_tgl_beda", "nik_jk_beda",
+    "nik_kerabat", "nik_kedua", "nik_excel", "nik_apostrof", "nik_spasi", "nik_palsu", "nik_panjang",
+    "tanggal_mustahil", "nik_tgl_beda", "nik_jk_beda",
 })
 REJECT_TAGS = ("nama_kosong", "kolom_kurang", "kolom_lebih", "baris_kosong")
+# Tags after which a row has no usable NIK (empty, digits lost, fake, wrong length): a copy carrying one is
+# `tanpa_nik`, found only through NKK + name + place and date of birth.
+NO_NIK_TAGS = ("nik_kosong", "nik_invalid", "nik_excel", "nik_palsu", "nik_panjang")
 VOTER_DEFECT_TAGS = (
     "nik_excel", "nik_apostrof", "nik_spasi", "nik_palsu", "nik_panjang", "tanggal_mustahil", "nik_tgl_beda",
     "nik_jk_beda", "nik_kosong", "nkk_kosong", "nkk_rusak", "jk_teks",
@@ -534,6 +548,11 @@ def _rt_coordinates(
 _SHARES = np.array([0.30, 0.15, 0.55])  # rows per source (Kutim, Bontang, Kukar)
 _HH_SIZE_P = np.array([0.10, 0.28, 0.27, 0.18, 0.10, 0.05, 0.02])
 _DUP_RATE = 0.042  # duplicated persons / persons
+# One person, two NIKs: share of the across-list copies in Desa Martadinata (Dusun Sidrap: border residents
+# registered in two regencies), of all copies (the other copies get what it takes, at least _DUA_NIK_MIN).
+_DUA_NIK_SIDRAP, _DUA_NIK_ALL, _DUA_NIK_MIN = 0.10, 0.045, 0.01
+# Share of copies given a NIK slip and a date slip on purpose (chance adds about as many again).
+_DUA_SALAH_FORCED = 0.012
 
 
 def _addresses(
@@ -1134,12 +1153,20 @@ class _Gen:
         self.r_nik_txt: dict[int, str] = {}
 
         cp = np.flatnonzero(self.is_copy)
+        lay = self.lay
+        # one person, two NIKs: chosen first, kept apart from NIK, date and place slips
+        sid_cp = (R["kind"][cp] == 2) & (R["desa"][cp] == lay.i_marta)
+        n_sid = int(sid_cp.sum())
+        p_rest = max(_DUA_NIK_MIN, (_DUA_NIK_ALL * cp.size - _DUA_NIK_SIDRAP * n_sid) / max(cp.size - n_sid, 1))
+        dua_nik = np.zeros(cp.size, bool)
+        dua_nik[_sample_k(rng, np.flatnonzero(sid_cp), max(1, round(_DUA_NIK_SIDRAP * n_sid)))] = True
+        dua_nik[_sample_k(rng, np.flatnonzero(~sid_cp), max(1, round(p_rest * (cp.size - n_sid))))] = True
         kinds = [
             ("ejaan_lama", 0.12, 0), ("muhammad", 0.45, 0), ("varian_nama", 0.10, 0), ("gelar", 0.10, 1),
             ("bin", 0.30, 2), ("typo_nama", 0.14, 3), ("spasi", 0.06, 4), ("tukar_token", 0.04, 5),
             ("nik_typo", 0.08, 6), ("nik_transposisi", 0.06, 6), ("nik_kosong", 0.04, 6),
             ("nik_invalid", 0.03, 6), ("tgl_tukar", 0.05, 7), ("tgl_digit", 0.06, 7),
-            ("tgl_placeholder", 0.03, 7), ("tempat_lahir", 0.04, 8),
+            ("tgl_placeholder", 0.045, 7), ("tempat_lahir", 0.04, 8),
         ]
         body = self.r_body.gather(cp)
         ntok = body.str.count_matches(" ").to_numpy() + 1
@@ -1154,13 +1181,16 @@ class _Gen:
         appl[:, 12] = (dd <= 12) & (dd != mm)
         appl[:, 14] = ~(((mm == 7) & (dd == 1)) | ((mm == 12) & (dd == 31)))
         appl[:, 15] = _rule_applicable(self.r_tempat.gather(cp), _TEMPAT_RULES)
+        groups = np.array([k[2] for k in kinds])
+        # a person with two NIKs: name, date, place and sex agree (a light name slip at most, mostly none)
+        appl[np.ix_(dua_nik, np.isin(groups, (6, 7, 8)))] = False
         w = np.array([k[1] for k in kinds])
         key = np.where(appl, rng.exponential(1.0, appl.shape) / w, np.inf)
         order = np.argsort(key, axis=1, kind="stable")
         ncorr = rng.choice(4, cp.size, p=[0.22, 0.43, 0.25, 0.10])
+        ncorr = np.where(dua_nik, np.minimum(ncorr, rng.random(cp.size) < 0.4), ncorr)
         chosen = np.zeros(appl.shape, dtype=bool)
         group_used = np.zeros((cp.size, 9), dtype=bool)
-        groups = np.array([k[2] for k in kinds])
         count = np.zeros(cp.size, dtype=np.int64)
         for j in range(len(kinds)):
             kj = order[:, j]
@@ -1170,8 +1200,19 @@ class _Gen:
             chosen[np.flatnonzero(ok), kj[ok]] = True
             group_used[np.flatnonzero(ok), g[ok]] = True
             count += ok
-        # apply in a fixed order: rules first, then structure, then typos
         names = [k[0] for k in kinds]
+        # two slips at once: a NIK slip and a date slip on the same copy, for a visible share of copies
+        forced = np.zeros(cp.size, bool)
+        forced[_sample_k(rng, np.flatnonzero(~dua_nik), max(2, round(_DUA_SALAH_FORCED * cp.size)))] = True
+        u = rng.random((cp.size, 2))
+        chosen[np.ix_(forced, np.isin(groups, (6, 7)))] = False
+        nik_slip = np.where(u[:, 0] < 0.57, names.index("nik_typo"), names.index("nik_transposisi"))
+        i_tukar = names.index("tgl_tukar")
+        date_slip = np.where(appl[:, i_tukar] & (u[:, 1] < 0.45), i_tukar, names.index("tgl_digit"))
+        fi = np.flatnonzero(forced)
+        chosen[fi, nik_slip[fi]] = True
+        chosen[fi, date_slip[fi]] = True
+        # apply in a fixed order: rules first, then structure, then typos
 
         def rows_of(kind: str) -> np.ndarray:
             return cp[chosen[:, names.index(kind)]]
@@ -1323,6 +1364,11 @@ class _Gen:
         ch = np.zeros(n, bool)
         ch[rr] = True
         tag("nik_invalid", ch)
+        rr = cp[dua_nik]
+        self.r_nik[rr] = self._second_nik(rr)
+        ch = np.zeros(n, bool)
+        ch[rr] = True
+        tag("nik_kedua", ch)
 
         # dates
         rr = rows_of("tgl_tukar")
@@ -1370,11 +1416,63 @@ class _Gen:
         case[:P][has_copy] = "duplikat_asal"
         case[self.is_copy & (R["kind"] == 1)] = "duplikat_dalam"
         case[self.is_copy & (R["kind"] == 2)] = "duplikat_lintas"
+
+        def has(*names: str) -> np.ndarray:
+            out = np.zeros(n, bool)
+            for t in names:
+                if t in self.tags:
+                    out |= self.tags[t]
+            return out
+
+        # the hard double registrations, lowest precedence first
+        both = has("nik_typo", "nik_transposisi") & has("tgl_tukar", "tgl_digit")
+        case[self.is_copy & both] = "dua_salah"
+        case[self.is_copy & has("tgl_placeholder")] = "tanggal_placeholder"
+        case[self.is_copy & has(*NO_NIK_TAGS)] = "tanpa_nik"
+        case[self.is_copy & has("nik_kedua")] = "dua_nik"
         case[self.twin_a] = case[self.twin_b] = "kembar"
         case[self.father] = case[self.son] = "ayah_anak"
         case[self.nik_owner] = case[self.nik_carrier] = "nik_salinan"
         case[self.nu_a] = case[self.nu_b] = "nama_umum"
         self.case = case
+
+    def _second_nik(self, rr: np.ndarray) -> np.ndarray:
+        """A second valid NIK for the copy rows rr, none of them any person's or row's NIK so far.
+
+        Half keep the birth date and serial and take another kecamatan code (a registrar typing the local
+        code over the real one); half are a second NIK issued in another kecamatan: the same birth date
+        digits (a NIK encodes the birth date, +40 for women) and a new serial. The kecamatan is the copy's
+        own, or another of _KEC when the NIK already carries the copy's."""
+        rng, R, lay = self.rng, self.R, self.lay
+        codes = np.array([int(k.replace(".", "")) for k in lay.kec_kode], dtype=np.int64)
+        k = codes.size
+        orig = self.nik[R["person"][rr]]
+        old_code = orig // 10**10
+        ci = lay.kec[R["desa"][rr]].astype(np.int64)
+        off = rng.integers(1, k, rr.size)
+        ci = np.where(codes[ci] == old_code, (ci + off) % k, ci)
+        whole = rng.random(rr.size) < 0.5
+        serial = orig % 10**4
+        fresh = rng.integers(1, 200, rr.size)
+        fresh = np.where(fresh == serial, fresh + 200, fresh)
+        tail = np.where(whole, orig % 10**10 - serial + fresh, orig % 10**10)
+        taken = np.unique(np.concatenate([self.nik, self.r_nik]))
+        new = codes[ci] * 10**10 + tail
+        for attempt in range(4 * k):
+            order = np.argsort(new, kind="stable")
+            twice = np.zeros(rr.size, bool)
+            twice[order[1:]] = new[order][1:] == new[order][:-1]
+            clash = np.isin(new, taken) | twice
+            if not clash.any():
+                return new
+            # region-only NIKs try the next kecamatan code (never the real one); the others the next serial
+            move = clash & ~whole & (attempt < k)
+            ci = np.where(move, (ci + 1) % k, ci)
+            ci = np.where(move & (codes[ci] == old_code), (ci + 1) % k, ci)
+            bump = clash & ~move
+            tail = np.where(bump, tail + 1, tail)
+            new = codes[ci] * 10**10 + tail
+        raise AssertionError("no free second NIK")  # pragma: no cover - 10,000 serials per date and region
 
     # ------------------------------------------------------------------ TPS
     def tps(self) -> None:
@@ -1468,6 +1566,9 @@ class _Gen:
             self.tags[t] |= m
         unik = self.case[vrows] == "unik"
         self.case[vrows[unik]] = "rusak"
+        # a copy whose NIK these defects destroy is found without it (no copy here carries a NIK_TAG)
+        gone = np.isin(vk, [VOTER_DEFECT_TAGS.index(t) for t in NO_NIK_TAGS if t in VOTER_DEFECT_TAGS])
+        self.case[vrows[gone & self.is_copy[vrows]]] = "tanpa_nik"
         # changes that live in the numbers (the rest are applied while rendering text)
         rr = vrows[vk == VOTER_DEFECT_TAGS.index("nik_tgl_beda")]
         if rr.size:

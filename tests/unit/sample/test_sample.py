@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dpt_pipeline.sample import CASES, HEADERS, NIK_TAGS, REJECT_TAGS, generate
+from dpt_pipeline.sample import CASES, HEADERS, NIK_TAGS, NO_NIK_TAGS, REJECT_TAGS, generate
 
 FILES = {"kutim": "dpt_kutim.csv", "bontang": "dpt_bontang.csv", "kukar": "dpt_kukar.csv"}
 ALL_FILES = [*FILES.values(), "truth.csv", "rt_coordinates.csv"]
@@ -20,14 +20,18 @@ REGIONS = Path(__file__).resolve().parents[3] / "config" / "regions.csv"
 # header names of the fields the tests look at, per source
 COLS = {
     "kutim": ("NKK", "NIK", "NAMA", "TANGGAL LAHIR", "JENIS KELAMIN", "ALAMAT", "RT", "RW", "TPS",
-              "KELURAHAN/DESA", "KECAMATAN"),
+              "KELURAHAN/DESA", "KECAMATAN", "TEMPAT LAHIR"),
     "bontang": ("No. KK", "NIK", "Nama Lengkap", "Tgl Lahir", "L/P", "Alamat", "RT", "RW", "No TPS",
-                "Kelurahan", "Kecamatan"),
+                "Kelurahan", "Kecamatan", "Tmpt Lahir"),
     "kukar": ("NOMOR KK", "NIK", "NAMA PEMILIH", "TGL. LAHIR", "JK", "ALAMAT", "RT", "RW", "TPS", "DESA",
-              "KEC"),
+              "KEC", "TEMPAT LAHIR"),
 }
 Row = dict[str, Any]
-KEYS = ("nkk", "nik", "nama", "tgl", "jk", "alamat", "rt", "rw", "tps", "desa", "kec")
+KEYS = ("nkk", "nik", "nama", "tgl", "jk", "alamat", "rt", "rw", "tps", "desa", "kec", "tempat")
+# the cases a second row of a person (a copy) can have
+COPY_CASES = ("duplikat_dalam", "duplikat_lintas", "dua_nik", "tanpa_nik", "tanggal_placeholder", "dua_salah")
+NAME_TAGS = {"ejaan_lama", "muhammad", "varian_nama", "gelar", "bin", "typo_nama", "spasi", "tukar_token"}
+NIK_SLIPS, DATE_SLIPS = {"nik_typo", "nik_transposisi"}, {"tgl_tukar", "tgl_digit"}
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -265,14 +269,15 @@ def test_duplicates_have_one_first_registration(
         for r in rs:
             if r is first[0]:
                 continue
-            assert r["case"] in ("duplikat_dalam", "duplikat_lintas")
+            assert r["case"] in COPY_CASES
             same_list = r["source"] == first[0]["source"]
-            assert same_list == (r["case"] == "duplikat_dalam")
-            if r["case"] == "duplikat_lintas":
+            if r["case"] in ("duplikat_dalam", "duplikat_lintas"):
+                assert same_list == (r["case"] == "duplikat_dalam")
+            if not same_list:
                 assert "alamat_beda" in r["tags"]
     for p, rs in by_pid.items():
         if p not in dup:
-            assert rs[0]["case"] not in ("duplikat_asal", "duplikat_dalam", "duplikat_lintas")
+            assert rs[0]["case"] not in ("duplikat_asal", *COPY_CASES)
     # copies are corrupted in many ways, some are clean apart from the address
     tags = Counter(t for rs in dup.values() for r in rs if r["case"] != "duplikat_asal" for t in r["tags"])
     for t in ("typo_nama", "nik_typo", "gelar", "ejaan_lama", "alamat_beda"):
@@ -345,6 +350,81 @@ def test_hard_negatives_look_alike_but_are_different_people(rows_5000: list[Row]
     for g in common.values():
         assert len({r["person_id"] for r in g}) == len(g)
         assert len({r["nkk"] for r in g}) == len(g)
+
+
+def _copies(rows: list[Row]) -> list[tuple[Row, Row]]:
+    """(first registration, copy) for every copy row."""
+    by_pid: dict[str, list[Row]] = defaultdict(list)
+    for r in _voters(rows):
+        by_pid[str(r["person_id"])].append(r)
+    out = []
+    for rs in by_pid.values():
+        first = [r for r in rs if r["case"] == "duplikat_asal"]
+        out += [(first[0], r) for r in rs if first and r is not first[0]]
+    return out
+
+
+def test_copy_case_follows_its_tags_by_precedence(rows_5000: list[Row], rows_small: list[Row]) -> None:
+    for rows in (rows_5000, rows_small):
+        for orig, cp in _copies(rows):
+            tags = cp["tags"]
+            want = ("dua_nik" if "nik_kedua" in tags
+                    else "tanpa_nik" if tags & set(NO_NIK_TAGS)
+                    else "tanggal_placeholder" if "tgl_placeholder" in tags
+                    else "dua_salah" if tags & NIK_SLIPS and tags & DATE_SLIPS
+                    else "duplikat_dalam" if cp["source"] == orig["source"] else "duplikat_lintas")
+            assert cp["case"] == want, cp
+        assert any("nik_kedua" in c["tags"] for _, c in _copies(rows))
+    for r in rows_5000:  # only copies get the new tags
+        if "nik_kedua" in r["tags"]:
+            assert r["case"] == "dua_nik"
+
+
+def test_hard_double_registrations_are_what_they_claim(rows_5000: list[Row]) -> None:
+    pairs = _copies(rows_5000)
+    by_case: dict[str, list[tuple[Row, Row]]] = defaultdict(list)
+    for o, c in pairs:
+        by_case[str(c["case"])].append((o, c))
+    n = len(pairs)
+    for case in ("dua_nik", "tanpa_nik", "tanggal_placeholder", "dua_salah"):
+        assert len(by_case[case]) >= 3, case
+    assert 0.03 * n <= len(by_case["dua_nik"]) <= 0.07 * n
+    assert len(by_case["dua_salah"]) >= 0.015 * n
+    sidrap = [(o, c) for o, c in pairs if c["source"] == "kutim" and o["source"] == "bontang"
+              and "MARTA" in str(c["desa"]).upper()]
+    assert 0.05 <= sum(c["case"] == "dua_nik" for _, c in sidrap) / len(sidrap) <= 0.15
+    # one person, two valid NIKs: everything else agrees, the birth date and sex digits too
+    defects = NIK_TAGS | {"jk_teks", "nkk_kosong", "nkk_rusak", "desa_tak_dikenal"}
+    same_name = 0
+    for o, c in by_case["dua_nik"]:
+        assert _intact(c["nik"]) and c["nik"] != o["nik"], c
+        nc = str(c["nik"])
+        assert nc[:2] == "64" and nc[12:] != "0000"
+        assert not c["tags"] & (NIK_TAGS - {"nik_kedua"}) and "tempat_lahir" not in c["tags"]
+        if not o["tags"] & defects:
+            no = str(o["nik"])
+            assert _intact(no) and nc[:6] != no[:6] and nc[6:12] == no[6:12], (o, c)
+            assert c["date"] == o["date"] and str(c["jk"])[:1] == str(o["jk"])[:1] and c["tempat"] == o["tempat"]
+        if not c["tags"] & NAME_TAGS:
+            assert c["nama"] == o["nama"]
+            same_name += 1
+    assert same_name >= 0.5 * len(by_case["dua_nik"])
+    # a placeholder date on the copy only, its NIK still holding the real one
+    for o, c in by_case["tanggal_placeholder"]:
+        assert isinstance(c["date"], dt.date) and (c["date"].day, c["date"].month) in ((1, 7), (31, 12))
+        if not o["tags"] & defects:
+            assert isinstance(o["date"], dt.date) and (o["date"].day, o["date"].month) not in ((1, 7), (31, 12))
+            if _intact(c["nik"]) and not c["tags"] & NIK_SLIPS:
+                assert str(c["nik"])[6:12] == str(o["nik"])[6:12]
+    # no usable NIK on the copy
+    for _, c in by_case["tanpa_nik"]:
+        assert not _intact(c["nik"]) and c["tags"] & set(NO_NIK_TAGS), c
+    assert any(c["nik"] == "" for _, c in by_case["tanpa_nik"])
+    # two slips at once
+    for o, c in by_case["dua_salah"]:
+        assert c["tags"] & NIK_SLIPS and c["tags"] & DATE_SLIPS
+        if not o["tags"] & defects:
+            assert c["nik"] != o["nik"] and c["date"] != o["date"]
 
 
 def _regions() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
