@@ -102,6 +102,13 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
         # Names of two or more words only: the pass is there for words in another order.
         BlockingPass("nama_urut_tahun", (multi_word, pl.col("tahun_lahir")), max_block=100,
                      refine=(jk,), description="nama (urutan kata bebas) + tahun lahir"),
+        # One person, two NIKs: a registrar's region code over the real one keeps the date digits and the
+        # serial; a second NIK keeps the date digits (the birth date and sex). The NIK's date also reaches
+        # a record written with a placeholder date (01-07-YYYY) whose NIK holds the real one.
+        BlockingPass("nik_tanggal_urut", (pl.col("nik_tanggal6"), pl.col("nik_urut")), max_block=50,
+                     description="tanggal dan nomor urut NIK sama (kode wilayah lain)"),
+        BlockingPass("nik_tanggal_nama", (pl.col("nik_tanggal6"), sound), max_block=50,
+                     description="tanggal dalam NIK + bunyi nama (NIK lain, tanggal umum)"),
     ]
 
 

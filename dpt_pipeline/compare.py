@@ -103,6 +103,9 @@ class Level:
     weight: float | None = None  # fixed match weight (log2 Bayes factor); None = learned
     tf: bool = False             # term-frequency adjustment on the comparison's tf_column
     explain: bool = True         # mention in `alasan`
+    # With the comparison's `u_given`: u of this level is counted on the random pairs as they are, not as
+    # `u_given` aligns them (a level that alignment never reaches).
+    u_plain: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Comparison:
     # May a rare value weigh more than the level's average? Yes for names; no for dates, where a value
     # seen once is chance, not rarity.
     tf_boost: bool = True
+    # u is counted on random pairs as this function leaves them (left records, right records -> right
+    # records): a comparison whose fields repeat another's (the NIK's date digits repeat the birth date)
+    # is counted given that other agreement, so that one fact is not counted twice.
+    u_given: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame] | None = None
 
     @property
     def level_column(self) -> str:
@@ -130,6 +137,11 @@ class Comparison:
     def labels(self) -> list[str]:
         return [self.null_label, *(lv.label for lv in self.levels)]
 
+    def conditions(self) -> list[str]:
+        """Each level's condition as polars prints it ("" for the null level's): what a model file records,
+        so that a model fitted on other conditions is refused."""
+        return [str(self.null_when), *(str(lv.condition) for lv in self.levels)]
+
     def level_expr(self) -> pl.Expr:
         expr: Any = pl.when(self.null_when.fill_null(True)).then(pl.lit(NULL, dtype=pl.Int8))
         for i, lv in enumerate(self.levels, start=1):
@@ -137,11 +149,31 @@ class Comparison:
         return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
 
 
+# A held pair's probability is kept at most at this: below the claim (0.5, pipeline.MATCH_THRESHOLD),
+# above the default review threshold, so that it is listed for a person to decide.
+HELD_AT = 0.49
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Pairs a person must decide, whatever their weight: where `condition` (over the level columns) holds,
+    the match probability is kept at most at `at_most`, and `reason` is added to `alasan`."""
+
+    code: str
+    reason: str
+    condition: pl.Expr
+    at_most: float = HELD_AT
+
+
 @dataclass(frozen=True)
 class ComparisonSet:
     comparisons: tuple[Comparison, ...]
     id_column: str = "voter_id"
     extra_columns: tuple[str, ...] = field(default_factory=tuple)  # carried to the pair frame
+    # The deterministic rule (over the level columns) whose pairs, divided by its stated recall, give the
+    # prior (`score.fit`); None: EM's share of matches among the candidates stands in.
+    prior_rule: pl.Expr | None = None
+    holds: tuple[Hold, ...] = ()
     # May `compare(slim=True)` replace string columns by integer codes for large pair sets (`_Coded`)?
     # Only when every level condition tests string columns for equality (also across columns) or null,
     # and no string method reads them.
@@ -307,6 +339,17 @@ def edit_comparison(name: str, column: str, noun: str, max_edits: int = 1) -> Co
 
 # ------------------------------------------------------------------------------------ DPT comparisons
 
+def align_nik_dates(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """`right` with its NIK's date digits replaced by `left`'s (where both hold a NIK): the random pairs on
+    which u of the NIK comparison is counted, given that the date digits agree."""
+    both = pl.Series(left["nik_num"]).is_not_null() & right["nik_num"].is_not_null()
+    date_l = left["nik_tanggal6"]
+    aligned = (right["nik_num"] - right["nik_tanggal6"] * 10_000 + date_l * 10_000)
+    return right.with_columns(
+        pl.when(both).then(aligned).otherwise(pl.col("nik_num")).alias("nik_num"),
+        pl.when(both).then(date_l).otherwise(pl.col("nik_tanggal6")).alias("nik_tanggal6"))
+
+
 def _same_date_parts() -> dict[str, pl.Expr]:
     tl, tr = L("tanggal_lahir"), R("tanggal_lahir")
     return {
@@ -332,8 +375,7 @@ def dpt_comparisons() -> ComparisonSet:
             Level("fonetik", "nama mirip (ejaan berbeda)", same("nama_fonetik")),
             Level("jw95", "nama sangat mirip", jw_nama >= 0.95),
             Level("jw88", "nama mirip", (jw_nama >= 0.88) | (ts_nama >= 0.95)),
-            # Fixed: sharing part of a name is how relatives and strangers look; Kemendagri wants the name.
-            Level("sebagian", "sebagian nama sama", (ts_nama >= 0.80) | (jw_nama >= 0.80), weight=-8.0),
+            Level("sebagian", "sebagian nama sama", (ts_nama >= 0.80) | (jw_nama >= 0.80)),
             # Fixed, not learned: Kemendagri never takes two records with unlike names for one person,
             # whatever else agrees (a copied NIK, a shared placeholder birth date).
             Level("beda", "nama berbeda", pl.lit(True), weight=-12.0),
@@ -348,42 +390,56 @@ def dpt_comparisons() -> ComparisonSet:
         return L(col) == R(col)
 
     region_same, date_same, serial_same = part("nik_wilayah"), part("nik_tanggal6"), part("nik_urut")
-    head_differs = ~(region_same & date_same)
     one_edit = nik_edits == 1
-    dates_agree = same("tanggal_lahir").fill_null(True)
-    # NIK near misses have fixed weights: the NIK's date digits repeat the birth date, which the date
-    # comparison counts already, so u from random pairs would count a near miss as if independent of it.
-    # A slip outside the serial between two records whose dates agree is a typo. Serials are small numbers
-    # each office starts afresh every day, so between two people born on one day in one kecamatan a serial
-    # one digit off is common: more likely two registrations than a typo.
+    head_differs = ~(region_same & date_same)
+    # The NIK by its parts: region (kecamatan of first registration), date digits (the birth date, +40 for a
+    # woman) and serial. Where the date digits agree they repeat the birth date and sex, which the date and
+    # sex comparisons count; so u of those levels is P(level | date digits agree, U), counted on random
+    # pairs whose date digits were made equal (`align_nik_dates`): what the region and serial add. Every
+    # level is learned.
     nik = Comparison(
         "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut"), "NIK kosong/rusak", either_null("nik_num"),
         (
             Level("sama", "NIK sama", same("nik_num")),
-            Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar",
-                  one_edit & head_differs & dates_agree, weight=6.0),
-            Level("tanggal_beda", "NIK dan tanggal lahir sama-sama sedikit berbeda", one_edit & head_differs,
-                  weight=0.0),
-            Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit, weight=-4.0),
+            # A slip outside the serial: a typo (the date and sex comparisons say whether the dates agree).
+            Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar", one_edit & ~(region_same & date_same)),
+            # Serials are small numbers an office starts afresh every day: between two people born on one day
+            # in one kecamatan (twins) a serial one digit off is common.
+            Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit),
+            Level("wilayah_lain", "NIK sama kecuali kode wilayah (kemungkinan satu orang dengan dua NIK)",
+                  date_same & serial_same),
             Level("nomor_urut", "NIK lain dengan wilayah dan tanggal lahir sama (beda nomor urut)",
-                  region_same & date_same, weight=-10.0),
-            # Two valid NIKs that are not a slip of each other belong to two people in Dukcapil's register;
-            # a person with two NIKs is a case for review, not a claim.
-            Level("beda", "NIK berbeda", pl.lit(True), weight=-20.0),
+                  region_same & date_same),
+            Level("dua_nik", "NIK lain dengan tanggal lahir sama (kemungkinan satu orang dengan dua NIK)", date_same),
+            # The date digits differ: Dukcapil holds two birth dates (or sexes). Random pairs with aligned
+            # date digits never land here, so u is counted on random pairs as they are (P(beda | U)); a
+            # record's birth date may be a typo or a placeholder, the NIK's rarely is, so this is evidence
+            # beyond the date comparison's.
+            Level("beda", "NIK berbeda", pl.lit(True), u_plain=True),
         ),
         similarities=(Similarity("nik_num", "digits16"),),
+        u_given=align_nik_dates,
     )
     lev_tgl = sim("tanggal_num", "digits8")
+    tl, tr = L("tanggal_lahir"), R("tanggal_lahir")
+    ph_l, ph_r = L("tanggal_placeholder"), R("tanggal_placeholder")
+    # The NIK is a second witness of the birth date: a record written with a placeholder date (01-07-YYYY,
+    # 31-12-YYYY) whose NIK holds the other record's date.
+    nik_witness = ((ph_l & (L("nik_tanggal_lahir") == tr)) | (ph_r & (R("nik_tanggal_lahir") == tl))) & ~same(
+        "tanggal_lahir")
     tanggal = Comparison(
-        "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_num", "tanggal_text"),
+        "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_num", "tanggal_text", "nik_tanggal_lahir"),
         "tanggal lahir kosong",
         either_null("tanggal_lahir"),
         (
-            Level("sama", "tanggal lahir sama", same("tanggal_lahir") & ~L("tanggal_placeholder"), tf=True),
+            Level("sama", "tanggal lahir sama", same("tanggal_lahir") & ~ph_l, tf=True),
             Level("sama_placeholder", "tanggal lahir sama (tanggal umum 1 Juli/31 Desember)",
                   same("tanggal_lahir"), tf=True),
+            Level("sesuai_nik", "tanggal umum di satu data, tanggal dalam NIK-nya sama dengan tanggal lahir data lain",
+                  nik_witness.fill_null(False)),
             Level("tertukar", "tanggal lahir: hari dan bulan tertukar", d["swap"]),
             Level("satu_digit", "tanggal lahir beda satu angka", lev_tgl == 1),
+            Level("placeholder_tahun", "tanggal umum di satu data, tahun lahir sama", (ph_l | ph_r) & d["year"]),
             Level("tahun", "tahun lahir sama", d["year"]),
             Level("beda", "tanggal lahir berbeda", pl.lit(True)),
         ),
@@ -433,19 +489,29 @@ def dpt_comparisons() -> ComparisonSet:
     # The same name but for spaces or word order. Not the phonetic key: it merges FITRI and FITRIA, two
     # twins' names.
     name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut")
-    first_differs = ~name_equivalent & (serial_only.fill_null(False) | ~same("jenis_kelamin").fill_null(False)
-                                         | no_nik)
+    two_people_nik = serial_only.fill_null(False) | ~same("jenis_kelamin").fill_null(False)
+    # Twins live in one household: one KK, one address. The same KK and birth date with twins' NIKs at
+    # another address, or in one household without both NIKs to tell twins' serials from a slip, is a twin
+    # or a double registration with a misspelt name: a person decides (held). Without both NIKs and at
+    # another address it is no twins' pattern: the comparisons weigh it.
+    one_household = same("alamat_std").fill_null(False) & same("desa_key").fill_null(False)
+    twins_unsure = ~name_equivalent & (two_people_nik | (no_nik & one_household))
     date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
     nik_close = same("nik_num") | (one_edit & head_differs)
     sex_differs = ~same("jenis_kelamin").fill_null(True)
     first_name_differs = (sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88)
     pola = Comparison(
         "pola", ("nkk_std", "nama_depan", "nama_fonetik", "nama_rapat", "nama_urut", "tanggal_lahir", "nik_num",
-                 "jenis_kelamin"),
+                 "jenis_kelamin", "alamat_std", "desa_key"),
         "", pl.lit(False),
         (
             Level("kembar", "satu KK, tanggal lahir sama, nama depan berbeda (pola anak kembar)",
-                  same("nkk_std") & same("tanggal_lahir") & first_differs, weight=-40.0),
+                  same("nkk_std") & same("tanggal_lahir") & ~name_equivalent & two_people_nik & one_household,
+                  weight=-40.0),
+            # Fixed at 0: the other comparisons weigh the pair; the hold `kembar_atau_ganda` keeps it for
+            # a person.
+            Level("kembar_mungkin", "satu KK, tanggal lahir sama, nama berbeda: anak kembar atau satu orang",
+                  same("nkk_std") & same("tanggal_lahir") & twins_unsure, weight=0.0),
             Level("ayah_anak", "satu KK, nama sama, tahun lahir jauh berbeda (pola ayah/ibu dan anak bernama sama)",
                   same("nkk_std") & (same("nama_fonetik") | (jw_nama >= 0.95)) & (year_gap >= 12), weight=-40.0),
             # A relative's NIK on another person's row: the birth date is not the NIK holder's (nor a typo of
@@ -468,10 +534,25 @@ def dpt_comparisons() -> ComparisonSet:
             Level("biasa", "", pl.lit(True), weight=0.0, explain=False),
         ),
     )
+    # The prior's deterministic rule: Bawaslu's method (one NIK, one name, one birth date), whose recall
+    # is stated in [linkage] prior_recall.
+    bawaslu = (at(nik, "sama") & at(nama, "sama", "spasi_urutan") & at(tanggal, "sama", "sama_placeholder"))
+    # Two valid NIKs that are not a slip of each other: Dukcapil holds two people, or one person registered
+    # twice. Name, birth date, place and sex are four elements, and four alone are no proof (Kemendagri):
+    # a person decides, unless the family card or the address and RT agree as well.
+    twins_or_double = Hold("kembar_atau_ganda", "mungkin anak kembar: diperiksa petugas, tidak diklaim otomatis",
+                           at(pola, "kembar_mungkin"))
+    two_niks = Hold("dua_nik", "kemungkinan satu orang dengan dua NIK: diperiksa petugas, tidak diklaim otomatis",
+                    at(nik, "wilayah_lain", "nomor_urut", "dua_nik") & ~at(keluarga, "satu_kk", "alamat_rt"))
     # Every condition above tests strings for equality or null only: they may be coded (`_Coded`).
     return ComparisonSet((nama, nik, tanggal, tempat, jk, keluarga, pola),
                          extra_columns=("source", "kode_kabupaten", "kode_kecamatan", "kode_desa"),
-                         code_strings=True)
+                         code_strings=True, prior_rule=bawaslu, holds=(two_niks, twins_or_double))
+
+
+def at(c: Comparison, *codes: str) -> pl.Expr:
+    """True where comparison `c`'s level is one of `codes` (over the level columns)."""
+    return pl.col(c.level_column).is_in([c.codes.index(code) for code in codes])
 
 
 def explain(frame: pl.DataFrame, cset: ComparisonSet) -> pl.Series:
@@ -485,4 +566,5 @@ def explain(frame: pl.DataFrame, cset: ComparisonSet) -> pl.Series:
         for i, lv in enumerate(c.levels, start=1):
             labels[i] = lv.label if (lv.explain and lv.label) else None
         parts.append(pl.col(c.level_column).replace_strict(labels, default=None, return_dtype=pl.String))
+    parts += [pl.when(h.condition.fill_null(False)).then(pl.lit(h.reason)) for h in cset.holds]
     return frame.select(pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("alasan"))["alasan"]

@@ -101,6 +101,10 @@ class LinkageConfig:
     model: Path | None = None           # a fitted model JSON to use instead of fitting (pinned)
     random_pairs: int = 300_000         # pairs drawn to estimate u
     seed: int = 0
+    # The share of true double registrations that Bawaslu's rule (one NIK, one name, one birth date) finds:
+    # the prior is the pairs it finds divided by this (score.fit). Plain re-registrations keep all three;
+    # spelling variants, typos, placeholder dates, missing NIKs and second NIKs escape it.
+    prior_recall: float = 0.5
     border_areas: list[BorderArea] = field(default_factory=list)
 
 
@@ -203,13 +207,16 @@ SHARES: dict[str, str] = {
                          "publish at any loss, 1 never",
     "ingest.max_reject_share": "the share of a list's rows that may be rejected: 0 stops the publish at any "
                                "reject, 1 never",
+    "linkage.prior_recall": "the share of true double registrations the deterministic rule finds; above 0 "
+                            "(the prior divides by it)",
 }
 # Ages are computed on this day and the NIK's century decided by it: a typo's year (0226, 2206) would
 # misdate every voter without an error.
 REFERENCE_DATES = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
 # Pairs at or above 0.5 are the pipeline's claim of one person: listing only from there would hide the
-# pairs it doubts, and 0 would list every candidate pair.
-REVIEW_THRESHOLD = (0.0, 0.5)
+# pairs it doubts, and 0 would list every candidate pair. Held pairs (two NIKs) stand at 0.49 at most:
+# the threshold may not pass them.
+REVIEW_THRESHOLD = (0.0, 0.49)
 
 
 def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, review: ReviewConfig,
@@ -231,15 +238,17 @@ def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, 
         if not lo <= value <= hi:
             raise ConfigError(f"{where}: {key} = {value} is out of range: it must be a whole number from "
                               f"{lo:_} to {hi:_} ({why})")
-    for key, share in (("ingest.max_shrink", ingest.max_shrink), ("ingest.max_reject_share", ingest.max_reject_share)):
-        if not 0 <= share <= 1:
+    for key, share in (("ingest.max_shrink", ingest.max_shrink), ("ingest.max_reject_share", ingest.max_reject_share),
+                       ("linkage.prior_recall", linkage.prior_recall)):
+        if not 0 <= share <= 1 or (key == "linkage.prior_recall" and share == 0):
             raise ConfigError(f"{where}: {key} = {share} is out of range: it must be a number from 0 to 1 "
                               f"({SHARES[key]})")
     lo_t, hi_t = REVIEW_THRESHOLD
-    if not lo_t < linkage.review_threshold < hi_t:
+    if not lo_t < linkage.review_threshold <= hi_t:
         raise ConfigError(f"{where}: linkage.review_threshold = {linkage.review_threshold} is out of range: it "
-                          f"must lie between 0 and 0.5, both excluded (0.5 and above is the pipeline's claim "
-                          f"of one person, and 0 would list every candidate pair)")
+                          f"must lie above 0 and at most {hi_t} (0.5 and above is the pipeline's claim of one "
+                          f"person, pairs held for a person's decision stand at {hi_t}, and 0 would list "
+                          f"every candidate pair)")
     first, last = REFERENCE_DATES
     if ingest.reference_date is not None and not first <= ingest.reference_date <= last:
         raise ConfigError(f"{where}: ingest.reference_date = {ingest.reference_date} is out of range: it must "

@@ -25,7 +25,9 @@ from typing import Any
 
 import polars as pl
 
-from dpt_pipeline import __version__, block, compare, score
+from dpt_pipeline import __version__, block, compare, ingest, score, standardize
+from dpt_pipeline import nik as nikmod
+from dpt_pipeline import regions as regionsmod
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError
 from dpt_pipeline.hashing import sha256_file
@@ -40,17 +42,49 @@ MODEL_FILE = "model_fit.json"
 MANIFEST_FILE = "manifest.json"
 
 
+# The modules whose code decides the fields and levels a cached pair holds: a change in any of them (a
+# standardisation table, a comparison's condition, a blocking key) makes the cache another program's.
+_LEVEL_CODE = (ingest, nikmod, regionsmod, standardize, block, compare)
+
+
+def _standard_tables() -> dict[str, str]:
+    """Every standardisation table (an upper-case module constant of `standardize` and block's common name
+    tokens) as text."""
+    out = {f"standardize.{k}": repr(sorted(v) if isinstance(v, frozenset) else v)
+           for k, v in vars(standardize).items()
+           if k.isupper() and isinstance(v, tuple | dict | frozenset | str | int | float)}
+    out["block.COMMON_NAME_TOKENS"] = repr(block.COMMON_NAME_TOKENS)
+    return out
+
+
+def _described(p: block.BlockingPass | block.NikEditPass) -> dict[str, str]:
+    """A blocking pass as text: its fields, each key expression as polars prints it (never repr: that holds
+    the object's address)."""
+    out = {}
+    for f in dataclasses.fields(p):
+        v = getattr(p, f.name)
+        out[f.name] = str([str(e) for e in v]) if isinstance(v, tuple) else str(v)
+    return out
+
+
 def signature(config: Config, cset: compare.ComparisonSet) -> str:
     """What the cached levels and model depend on: software version, linkage and ingest settings, how each
-    source is read (its columns, formats, defaults), the region table, comparisons and blocking passes."""
+    source is read (its columns, formats, defaults), the region table, the standardisation tables, every
+    level's condition, the holds and prior rule, the blocking passes' keys, and the code of the modules that
+    compute them."""
     linkage = {k: str(v) for k, v in dataclasses.asdict(config.linkage).items() if k != "border_areas"}
     # Ingest settings and the region table decide fields the comparisons read (kode_desa, the NIK's date).
-    ingest = {k: str(v) for k, v in dataclasses.asdict(config.ingest).items()}
+    ingest_settings = {k: str(v) for k, v in dataclasses.asdict(config.ingest).items()}
     regions = hashlib.sha256(config.ingest.regions.read_bytes()).hexdigest()
     sources = [{k: str(v) for k, v in dataclasses.asdict(src).items() if k != "path"} for src in config.sources]
-    parts = {"version": __version__, "linkage": linkage, "ingest": ingest, "regions": regions, "sources": sources,
-             "levels": [(c.name, list(c.codes)) for c in cset.comparisons],
-             "passes": [p.name for p in block.default_passes()]}
+    code = {m.__name__: sha256_file(Path(m.__file__)) for m in _LEVEL_CODE if m.__file__}
+    parts = {"version": __version__, "linkage": linkage, "ingest": ingest_settings, "regions": regions,
+             "sources": sources, "tables": _standard_tables(), "code": code,
+             "levels": [(c.name, list(c.codes), c.conditions(), [s.name for s in c.similarities], c.tf_column)
+                        for c in cset.comparisons],
+             "holds": [(h.code, str(h.condition), h.at_most) for h in cset.holds],
+             "prior_rule": str(cset.prior_rule),
+             "passes": [_described(p) for p in block.default_passes()]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -451,7 +451,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
     else:
         model = score.fit(compared, records, cset, score.dpt_training(), random_pairs=lc.random_pairs,
-                          seed=lc.seed)
+                          seed=lc.seed, prior_recall=lc.prior_recall)
     incremental.save(work, sig, compared, records, cset, model)
     db = config.output.database_path
     history = decisions.history_frame(read_previous(db, "review_decisions"))

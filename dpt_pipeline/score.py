@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from dpt_pipeline import block
-from dpt_pipeline.compare import NULL, ComparisonSet, compare
+from dpt_pipeline.compare import NULL, Comparison, ComparisonSet, compare
 from dpt_pipeline.errors import ConfigError, StorageError
 from dpt_pipeline.files import read_regular
 
@@ -43,6 +43,10 @@ class ComparisonParams:
     m: list[float]
     u: list[float]
     fixed: dict[str, float] = field(default_factory=dict)  # code -> weight (bits)
+    conditions: list[str] = field(default_factory=list)     # each level's condition, as the code had it
+    # Levels whose u is P(level | U) while the others' is conditional (the comparison's `u_given`): u sums
+    # to 1 over the others.
+    u_plain: list[str] = field(default_factory=list)
 
     def weights(self) -> np.ndarray:
         """Match weight (bits) by level index; the null level weighs 0."""
@@ -63,6 +67,7 @@ class FellegiSunter:
     lambda_: float
     em_iterations: int = 0
     random_pairs: int = 0
+    prior: dict[str, float] = field(default_factory=dict)   # how lambda was found (rule pairs, recall ...)
 
     @property
     def prior_weight(self) -> float:
@@ -72,10 +77,12 @@ class FellegiSunter:
         # allow_nan=False: a model that holds NaN is a bug, never a file for the next night.
         return json.dumps({
             "model": "fellegi-sunter", "lambda": self.lambda_, "em_iterations": self.em_iterations,
-            "random_pairs": self.random_pairs,
+            "random_pairs": self.random_pairs, "prior": self.prior,
             "comparisons": [{"name": c.name, "levels": [
                 {"code": code, "m": c.m[i], "u": c.u[i], "weight": float(c.weights()[i]),
-                 **({"fixed": True} if code in c.fixed else {})}
+                 **({"fixed": True} if code in c.fixed else {}),
+                 **({"u_plain": True} if code in c.u_plain else {}),
+                 **({"condition": c.conditions[i]} if i < len(c.conditions) else {})}
                 for i, code in enumerate(c.codes)]} for c in self.comparisons],
         }, indent=2, allow_nan=False)
 
@@ -133,13 +140,16 @@ class FellegiSunter:
                     return f"{where}: a fixed weight for a level it does not have"
                 if not math.isfinite(w):
                     return f"{where} level {c.codes.index(code)} ({_bare(code)}): fixed weight {_describe(w)}"
+            if any(code not in c.codes[1:] for code in c.u_plain):
+                return f"{where}: a plain-u mark for a level it does not have"
             for key, values in (("m", c.m), ("u", c.u)):
                 for i, x in enumerate(values):
                     lo_ok = x >= 0 if i == NULL else x > 0
                     if not math.isfinite(x) or not lo_ok or not x < 1:
                         bound = "between 0 and 1" if i == NULL else "strictly between 0 and 1"
                         return f"{where} level {i} ({_bare(c.codes[i])}): {key} {_describe(x)}, not {bound}"
-                total = math.fsum(values[1:])
+                plain = c.u_plain if key == "u" else []
+                total = math.fsum(x for i, x in enumerate(values) if i != NULL and c.codes[i] not in plain)
                 if abs(total - 1) > SUM_TOLERANCE:
                     return f"{where}: {key} sums to {total:.6g} over the levels, not 1"
         return None
@@ -161,6 +171,17 @@ class FellegiSunter:
             if set(p.fixed) != fixed:
                 return (f"{where}: fixed-weight levels {_listed(sorted(p.fixed))} do not match the engine's "
                         f"{sorted(fixed)}")
+            plain = {lv.code for lv in c.levels if lv.u_plain} if c.u_given is not None else set()
+            if set(p.u_plain) != plain:
+                return f"{where}: plain-u levels {_listed(sorted(p.u_plain))} do not match the engine's {sorted(plain)}"
+            if not p.conditions:
+                return f"{where}: the file does not record its levels' conditions (fitted by an earlier version)"
+            for i, (mine_c, code_c) in enumerate(zip(p.conditions, c.conditions(), strict=False)):
+                if mine_c != code_c:
+                    return (f"{where} level {i} ({c.codes[i]}): its condition differs from the engine's (the "
+                            f"comparison changed since the model was fitted)")
+            if len(p.conditions) != len(c.codes):
+                return f"{where}: {len(p.conditions)} level conditions for {len(c.codes)} levels"
         return None
 
     def check(self, cset: ComparisonSet, source: str = "model") -> None:
@@ -274,6 +295,14 @@ def _parse(d: dict[str, Any]) -> FellegiSunter:
         if v is not None and v < 0:
             raise _Bad(f"{key!r} is negative")
         extra[key] = v or 0
+    prior: dict[str, float] = {}
+    for key, v in (_get(d, "prior", dict, "the file", optional=True) or {}).items():
+        if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
+            raise _Bad("'prior' holds a key that is no identifier")
+        x = _to_float(_get({key: v}, key, float, "'prior'"), key, "'prior'")
+        if not math.isfinite(x):
+            raise _Bad(f"'prior' {key!r} {_describe(x)}")
+        prior[key] = x
     comps = []
     for k, c in enumerate(_get(d, "comparisons", list, "the file")):
         where = f"comparison {k}"
@@ -285,6 +314,8 @@ def _parse(d: dict[str, Any]) -> FellegiSunter:
         m: list[float] = []
         u: list[float] = []
         fixed: dict[str, float] = {}
+        conditions: list[str] = []
+        u_plain: list[str] = []
         for i, lv in enumerate(_get(c, "levels", list, where)):
             at = f"{where} level {i}"
             if not isinstance(lv, dict):
@@ -300,9 +331,16 @@ def _parse(d: dict[str, Any]) -> FellegiSunter:
                 fixed[code] = weight
             elif weight is not None and not math.isfinite(weight):
                 raise _Bad(f"{at}: weight {_describe(weight)}")
+            if _get(lv, "u_plain", bool, at, optional=True):
+                u_plain.append(code)
+            condition = _get(lv, "condition", str, at, optional=True)
+            if condition is not None:
+                conditions.append(condition)
             codes.append(code)
-        comps.append(ComparisonParams(name, codes, m, u, fixed))
-    return FellegiSunter(comps, lam, extra["em_iterations"], extra["random_pairs"])
+        if conditions and len(conditions) != len(codes):
+            raise _Bad(f"{where}: some levels record a condition and others do not")
+        comps.append(ComparisonParams(name, codes, m, u, fixed, conditions, u_plain))
+    return FellegiSunter(comps, lam, extra["em_iterations"], extra["random_pairs"], prior)
 
 
 def _levels(frame: pl.DataFrame, cset: ComparisonSet) -> np.ndarray:
@@ -320,18 +358,45 @@ def _random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> pl.DataFram
 
 
 def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: int) -> tuple[list[np.ndarray], int]:
-    """Level frequencies among random record pairs (almost all of them two different people)."""
+    """Level frequencies among random record pairs (almost all of them two different people). A comparison
+    with `u_given` is counted on the same pairs as that function leaves them (its right records aligned
+    with the left ones on what another comparison counts)."""
     pairs = _random_pairs(records.height, n_pairs, np.random.default_rng(seed))
     levels = _levels(compare(records, pairs, cset, slim=True), cset)
     out = []
     for k, c in enumerate(cset.comparisons):
-        counts = np.bincount(levels[:, k], minlength=len(c.codes)).astype(float)
-        counts[NULL] = 0
-        # Half a pair where none was seen: random pairs almost never share a NIK, and log(0) is no answer.
-        counts[1:] = np.maximum(counts[1:], 0.5)
-        out.append(counts / counts.sum())
+        u = _shares(levels[:, k], len(c.codes))
+        if c.u_given is not None:
+            plain = np.array([False, *(lv.u_plain for lv in c.levels)])
+            aligned = _shares(_aligned_levels(records, pairs, cset, c), len(c.codes), ~plain)
+            u = np.where(plain, u, aligned)
+        out.append(u)
     return out, pairs.height
 
+
+def _shares(levels: np.ndarray, n_levels: int, over: np.ndarray | None = None) -> np.ndarray:
+    """Each level's share of the pairs (the null level's 0), over the levels marked in `over` (all but
+    null by default)."""
+    counts = np.bincount(levels, minlength=n_levels).astype(float)
+    counts[NULL] = 0
+    # Half a pair where none was seen: random pairs almost never share a NIK, and log(0) is no answer.
+    counts[1:] = np.maximum(counts[1:], 0.5)
+    if over is not None:
+        counts[~over] = 0
+    return counts / counts.sum()
+
+
+def _aligned_levels(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, c: Comparison) -> np.ndarray:
+    """The levels of comparison `c` on `pairs` after `c.u_given` aligned each right record with its left."""
+    assert c.u_given is not None
+    cols = list(dict.fromkeys([*c.columns, *(s.column for s in c.similarities)]))
+    left = records.select(cols).gather(pairs["rid_l"])
+    right = c.u_given(left, records.select(cols).gather(pairs["rid_r"]))
+    n = pairs.height
+    stacked = pl.concat([left, right.select(cols)]).with_row_index("rid")
+    one = ComparisonSet((c,), id_column=cols[0])
+    aligned = pl.DataFrame({"rid_l": np.arange(n, dtype=np.uint32), "rid_r": np.arange(n, 2 * n, dtype=np.uint32)})
+    return _levels(compare(stacked, aligned, one), one)[:, 0]
 
 
 @dataclass(frozen=True)
@@ -371,10 +436,15 @@ def _unique_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_list: list[np.ndarray],
-        lam: float, fixed_w: np.ndarray, used: list[int], estimate: set[int], max_iter: int, tol: float
-        ) -> tuple[list[np.ndarray], float, int]:
-    """EM over level patterns; `used` comparisons enter the E-step, `estimate` ones get new m."""
+        lam: float, fixed_w: np.ndarray, used: list[int], estimate: set[int], max_iter: int, tol: float,
+        fixed_levels: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], float, int]:
+    """EM over level patterns; `used` comparisons enter the E-step, `estimate` ones get new m.
+
+    `fixed_w` holds each pattern's fixed weights (nats); `fixed_levels[k]` marks comparison k's fixed
+    levels, which enter the E-step with that weight only (never log(m/u) as well): EM trains the model that
+    scores. Their m is still counted, so that the learned levels' m is their share among all matches."""
     m_list = [m.copy() for m in m_list]
+    fixed_levels = fixed_levels or [np.zeros(len(m), dtype=bool) for m in m_list]
     if counts.sum() == 0:  # no pairs: nothing to learn
         return m_list, lam, 0
     it = 0
@@ -382,7 +452,7 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
         logit = np.full(len(patterns), math.log(lam / (1 - lam))) + fixed_w
         for k in used:
             lv = patterns[:, k]
-            mask = lv != NULL
+            mask = (lv != NULL) & ~fixed_levels[k][lv]
             logit += np.where(mask, np.log(np.maximum(m_list[k][lv], _FLOOR))
                               - np.log(np.maximum(u_list[k][lv], _FLOOR)), 0.0)
         post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
@@ -406,27 +476,33 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
 def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         sessions: list[TrainingSession] | None = None, *, passes: Sequence[block.BlockingPass | block.NikEditPass]
         | None = None, random_pairs: int = 300_000, seed: int = 0, max_iter: int = 200, tol: float = 1e-6,
-        possible_pairs: float | None = None) -> FellegiSunter:
+        possible_pairs: float | None = None, prior_recall: float | None = None) -> FellegiSunter:
     """Estimate u on random pairs, then m by EM sessions on the compared candidate pairs (no labels), then
-    the share of matches among the candidates with m and u held.
+    the prior.
 
-    The model's lambda is that share spread over every pair the records could form (`possible_pairs`,
-    n(n-1)/2 by default), as in Splink: u is counted on random pairs, not on candidates, so a prior taken
-    over candidates would count the fields the passes blocked on twice. It also grows stricter with the
-    roll's size, as it should: among a million voters a shared name and birth date happen by chance more
-    often than among twenty thousand.
+    The prior (lambda, the chance that two records drawn at random are one person) comes from the
+    comparison set's deterministic rule, as Splink estimates it: the candidate pairs the rule accepts,
+    divided by the share of true pairs it is stated to find (`prior_recall`), over every pair the records
+    could form (`possible_pairs`, n(n-1)/2 by default). It grows stricter with the roll's size, as it
+    should: among a million voters a shared name and birth date happen by chance more often than among
+    twenty thousand. Without a rule (or a recall), the share of matches EM finds among the candidates,
+    spread over every possible pair, stands in.
     """
     u_list, n_random = estimate_u(records, cset, random_pairs, seed)
     passes = block.default_passes() if passes is None else passes
     names = [c.name for c in cset.comparisons]
     levels = _levels(candidates, cset)
     fixed_cols: np.ndarray = np.zeros((len(levels),))
+    fixed_levels = []
     learned = []
     for k, c in enumerate(cset.comparisons):
-        fixed_at = {i + 1: lv.weight for i, lv in enumerate(c.levels) if lv.weight is not None}
-        for idx, w in fixed_at.items():
-            fixed_cols += np.where(levels[:, k] == idx, w * math.log(2), 0.0)
-        if len(fixed_at) < len(c.levels):
+        is_fixed = np.array([False, *(lv.weight is not None for lv in c.levels)])
+        fixed_levels.append(is_fixed)
+        for idx in np.flatnonzero(is_fixed):
+            weight = c.levels[idx - 1].weight
+            assert weight is not None
+            fixed_cols += np.where(levels[:, k] == idx, weight * math.log(2), 0.0)
+        if not is_fixed[1:].all():
             learned.append(k)
     # Start: m falls with the level order (level 1 is the strongest agreement).
     m_list = []
@@ -454,7 +530,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         pats, rows, cnt = _unique_rows(levels[mask])
         fw = fixed_cols[mask][rows]
         m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fw, sorted(estimate), estimate,
-                         max_iter, tol)
+                         max_iter, tol, fixed_levels)
         iterations += it
         for k in estimate:
             learned_m[k].append(m_s[k])
@@ -463,18 +539,29 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         if ms:
             m_list[k] = np.mean(ms, axis=0)
     pats, rows, cnt = _unique_rows(levels)
-    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[rows], learned, set(), max_iter, tol)
+    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[rows], learned, set(), max_iter, tol,
+                     fixed_levels)
     params = []
     for k, c in enumerate(cset.comparisons):
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
+        plain = [lv.code for lv in c.levels if lv.u_plain] if c.u_given is not None else []
         params.append(ComparisonParams(c.name, c.codes, [float(x) for x in m_list[k]],
-                                       [float(x) for x in u_list[k]], fixed))
+                                       [float(x) for x in u_list[k]], fixed, c.conditions(), plain))
     n = records.height
-    possible = possible_pairs if possible_pairs is not None else n * (n - 1) / 2
-    lam_all = min(max(lam * len(levels) / max(possible, 1.0), 1e-15), 1 - 1e-9)
-    log.info("Fellegi-Sunter fitted: %.5f of %d candidate pairs match; prior over all pairs %.3g", lam,
-             len(levels), lam_all)
-    return FellegiSunter(params, lam_all, iterations + it, n_random)
+    possible = max(possible_pairs if possible_pairs is not None else n * (n - 1) / 2, 1.0)
+    em_share = lam * len(levels) / possible
+    prior: dict[str, float] = {"em_matches": round(lam * len(levels), 1)}
+    if cset.prior_rule is not None and prior_recall is not None:
+        ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if len(levels) else 0
+        prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
+        share = ruled / prior_recall / possible
+    else:
+        share = em_share
+    lam_all = min(max(share, 1e-15), 1 - 1e-9)
+    log.info("Fellegi-Sunter fitted: prior over all pairs %.3g (%s); EM counts %.0f matches among %d candidates",
+             lam_all, f"{prior.get('rule_pairs', 0):.0f} pairs by the deterministic rule / recall {prior_recall}"
+             if "rule_pairs" in prior else "EM's share", lam * len(levels), len(levels))
+    return FellegiSunter(params, lam_all, iterations + it, n_random, prior)
 
 
 def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -496,10 +583,11 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
         w = p.weights()[levels[:, k]]
         tf_levels = [i + 1 for i, lv in enumerate(c.levels) if lv.tf]
         if c.tf_column and tf_levels:
-            # Each record's value frequency once, then gathered by the pair's left record.
+            # Each record's value frequency once, then the larger of the pair's two (symmetric: a pair scores
+            # the same whichever record is on the left, also where the level accepts unequal values).
             tf = records.select(pl.col(c.tf_column).alias("value")).join(
                 term_frequencies(records, c.tf_column), on="value", how="left", maintain_order="left")["tf"]
-            values = tf.gather(candidates["rid_l"]).to_numpy()
+            values = np.fmax(tf.gather(candidates["rid_l"]).to_numpy(), tf.gather(candidates["rid_r"]).to_numpy())
             for idx in tf_levels:
                 at = (levels[:, k] == idx) & ~np.isnan(values)
                 # u for agreeing on this value is its frequency (Splink's term-frequency adjustment); without
@@ -513,6 +601,10 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
         total += w
         cols.append(pl.Series(f"w_{c.name}", w.astype(np.float32)))
     prob = 1.0 / (1.0 + np.exp2(-total))
+    # A hold keeps a pair below a claim, whatever its weight: a case for a person (`Hold`).
+    for hold in cset.holds:
+        held = candidates.select(hold.condition.fill_null(False))[:, 0].to_numpy()
+        prob = np.where(held, np.minimum(prob, hold.at_most), prob)
     return candidates.with_columns(*cols, pl.Series("match_weight", total), pl.Series("match_probability", prob))
 
 
@@ -529,5 +621,6 @@ def with_decisions(model: FellegiSunter, same_pairs: pl.DataFrame, cset: Compari
         m_em = np.asarray(p.m, dtype=float)
         m = (counts + prior_pairs * m_em) / (counts[1:].sum() + prior_pairs)
         m[NULL] = 0.0
-        params.append(ComparisonParams(p.name, list(p.codes), [float(x) for x in m], list(p.u), dict(p.fixed)))
-    return FellegiSunter(params, model.lambda_, model.em_iterations, model.random_pairs)
+        params.append(ComparisonParams(p.name, list(p.codes), [float(x) for x in m], list(p.u), dict(p.fixed),
+                                       list(p.conditions), list(p.u_plain)))
+    return FellegiSunter(params, model.lambda_, model.em_iterations, model.random_pairs, dict(model.prior))

@@ -134,7 +134,7 @@ def test_numeric_settings_out_of_range_are_refused_naming_key_and_range(tmp_path
     assert err.value.exit_code == 2
 
 
-SHARES = ("ingest.max_shrink", "ingest.max_reject_share")
+SHARES = ("ingest.max_shrink", "ingest.max_reject_share", "linkage.prior_recall")
 
 
 @pytest.mark.parametrize("key", SHARES)
@@ -149,18 +149,22 @@ def test_shares_out_of_range_are_refused(tmp_path: Path, key: str, value: str) -
 @pytest.mark.parametrize("value", ["0", "0.2", "1"])
 def test_shares_in_range_are_accepted(tmp_path: Path, key: str, value: str) -> None:
     table, name = key.split(".")
+    if key == "linkage.prior_recall" and value == "0":
+        with pytest.raises(ConfigError, match=r"linkage.prior_recall = 0.0 is out of range: .*above 0"):
+            load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))
+        return
     cfg = load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))
-    assert getattr(cfg.ingest, name) == float(value)
+    assert getattr(getattr(cfg, table), name) == float(value)
 
 
-@pytest.mark.parametrize("value", ["0", "0.5", "-0.1", "1", "nan", "inf", "-inf"])
+@pytest.mark.parametrize("value", ["0", "0.5", "0.495", "-0.1", "1", "nan", "inf", "-inf"])
 def test_review_threshold_out_of_range_is_refused(tmp_path: Path, value: str) -> None:
-    with pytest.raises(ConfigError, match=r"linkage.review_threshold = \S+ is out of range: it must lie between "
-                                          r"0 and 0.5"):
+    with pytest.raises(ConfigError, match=r"linkage.review_threshold = \S+ is out of range: it must lie above "
+                                          r"0 and at most 0.49"):
         load_config(_write(tmp_path, BASE + f"[linkage]\nreview_threshold = {value}\n"))
 
 
-@pytest.mark.parametrize("value", ["1e-12", "0.2", "0.4999"])
+@pytest.mark.parametrize("value", ["1e-12", "0.2", "0.49"])
 def test_review_threshold_in_range_is_accepted(tmp_path: Path, value: str) -> None:
     assert load_config(_write(tmp_path, BASE + f"[linkage]\nreview_threshold = {value}\n")).linkage.review_threshold \
         == float(value)

@@ -53,7 +53,9 @@ def test_em_learns_that_agreement_is_evidence(fitted) -> None:
     _, _, _, model = fitted
     weights = {c.name: dict(zip(c.codes, c.weights(), strict=True)) for c in model.comparisons}
     assert weights["nama"]["sama"] > 5 and weights["nama"]["beda"] < 0
-    assert weights["nik"]["sama"] > 10
+    # The NIK's date digits are the date comparison's evidence: the NIK adds its region and serial.
+    assert weights["nik"]["sama"] > 5 and weights["nik"]["sama"] > weights["nik"]["nomor_urut"]
+    assert weights["nik"]["dua_nik"] < 0
     assert weights["tanggal_lahir"]["sama"] > weights["tanggal_lahir"]["tahun"] > weights["tanggal_lahir"]["beda"]
     assert weights["pola"]["kembar"] < -20    # fixed, not learned
     assert 0 < model.lambda_ < 1e-3           # a prior over all pairs
