@@ -39,6 +39,9 @@ class BlockingPass:
     max_block: int = 300
     refine: tuple[pl.Expr, ...] = ()
     description: str = ""
+    # Only pairs with at least one record where this holds (e.g. a placeholder birth date): such records
+    # are joined with every record sharing the keys, and a block's size is what they meet.
+    one_side: pl.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,15 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
                      description="tanggal dan nomor urut NIK sama (kode wilayah lain)"),
         BlockingPass("nik_tanggal_nama", (pl.col("nik_tanggal6"), sound), max_block=50,
                      description="tanggal dalam NIK + bunyi nama (NIK lain, tanggal umum)"),
+        # A placeholder date (01-07-YYYY) keeps only its year; with the NIK lost or mistyped too, no other
+        # pass reaches the record's double.
+        BlockingPass("placeholder_nama_tahun", (sound, tgl.dt.year()), max_block=100,
+                     one_side=pl.col("tanggal_placeholder"),
+                     description="tanggal umum: bunyi nama + tahun lahir"),
+        # A misspelt first sound and a lost NIK: the birth date and place and the sex.
+        BlockingPass("tanggal_tempat", (tgl, pl.col("tempat_lahir_key"), jk_or_nik), max_block=50,
+                     refine=(pl.col("nama_fonetik").str.slice(-2),),
+                     description="tanggal + tempat lahir + jenis kelamin"),
     ]
 
 
@@ -129,7 +141,30 @@ def _largest(sizes: pl.Series, k: int = 3) -> list[int]:
     return out[:k]
 
 
+def _run_one_side_pass(records: pl.DataFrame, p: BlockingPass) -> tuple[pl.DataFrame, PassReport]:
+    """A pass with `one_side`: the records where it holds, joined with every record sharing the keys; a
+    block (the records one such record meets) larger than max_block is skipped and reported."""
+    assert p.one_side is not None
+    key_cols = [f"_k{i}" for i in range(len(p.keys))]
+    keyed = records.select(pl.col("rid"), *[k.alias(c) for k, c in zip(p.keys, key_cols, strict=True)],
+                           p.one_side.fill_null(False).alias("_one")).drop_nulls(key_cols)
+    keyed = keyed.with_columns(pl.len().over(key_cols).alias("_n"), pl.col("_one").any().over(key_cols).alias("_any"))
+    keyed = keyed.filter(pl.col("_any") & (pl.col("_n") > 1))
+    largest = _largest(keyed["_n"])
+    too_big = keyed.filter(pl.col("_n") > p.max_block)
+    ok = keyed.filter(pl.col("_n") <= p.max_block)
+    left = ok.filter(pl.col("_one")).select(pl.col("rid").alias("a"), *key_cols)
+    right = ok.select(pl.col("rid").alias("b"), *key_cols)
+    pairs = (left.join(right, on=key_cols).filter(pl.col("a") != pl.col("b"))
+             .select(pl.min_horizontal("a", "b").alias("rid_l"), pl.max_horizontal("a", "b").alias("rid_r"))
+             .unique().cast(PAIR_SCHEMA))  # type: ignore[arg-type]
+    return pairs, PassReport(p.name, p.description, pairs.height, 0, largest, too_big.select(key_cols).unique().height,
+                             too_big.height)
+
+
 def _run_key_pass(records: pl.DataFrame, p: BlockingPass) -> tuple[pl.DataFrame, PassReport]:
+    if p.one_side is not None:
+        return _run_one_side_pass(records, p)
     keys = [k.alias(f"_k{i}") for i, k in enumerate(p.keys)]
     refine = [k.alias(f"_r{i}") for i, k in enumerate(p.refine)]
     key_cols = [f"_k{i}" for i in range(len(keys))]

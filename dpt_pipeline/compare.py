@@ -120,10 +120,10 @@ class Comparison:
     # May a rare value weigh more than the level's average? Yes for names; no for dates, where a value
     # seen once is chance, not rarity.
     tf_boost: bool = True
-    # u is counted on random pairs as this function leaves them (left records, right records -> right
-    # records): a comparison whose fields repeat another's (the NIK's date digits repeat the birth date)
-    # is counted given that other agreement, so that one fact is not counted twice.
-    u_given: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame] | None = None
+    # u is counted on random pairs as this function leaves them ((all records, left records, right records,
+    # a random generator) -> right records): a comparison whose fields repeat another's (the NIK's date
+    # digits repeat the birth date) is counted given that other agreement, so one fact is not counted twice.
+    u_given: Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame, np.random.Generator], pl.DataFrame] | None = None
 
     @property
     def level_column(self) -> str:
@@ -339,15 +339,38 @@ def edit_comparison(name: str, column: str, noun: str, max_edits: int = 1) -> Co
 
 # ------------------------------------------------------------------------------------ DPT comparisons
 
-def align_nik_dates(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
-    """`right` with its NIK's date digits replaced by `left`'s (where both hold a NIK): the random pairs on
-    which u of the NIK comparison is counted, given that the date digits agree."""
-    both = pl.Series(left["nik_num"]).is_not_null() & right["nik_num"].is_not_null()
-    date_l = left["nik_tanggal6"]
-    aligned = (right["nik_num"] - right["nik_tanggal6"] * 10_000 + date_l * 10_000)
+def align_nik_dates(records: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame,
+                    rng: np.random.Generator) -> pl.DataFrame:
+    """The random pairs on which u of the NIK comparison is counted, given that the date digits agree:
+    `right` with its NIK's date digits replaced by `left`'s (where both hold a NIK); and where the regions
+    then agree too, its serial by that of another NIK of the left's office and day among `records`, since
+    serials are numbered per office and day (two people of one office and day never share a serial, and
+    are often one digit apart). Without another NIK of that office and day the serial stays."""
+    both = (left["nik_num"].is_not_null() & right["nik_num"].is_not_null()).to_numpy()
+    date_l = left["nik_tanggal6"].fill_null(0).to_numpy().astype(np.int64)
+    nik_r = right["nik_num"].fill_null(0).to_numpy().astype(np.int64)
+    nik_l = left["nik_num"].fill_null(0).to_numpy().astype(np.int64)
+    serial_r = nik_r % 10_000
+    region_r, region_l = nik_r // 10**10, nik_l // 10**10
+    # Every distinct NIK, sorted by office and day: a group of rows per (region, date digits).
+    niks = np.unique(records["nik_num"].drop_nulls().to_numpy().astype(np.int64))
+    office_day = niks // 10_000
+    starts = np.searchsorted(office_day, nik_l // 10_000, side="left")
+    sizes = np.searchsorted(office_day, nik_l // 10_000, side="right") - starts
+    own = np.searchsorted(niks, nik_l)                     # the left NIK's own row (it is among them)
+    draw = both & (region_l == region_r) & (sizes >= 2)
+    k = (rng.random(len(nik_l)) * np.maximum(sizes - 1, 1)).astype(np.int64)
+    member = starts + k
+    member = np.where(member >= own, member + 1, member)   # any other NIK of the group
+    other = niks[np.minimum(member, len(niks) - 1)] if len(niks) else np.zeros(len(nik_l), np.int64)
+    serial = np.where(draw, other % 10_000, serial_r)
+    aligned = region_r * 10**10 + date_l * 10_000 + serial
     return right.with_columns(
-        pl.when(both).then(aligned).otherwise(pl.col("nik_num")).alias("nik_num"),
-        pl.when(both).then(date_l).otherwise(pl.col("nik_tanggal6")).alias("nik_tanggal6"))
+        pl.Series("nik_num", np.where(both, aligned, nik_r).astype(np.uint64)).set(~pl.Series(both), None),
+        pl.Series("nik_tanggal6", np.where(both, date_l, right["nik_tanggal6"].fill_null(0).to_numpy())
+                  .astype(np.uint64)).set(right["nik_tanggal6"].is_null() & ~pl.Series(both), None),
+        pl.Series("nik_urut", np.where(both, serial, right["nik_urut"].fill_null(0).to_numpy())
+                  .astype(np.uint64)).set(right["nik_urut"].is_null() & ~pl.Series(both), None))
 
 
 def _same_date_parts() -> dict[str, pl.Expr]:
@@ -374,7 +397,10 @@ def dpt_comparisons() -> ComparisonSet:
                   same("nama_rapat") | same("nama_urut")),
             Level("fonetik", "nama mirip (ejaan berbeda)", same("nama_fonetik")),
             Level("jw95", "nama sangat mirip", jw_nama >= 0.95),
-            Level("jw88", "nama mirip", (jw_nama >= 0.88) | (ts_nama >= 0.95)),
+            Level("jw88", "nama mirip", jw_nama >= 0.88),
+            # One name inside the other (SYAMSIR, ANDI ABDUL SYAMSIR IRFAN): a dropped or added word, or a
+            # namesake of a shorter name; learned apart from a near spelling.
+            Level("di_dalam", "nama yang satu termuat dalam nama yang lain", ts_nama >= 0.95),
             Level("sebagian", "sebagian nama sama", (ts_nama >= 0.80) | (jw_nama >= 0.80)),
             # Fixed, not learned: Kemendagri never takes two records with unlike names for one person,
             # whatever else agrees (a copied NIK, a shared placeholder birth date).
@@ -392,20 +418,26 @@ def dpt_comparisons() -> ComparisonSet:
     region_same, date_same, serial_same = part("nik_wilayah"), part("nik_tanggal6"), part("nik_urut")
     one_edit = nik_edits == 1
     head_differs = ~(region_same & date_same)
+    # Each NIK agrees with its own record's birth date and sex: a difference in the date digits is then two
+    # birth dates Dukcapil holds, not a slip.
+    each_fits = (L("nik_tanggal_cocok") & R("nik_tanggal_cocok") & L("nik_jenis_kelamin_cocok")
+                 & R("nik_jenis_kelamin_cocok")).fill_null(False)
     # The NIK by its parts: region (kecamatan of first registration), date digits (the birth date, +40 for a
     # woman) and serial. Where the date digits agree they repeat the birth date and sex, which the date and
-    # sex comparisons count; so u of those levels is P(level | date digits agree, U), counted on random
-    # pairs whose date digits were made equal (`align_nik_dates`): what the region and serial add. Every
-    # level is learned.
+    # sex comparisons count; so u of those levels is P(level | date digits agree, non-match), counted on
+    # random pairs whose date digits were made equal (`align_nik_dates`): what the region and serial add.
+    # Every level is learned.
     nik = Comparison(
-        "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut"), "NIK kosong/rusak", either_null("nik_num"),
+        "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut", "nik_tanggal_cocok", "nik_jenis_kelamin_cocok"),
+        "NIK kosong/rusak", either_null("nik_num"),
         (
             Level("sama", "NIK sama", same("nik_num")),
-            # A slip outside the serial: a typo (the date and sex comparisons say whether the dates agree).
-            Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar", one_edit & ~(region_same & date_same)),
-            # Serials are small numbers an office starts afresh every day: between two people born on one day
-            # in one kecamatan (twins) a serial one digit off is common.
-            Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit),
+            # A slip outside the serial that the records' own dates do not explain: a typo.
+            Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar",
+                  one_edit & head_differs & ~(~date_same & each_fits)),
+            # Serials are small numbers an office numbers per day: between two people born on one day in one
+            # kecamatan (twins, namesakes) a serial one digit off is common, which u counts (`align_nik_dates`).
+            Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit & ~head_differs),
             Level("wilayah_lain", "NIK sama kecuali kode wilayah (kemungkinan satu orang dengan dua NIK)",
                   date_same & serial_same),
             Level("nomor_urut", "NIK lain dengan wilayah dan tanggal lahir sama (beda nomor urut)",
@@ -424,9 +456,10 @@ def dpt_comparisons() -> ComparisonSet:
     tl, tr = L("tanggal_lahir"), R("tanggal_lahir")
     ph_l, ph_r = L("tanggal_placeholder"), R("tanggal_placeholder")
     # The NIK is a second witness of the birth date: a record written with a placeholder date (01-07-YYYY,
-    # 31-12-YYYY) whose NIK holds the other record's date.
-    nik_witness = ((ph_l & (L("nik_tanggal_lahir") == tr)) | (ph_r & (R("nik_tanggal_lahir") == tl))) & ~same(
-        "tanggal_lahir")
+    # 31-12-YYYY) whose NIK holds the other record's date. Not when both hold one NIK: a NIK copied from a
+    # relative (K2) holds the relative's date, which says nothing of the carrier's.
+    nik_witness = (((ph_l & (L("nik_tanggal_lahir") == tr)) | (ph_r & (R("nik_tanggal_lahir") == tl)))
+                   & ~same("tanggal_lahir") & ~same("nik_num").fill_null(False))
     tanggal = Comparison(
         "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_num", "tanggal_text", "nik_tanggal_lahir"),
         "tanggal lahir kosong",
@@ -496,7 +529,9 @@ def dpt_comparisons() -> ComparisonSet:
     # another address it is no twins' pattern: the comparisons weigh it.
     one_household = same("alamat_std").fill_null(False) & same("desa_key").fill_null(False)
     twins_unsure = ~name_equivalent & (two_people_nik | (no_nik & one_household))
-    date_close = same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1)
+    # Close: the same date, a slip of it, or a placeholder that the NIK's date or the year does not contradict.
+    date_close = (same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1) | nik_witness.fill_null(False)
+                  | ((ph_l | ph_r) & d["year"]))
     nik_close = same("nik_num") | (one_edit & head_differs)
     sex_differs = ~same("jenis_kelamin").fill_null(True)
     first_name_differs = (sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88)

@@ -368,7 +368,8 @@ def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: i
         u = _shares(levels[:, k], len(c.codes))
         if c.u_given is not None:
             plain = np.array([False, *(lv.u_plain for lv in c.levels)])
-            aligned = _shares(_aligned_levels(records, pairs, cset, c), len(c.codes), ~plain)
+            aligned = _shares(_aligned_levels(records, pairs, cset, c, np.random.default_rng(seed)), len(c.codes),
+                              ~plain)
             u = np.where(plain, u, aligned)
         out.append(u)
     return out, pairs.height
@@ -386,12 +387,13 @@ def _shares(levels: np.ndarray, n_levels: int, over: np.ndarray | None = None) -
     return counts / counts.sum()
 
 
-def _aligned_levels(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, c: Comparison) -> np.ndarray:
+def _aligned_levels(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, c: Comparison,
+                    rng: np.random.Generator) -> np.ndarray:
     """The levels of comparison `c` on `pairs` after `c.u_given` aligned each right record with its left."""
     assert c.u_given is not None
     cols = list(dict.fromkeys([*c.columns, *(s.column for s in c.similarities)]))
     left = records.select(cols).gather(pairs["rid_l"])
-    right = c.u_given(left, records.select(cols).gather(pairs["rid_r"]))
+    right = c.u_given(records, left, records.select(cols).gather(pairs["rid_r"]), rng)
     n = pairs.height
     stacked = pl.concat([left, right.select(cols)]).with_row_index("rid")
     one = ComparisonSet((c,), id_column=cols[0])

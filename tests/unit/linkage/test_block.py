@@ -21,7 +21,8 @@ def test_nik_slip_and_swap_are_candidates(make_records) -> None:
             {"nik": "6408124505800001", "nama": "UNI"},         # one digit of the region code
             {"nik": "6408134505080001", "nama": "ENI"},         # two digits of the year swapped
             {"nik": "6474011203850011", "nama": "ONI"}]         # unrelated
-    recs, pairs, reports = _pairs(make_records, rows)
+    # The NIK passes (the rows share a birth date, place and sex, which other passes pair).
+    recs, pairs, reports = _pairs(make_records, rows, [p for p in block.default_passes() if p.name.startswith("nik")])
     got = {tuple(sorted((recs["nama"][a], recs["nama"][b]))) for a, b in pairs.select("rid_l", "rid_r").iter_rows()}
     assert ("ANI", "INA") in got and ("ANI", "UNI") in got and ("ANI", "ENI") in got
     assert not any("ONI" in p for p in got)
@@ -81,3 +82,15 @@ def test_a_row_without_sex_meets_its_duplicate_through_the_nik_sex(make_records)
     recs, pairs, reports = _pairs(make_records, rows)
     assert reports["tanggal_nama"].pairs == 1
     assert pairs.height == 1
+
+
+def test_a_placeholder_date_meets_its_double_by_name_and_year(make_records) -> None:
+    rows = [{"nama": "SYAHRANI", "tanggal_lahir": dt.date(1989, 11, 18), "tempat_lahir": "BONE"},
+            {"nama": "SYAHRANI", "tanggal_lahir": dt.date(1989, 12, 31), "tempat_lahir": "SOPPENG"},  # placeholder
+            {"nama": "SYAHRANI", "tanggal_lahir": dt.date(1989, 3, 2), "tempat_lahir": "WAJO"}]
+    recs, pairs, reports = _pairs(make_records, rows)
+    got = set(pairs.filter(block.pass_names(pl.col("pass_mask"), block.default_passes())
+                           .str.contains("placeholder_nama_tahun")).select("rid_l", "rid_r").iter_rows())
+    # Each record with a real date meets the placeholder; the two real dates do not meet through it.
+    assert got == {(0, 1), (1, 2)}
+    assert reports["placeholder_nama_tahun"].pairs == 2

@@ -265,3 +265,46 @@ def test_a_cache_saved_by_an_incremental_run_loads_back(cache, make_records, tmp
     with caplog.at_level(logging.INFO, logger="dpt_pipeline"):
         assert incremental.load(nxt, SIG) is not None
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def _signature(cset: compare.ComparisonSet | None = None) -> str:
+    from dpt_pipeline.config import load_config
+
+    config = load_config(Path(__file__).parents[3] / "config" / "pipeline.toml")
+    return incremental.signature(config, cset or compare.dpt_comparisons())
+
+
+def test_the_cache_key_changes_with_a_level_condition() -> None:
+    import dataclasses
+
+    base = _signature()
+    assert _signature() == base                      # the same code: the same key
+    cset = compare.dpt_comparisons()
+    tempat = cset.comparisons[3]
+    mirip = dataclasses.replace(tempat.levels[1], condition=compare.sim("tempat_lahir_key", "jaro_winkler") >= 0.9)
+    changed = dataclasses.replace(tempat, levels=(tempat.levels[0], mirip, *tempat.levels[2:]))
+    other = dataclasses.replace(cset, comparisons=(*cset.comparisons[:3], changed, *cset.comparisons[4:]))
+    assert [c.codes for c in other.comparisons] == [c.codes for c in cset.comparisons]   # same level names
+    assert _signature(cset=other) != base
+
+
+@pytest.mark.parametrize(("module", "name", "value"), [
+    ("standardize", "OLD_SPELLING", (("OE", "U"),)),
+    ("standardize", "PLACEHOLDER_DATES", ((1, 7),)),
+    ("block", "COMMON_NAME_TOKENS", ("SITI",)),
+])
+def test_the_cache_key_changes_with_a_standardisation_table(monkeypatch: pytest.MonkeyPatch, module: str,
+                                                           name: str, value: object) -> None:
+    import importlib
+
+    base = _signature()
+    monkeypatch.setattr(importlib.import_module(f"dpt_pipeline.{module}"), name, value)
+    assert _signature() != base
+
+
+def test_the_cache_key_changes_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _signature()
+    monkeypatch.setattr(incremental, "sha256_file", lambda path: "other" if path.name == "compare.py" else "same")
+    changed = _signature()
+    monkeypatch.setattr(incremental, "sha256_file", lambda path: "same")
+    assert changed != _signature() != base
