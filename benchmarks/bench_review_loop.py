@@ -28,7 +28,7 @@ def main() -> int:
     data = OUT / f"review_{args.voters}_{args.seed}"
     generate(data, args.voters, args.seed)
     shutil.rmtree(data / "out", ignore_errors=True)
-    cfg = load_config(config(data, "review.toml", {"review_threshold = 0.2": "review_threshold = 1e-12"}))
+    cfg = load_config(config(data, "review.toml", {"review_threshold = 0.05": "review_threshold = 1e-12"}))
     pipeline.run(cfg)
     files = sorted((cfg.output.dir / "review").glob("*/*.csv"))
     report = pipeline.review_import(cfg, simulated_reviewer(files, data / "truth.csv", data / "inbox"))

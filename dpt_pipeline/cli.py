@@ -336,7 +336,8 @@ def _main(args: argparse.Namespace) -> int:
             else:
                 from dpt_pipeline.incremental import CACHE_DIR
 
-                ev = evaluate(config.output.database_path, args.truth, cache_dir=config.output.dir / CACHE_DIR)
+                ev = evaluate(config.output.database_path, args.truth, cache_dir=config.output.dir / CACHE_DIR,
+                              border_areas=config.linkage.border_areas)
                 print(format_report(ev))
                 if args.json:
                     args.json.write_text(json.dumps(ev.to_dict(), indent=2) + "\n")

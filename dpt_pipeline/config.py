@@ -97,7 +97,9 @@ class BorderArea:
 class LinkageConfig:
     """[linkage]: duplicate detection."""
 
-    review_threshold: float = 0.2       # pairs at or above are listed for review
+    # Pairs at or above are listed for review. At 1,000,000 generated voters 0.05 lists 98.8% of the true
+    # pairs (0.2: 98.1%) for 3.4 pairs to decide per 1,000 voters (0.2: 1.7), 36% of them true.
+    review_threshold: float = 0.05
     model: Path | None = None           # a fitted model JSON to use instead of fitting (pinned)
     random_pairs: int = 300_000         # pairs drawn to estimate u
     seed: int = 0

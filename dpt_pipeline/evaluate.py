@@ -15,12 +15,14 @@ file mapping source and source_row to a person id, with an optional `case` colum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from dpt_pipeline.config import BorderArea
 from dpt_pipeline.errors import InputError
 from dpt_pipeline.incremental import IDS_FILE, PAIRS_FILE
 
@@ -86,6 +88,8 @@ class Evaluation:
     review_load: ReviewLoad | None = None
     by_case: dict[str, CaseFigures] = field(default_factory=dict)
     threshold: float = 0.5               # claimed: match_probability >= threshold
+    # per configured border area: the true pairs with one record on each of two of its sides
+    by_area: dict[str, CaseFigures] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -137,12 +141,14 @@ def read_candidates(cache_dir: Path | None, voter_ids: pl.Series) -> tuple[pl.Da
     return pairs, None
 
 
-def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir: Path | None = None) -> Evaluation:
+def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir: Path | None = None,
+             border_areas: Sequence[BorderArea] = ()) -> Evaluation:
     """The published duplicates in `database` against the truth file; blocking figures from the incremental
-    cache in `cache_dir` (`<output>/cache`), unknown when it is None or missing."""
+    cache in `cache_dir` (`<output>/cache`), unknown when it is None or missing; figures for the true pairs
+    across each of `border_areas` (one record on each of two sides)."""
     truth = read_truth(truth_path)
     with duckdb.connect(str(database), read_only=True) as con:
-        voters = con.sql("SELECT voter_id, source, source_row FROM voters").pl()
+        voters = con.sql("SELECT voter_id, source, source_row, kode_desa, rt FROM voters").pl()
         pairs = con.sql("SELECT voter_id_l, voter_id_r, match_probability FROM duplicate_pairs").pl()
         groups = con.sql("SELECT group_id, voter_id FROM duplicate_groups").pl()
     pairs = pairs.select(pl.min_horizontal(PAIR).alias("voter_id_l"), pl.max_horizontal(PAIR).alias("voter_id_r"),
@@ -210,6 +216,22 @@ def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir
             wrong_candidates=None if not hard or hard_cand is None else hard_cand[c],
             wrong_listed=hard_listed[c] if hard else None, wrong_claimed=hard_claimed[c] if hard else None)
 
+    by_area: dict[str, CaseFigures] = {}
+    for area in border_areas:
+        side = pl.lit(None, dtype=pl.Int32)
+        for i, sd in reversed(list(enumerate(area.sides))):
+            side = pl.when((pl.col("kode_desa") == sd.kode_desa) & pl.col("rt").is_between(sd.rt_from, sd.rt_to)) \
+                .then(pl.lit(i, dtype=pl.Int32)).otherwise(side)
+        sides = voters.select("voter_id", side.alias("side")).drop_nulls("side")
+        across = (status.join(sides.rename({"voter_id": "voter_id_l", "side": "s_l"}), on="voter_id_l")
+                  .join(sides.rename({"voter_id": "voter_id_r", "side": "s_r"}), on="voter_id_r")
+                  .filter(pl.col("s_l") != pl.col("s_r")))
+        n, n_listed, n_claimed = across.height, int(across["listed"].sum()), int(across["claimed"].sum())
+        by_area[area.name] = CaseFigures(
+            hard_negative=False, true_pairs=n,
+            candidates=None if candidates is None else int(across["candidate"].sum()), listed=n_listed,
+            claimed=n_claimed, recall=_share(n_claimed, n), listed_share=_share(n_listed, n))
+
     n_true = truth_pairs.height
     n_listed_true = int(status["listed"].sum())
     n_cand_true = None if candidates is None else int(status["candidate"].sum())
@@ -229,7 +251,7 @@ def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir
         candidate_pairs=n_cand,
         candidates_per_record=None if n_cand is None or not voters.height else round(n_cand / voters.height, 3),
         not_candidates=None if n_cand_true is None else n_true - n_cand_true,
-        blocking_note=note, review_load=load, by_case=by_case, threshold=threshold)
+        blocking_note=note, review_load=load, by_case=by_case, threshold=threshold, by_area=by_area)
 
 
 def _num(v: float | int | None, fmt: str = "") -> str:
@@ -275,6 +297,9 @@ def format_report(ev: Evaluation) -> str:
                          f"{_num(f.wrong_claimed):>7}")
     lines.append("hard negatives claimed as one person (listed for review): " + ", ".join(
         f"{k} {v} ({ev.hard_negative_pairs.get(k, 0)})" for k, v in ev.hard_negatives_claimed.items()))
+    for name, f in ev.by_area.items():
+        lines.append(f"border area {name}: {f.true_pairs} true pairs across its sides, {f.claimed} claimed "
+                     f"({_num(f.recall, '.4f')}), {f.listed} claimed or listed ({_num(f.listed_share, '.4f')})")
     return "\n".join(lines)
 
 

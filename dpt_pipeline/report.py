@@ -7,7 +7,7 @@ tables are missing (an ingest-only run has no linkage tables; an older database 
 1. the run: id, times, status, version, config hash and input files (from `runs`, the last 'ok' row);
 2. counts per stage (the run's `stages` JSON) and a chart of seconds per stage;
 3. rejected rows per reason and source;
-4. duplicate pairs per kecamatan and scope, claimed (>= 0.5) and to be checked (0.2 to 0.5); groups and
+4. duplicate pairs per kecamatan and scope, claimed (>= 0.5) and to be checked (listed, below 0.5); groups and
    NIK conflicts;
 5. border areas: residents per area, desa and status;
 6. review progress per kecamatan;
@@ -45,7 +45,6 @@ from dpt_pipeline.publish import write_private
 log = logging.getLogger(__name__)
 
 CLAIM = 0.5                 # match_probability at or above: the pipeline's claim of one person
-REVIEW = 0.2                # from here up to CLAIM: a pair to be checked
 CHART_WIDTH = 7.0           # inches
 CHART_HEIGHT = 3.0          # inches, the least; grows with the number of bars
 CHART_MAX_HEIGHT = 8.0
@@ -403,10 +402,8 @@ def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
                coalesce(kec.nama, upper(trim(v.kecamatan)), 'TIDAK DIKENAL') AS kecamatan,
                count(*) FILTER (p.scope = 'dalam' AND p.match_probability >= {CLAIM}) AS dalam_klaim,
                count(*) FILTER (p.scope = 'lintas' AND p.match_probability >= {CLAIM}) AS lintas_klaim,
-               count(*) FILTER (p.scope = 'dalam' AND p.match_probability >= {REVIEW}
-                                AND p.match_probability < {CLAIM}) AS dalam_periksa,
-               count(*) FILTER (p.scope = 'lintas' AND p.match_probability >= {REVIEW}
-                                AND p.match_probability < {CLAIM}) AS lintas_periksa
+               count(*) FILTER (p.scope = 'dalam' AND p.match_probability < {CLAIM}) AS dalam_periksa,
+               count(*) FILTER (p.scope = 'lintas' AND p.match_probability < {CLAIM}) AS lintas_periksa
         FROM duplicate_pairs p
         LEFT JOIN voters v ON v.voter_id = p.voter_id_l
         LEFT JOIN names kab ON kab.kode = v.kode_kabupaten
@@ -416,7 +413,7 @@ def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
     claimed = sum(r[2] + r[3] for r in rows)
     check = sum(r[4] + r[5] for r in rows)
     out.append(_p(f"Pasangan diklaim satu orang (peluang ≥ {_dec(CLAIM, 1)}): {_int(claimed)}; "
-                  f"perlu diperiksa ({_dec(REVIEW, 1)} sampai < {_dec(CLAIM, 1)}): {_int(check)}. "
+                  f"perlu diperiksa (di bawah {_dec(CLAIM, 1)}, dari ambang daftar periksa): {_int(check)}. "
                   "Dihitung di kecamatan rekaman pertama pasangan. Dalam = satu sumber, lintas = antar sumber."))
     extra = []
     if db.has("duplicate_groups"):

@@ -354,7 +354,8 @@ def _random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> pl.DataFram
     b = rng.integers(0, n, n_pairs, dtype=np.int64)
     keep = a != b
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    return pl.DataFrame({"rid_l": lo.astype(np.uint32), "rid_r": hi.astype(np.uint32)}).unique()
+    # In drawing order: the aligned levels (`u_given`) draw a random number per pair by position.
+    return pl.DataFrame({"rid_l": lo.astype(np.uint32), "rid_r": hi.astype(np.uint32)}).unique(maintain_order=True)
 
 
 def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: int) -> tuple[list[np.ndarray], int]:

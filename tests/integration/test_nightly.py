@@ -356,7 +356,7 @@ def test_the_cache_is_ignored_when_settings_or_the_region_table_change(first_run
     _, published = first_run
     regions = tmp_path / "regions.csv"
     regions.write_text((ROOT / "config" / "regions.csv").read_text() + "\n")
-    for name, change in (("threshold", ("review_threshold = 0.2", "review_threshold = 0.25")),
+    for name, change in (("threshold", ("review_threshold = 0.05", "review_threshold = 0.25")),
                          ("regions", (f'regions = "{ROOT / "config" / "regions.csv"}"', f'regions = "{regions}"'))):
         out = tmp_path / name
         shutil.copytree(published, out)

@@ -30,7 +30,7 @@ def _config(tmp_path: Path, data: Path | None = None, extra: str = "") -> Path:
     """The sample config writing to tmp_path/out, without maps (these tests read tables and review files)."""
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path}/out"')
     if extra == LOW:
-        text = text.replace("review_threshold = 0.2", "review_threshold = 1e-12")
+        text = text.replace("review_threshold = 0.05", "review_threshold = 1e-12")
     text = text.replace('"../sample_data/', f'"{data or ROOT / "sample_data"}/').replace(
         'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
         "[tps]\n", "[tps]\nmaps = false\n")
@@ -105,7 +105,8 @@ def test_decisions_shape_the_next_run(tmp_path: Path, night_one: Path) -> None:
                             placed, _query(db, "SELECT voter_id FROM voters"))
     assert set(audit.values()) == {0}, audit
     scores = evaluate_decisions(db)
-    assert scores.precision >= 0.98 and scores.recall >= 0.98, scores
+    # Held pairs (two NIKs, maybe twins) stay below a claim whatever reviewers say: their SAMA groups them.
+    assert scores.precision >= 0.98 and scores.recall >= 0.95, scores
 
 
 def test_identical_nights_change_no_assignment(tmp_path: Path, night_one: Path) -> None:

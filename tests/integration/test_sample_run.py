@@ -96,7 +96,7 @@ def test_duplicate_pairs_follow_the_contract(run_db: Path) -> None:
     assert (pairs["voter_id_l"] < pairs["voter_id_r"]).all()
     assert pairs["pair_id"].n_unique() == pairs.height
     assert set(pairs["scope"].unique()) == {"dalam", "lintas"}
-    assert (pairs["match_probability"] >= 0.2).all()
+    assert (pairs["match_probability"] >= 0.05).all()      # the default review threshold
     assert pairs["alasan"].str.len_chars().min() > 0
     groups = _q(run_db, "SELECT group_id, count(*) n, sum(keep::INT) kept FROM duplicate_groups GROUP BY 1")
     assert (groups["n"] >= 2).all() and (groups["kept"] == 1).all()
@@ -106,7 +106,11 @@ def test_linkage_quality_on_the_sample(run_db: Path) -> None:
     from dpt_pipeline.evaluate import evaluate
 
     ev = evaluate(run_db, SAMPLE / "truth.csv")
-    assert ev.pairs.precision >= 0.98 and ev.pairs.recall >= 0.95, ev
+    # Claimed recall stays below the listed share by design: a person with two NIKs is held for review.
+    assert ev.pairs.precision >= 0.98 and ev.pairs.recall >= 0.93, ev
+    assert ev.listed_share >= 0.98, ev
+    two_niks = ev.by_case["dua_nik"]
+    assert two_niks.listed_share == 1.0 and two_niks.claimed < two_niks.true_pairs
     assert sum(ev.hard_negatives_claimed.values()) == 0, ev.hard_negatives_claimed
 
 

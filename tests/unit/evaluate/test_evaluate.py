@@ -34,10 +34,18 @@ GROUPS = [("g1", "v01"), ("g1", "v02"), ("g2", "v09"), ("g2", "v10"), ("g2", "v1
 CANDIDATES = [(a, b) for a, b, _ in LISTED] + [("v05", "v06"), ("v10", "v11"), ("v02", "v03")]
 
 
+MARTADINATA, GUNTUNG = "64.08.13.2006", "64.74.01.1004"
+# where some voters live: P1 and P2 across the Sidrap line (RT 19-25 on both sides), P3 outside its RTs
+PLACES = {"v01": (MARTADINATA, 20), "v02": (GUNTUNG, 21), "v03": (MARTADINATA, 19), "v04": (GUNTUNG, 25),
+          "v05": (MARTADINATA, 22), "v06": (GUNTUNG, 30)}
+
+
 def _write(tmp: Path, cache: bool = True) -> tuple[Path, Path, Path]:
     db = tmp / "dpt.duckdb"
     voters = pl.DataFrame({"voter_id": VOTERS, "source": ["kutim"] * len(VOTERS),
-                           "source_row": list(range(1, len(VOTERS) + 1))})
+                           "source_row": list(range(1, len(VOTERS) + 1)),
+                           "kode_desa": [PLACES.get(v, (None, None))[0] for v in VOTERS],
+                           "rt": [PLACES.get(v, (None, None))[1] for v in VOTERS]})
     pairs = pl.DataFrame(LISTED, schema=["voter_id_l", "voter_id_r", "match_probability"], orient="row")
     groups = pl.DataFrame(GROUPS, schema=["group_id", "voter_id"], orient="row")
     with duckdb.connect(str(db)) as con:
@@ -129,3 +137,16 @@ def test_the_claim_threshold_moves_claimed_and_to_decide(tmp_path: Path, thresho
     assert ev.review_load is not None
     assert ev.pairs.claimed + ev.review_load.to_decide_pairs == len(LISTED)
     assert ev.by_case["dua_nik"].claimed == (1 if threshold < 0.3 else 0)
+
+
+def test_figures_across_a_border_area(tmp_path: Path) -> None:
+    from dpt_pipeline.config import BorderArea, BorderSide
+
+    db, truth, cache = _write(tmp_path)
+    sidrap = BorderArea("Dusun Sidrap", [BorderSide(MARTADINATA, 19, 25), BorderSide(GUNTUNG, 19, 25)], "64.08")
+    ev = evaluate(db, truth, cache_dir=cache, border_areas=[sidrap])
+    f = ev.by_area["Dusun Sidrap"]
+    # P1 (claimed) and P2 (listed at 0.30) lie across the line; P3's second record is outside its RTs
+    assert (f.true_pairs, f.candidates, f.listed, f.claimed) == (2, 2, 2, 1)
+    assert (f.recall, f.listed_share) == (0.5, 1.0)
+    assert "border area Dusun Sidrap: 2 true pairs across its sides, 1 claimed (0.5000)" in format_report(ev)

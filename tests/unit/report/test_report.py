@@ -227,12 +227,12 @@ def test_duplicates_per_kecamatan_equal_sql(database: Path, page: str) -> None:
     got = {row[1]: (num(row[2]) + num(row[3]), num(row[4]) + num(row[5])) for row in table[1:-1]}
     expected = {k: (c, r) for k, c, r in _q(database, """
         SELECT r.nama, count(*) FILTER (p.match_probability >= 0.5),
-               count(*) FILTER (p.match_probability >= 0.2 AND p.match_probability < 0.5)
+               count(*) FILTER (p.match_probability < 0.5)
         FROM duplicate_pairs p JOIN voters v ON v.voter_id = p.voter_id_l
         JOIN regions r ON r.kode = v.kode_kecamatan GROUP BY 1""")}
     assert got == expected
     claimed, check, within = _q(database, """SELECT count(*) FILTER (match_probability >= 0.5),
-        count(*) FILTER (match_probability >= 0.2 AND match_probability < 0.5),
+        count(*) FILTER (match_probability < 0.5),
         count(*) FILTER (match_probability >= 0.5 AND scope = 'dalam') FROM duplicate_pairs""")[0]
     assert claimed > 0
     total = table[-1]

@@ -64,7 +64,7 @@ def _config(base: Path, data: Path) -> Path:
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{base}/out"')
     text = text.replace('"../sample_data/', f'"{data}/').replace(
         'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
-        "[tps]\n", "[tps]\nmaps = false\n").replace("review_threshold = 0.2", "review_threshold = 0.05")
+        "[tps]\n", "[tps]\nmaps = false\n")
     path = base / "p.toml"
     path.write_text(text)
     return path
