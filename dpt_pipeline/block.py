@@ -117,10 +117,11 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
         BlockingPass("placeholder_nama_tahun", (sound, tgl.dt.year()), max_block=100,
                      one_side=pl.col("tanggal_placeholder"),
                      description="tanggal umum: bunyi nama + tahun lahir"),
-        # A misspelt first sound and a lost NIK: the birth date and place and the sex.
-        BlockingPass("tanggal_tempat", (tgl, pl.col("tempat_lahir_key"), jk_or_nik), max_block=50,
-                     refine=(pl.col("nama_fonetik").str.slice(-2),),
-                     description="tanggal + tempat lahir + jenis kelamin"),
+        # A misspelt name (its sound changed) and a lost NIK: the birth date and place, the sex and the
+        # first letter of the name's distinctive part.
+        BlockingPass("tanggal_tempat",
+                     (tgl, pl.col("tempat_lahir_key"), jk_or_nik, pl.col("nama_inti").str.slice(0, 1)), max_block=50,
+                     description="tanggal + tempat lahir + jenis kelamin + huruf awal nama"),
     ]
 
 

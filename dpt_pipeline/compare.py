@@ -397,10 +397,11 @@ def dpt_comparisons() -> ComparisonSet:
                   same("nama_rapat") | same("nama_urut")),
             Level("fonetik", "nama mirip (ejaan berbeda)", same("nama_fonetik")),
             Level("jw95", "nama sangat mirip", jw_nama >= 0.95),
-            Level("jw88", "nama mirip", jw_nama >= 0.88),
             # One name inside the other (SYAMSIR, ANDI ABDUL SYAMSIR IRFAN): a dropped or added word, or a
-            # namesake of a shorter name; learned apart from a near spelling.
+            # namesake of a shorter name; learned apart from a near spelling, before it, since Jaro-Winkler's
+            # prefix bonus makes SYAMSIR and SYAMSIR IRFAN look like a typo of each other.
             Level("di_dalam", "nama yang satu termuat dalam nama yang lain", ts_nama >= 0.95),
+            Level("jw88", "nama mirip", jw_nama >= 0.88),
             Level("sebagian", "sebagian nama sama", (ts_nama >= 0.80) | (jw_nama >= 0.80)),
             # Fixed, not learned: Kemendagri never takes two records with unlike names for one person,
             # whatever else agrees (a copied NIK, a shared placeholder birth date).
@@ -438,11 +439,11 @@ def dpt_comparisons() -> ComparisonSet:
             # Serials are small numbers an office numbers per day: between two people born on one day in one
             # kecamatan (twins, namesakes) a serial one digit off is common, which u counts (`align_nik_dates`).
             Level("salah_urut", "NIK beda satu digit (nomor urut)", one_edit & ~head_differs),
-            Level("wilayah_lain", "NIK sama kecuali kode wilayah (kemungkinan satu orang dengan dua NIK)",
+            Level("wilayah_lain", "NIK sama kecuali kode wilayah",
                   date_same & serial_same),
             Level("nomor_urut", "NIK lain dengan wilayah dan tanggal lahir sama (beda nomor urut)",
                   region_same & date_same),
-            Level("dua_nik", "NIK lain dengan tanggal lahir sama (kemungkinan satu orang dengan dua NIK)", date_same),
+            Level("dua_nik", "NIK lain dengan tanggal lahir sama", date_same),
             # The date digits differ: Dukcapil holds two birth dates (or sexes). Random pairs with aligned
             # date digits never land here, so u is counted on random pairs as they are (P(beda | U)); a
             # record's birth date may be a typo or a placeholder, the NIK's rarely is, so this is evidence
