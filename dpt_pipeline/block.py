@@ -146,6 +146,8 @@ def _run_one_side_pass(records: pl.DataFrame, p: BlockingPass) -> tuple[pl.DataF
     """A pass with `one_side`: the records where it holds, joined with every record sharing the keys; a
     block (the records one such record meets) larger than max_block is skipped and reported."""
     assert p.one_side is not None
+    if p.refine:
+        raise ValueError(f"blocking pass {p.name}: a one-side pass takes no refining keys")
     key_cols = [f"_k{i}" for i in range(len(p.keys))]
     keyed = records.select(pl.col("rid"), *[k.alias(c) for k, c in zip(p.keys, key_cols, strict=True)],
                            p.one_side.fill_null(False).alias("_one")).drop_nulls(key_cols)

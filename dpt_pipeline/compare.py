@@ -138,9 +138,14 @@ class Comparison:
         return [self.null_label, *(lv.label for lv in self.levels)]
 
     def conditions(self) -> list[str]:
-        """Each level's condition as polars prints it ("" for the null level's): what a model file records,
+        """The null level's condition and each level's, as polars prints them: what a model file records,
         so that a model fitted on other conditions is refused."""
         return [str(self.null_when), *(str(lv.condition) for lv in self.levels)]
+
+    @property
+    def u_plain_codes(self) -> list[str]:
+        """The levels whose u is counted on random pairs as they are, where the comparison has `u_given`."""
+        return [lv.code for lv in self.levels if lv.u_plain] if self.u_given is not None else []
 
     def level_expr(self) -> pl.Expr:
         expr: Any = pl.when(self.null_when.fill_null(True)).then(pl.lit(NULL, dtype=pl.Int8))
@@ -149,15 +154,17 @@ class Comparison:
         return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
 
 
-# A held pair's probability is kept at most at this: below the claim (0.5, pipeline.MATCH_THRESHOLD),
-# above the default review threshold, so that it is listed for a person to decide.
+# A held pair's probability is kept at most at this: below the claim (0.5, pipeline.MATCH_THRESHOLD), and
+# not below the highest review threshold a config may set (config.REVIEW_THRESHOLD), so a held pair that
+# scores that high is always listed for a person to decide.
 HELD_AT = 0.49
 
 
 @dataclass(frozen=True)
 class Hold:
-    """Pairs a person must decide, whatever their weight: where `condition` (over the level columns) holds,
-    the match probability is kept at most at `at_most`, and `reason` is added to `alasan`."""
+    """Pairs the pipeline never claims, whatever their weight: where `condition` (over the level columns)
+    holds, the match probability is kept at most at `at_most` (listed, when it reaches the review
+    threshold; a person decides), and `reason` is added to `alasan`."""
 
     code: str
     reason: str
@@ -460,7 +467,7 @@ def dpt_comparisons() -> ComparisonSet:
     # 31-12-YYYY) whose NIK holds the other record's date. Not when both hold one NIK: a NIK copied from a
     # relative (K2) holds the relative's date, which says nothing of the carrier's.
     nik_witness = (((ph_l & (L("nik_tanggal_lahir") == tr)) | (ph_r & (R("nik_tanggal_lahir") == tl)))
-                   & ~same("tanggal_lahir") & ~same("nik_num").fill_null(False))
+                   & ~same("tanggal_lahir") & ~same("nik_num").fill_null(False)).fill_null(False)
     tanggal = Comparison(
         "tanggal_lahir", ("tanggal_lahir", "tanggal_placeholder", "tanggal_num", "tanggal_text", "nik_tanggal_lahir"),
         "tanggal lahir kosong",
@@ -470,7 +477,7 @@ def dpt_comparisons() -> ComparisonSet:
             Level("sama_placeholder", "tanggal lahir sama (tanggal umum 1 Juli/31 Desember)",
                   same("tanggal_lahir"), tf=True),
             Level("sesuai_nik", "tanggal umum di satu data, tanggal dalam NIK-nya sama dengan tanggal lahir data lain",
-                  nik_witness.fill_null(False)),
+                  nik_witness),
             Level("tertukar", "tanggal lahir: hari dan bulan tertukar", d["swap"]),
             Level("satu_digit", "tanggal lahir beda satu angka", lev_tgl == 1),
             Level("placeholder_tahun", "tanggal umum di satu data, tahun lahir sama", (ph_l | ph_r) & d["year"]),
@@ -515,15 +522,17 @@ def dpt_comparisons() -> ComparisonSet:
     # on everything but the first name means two people. Values in bits (log2 Bayes factor).
     year_gap = (L("tanggal_lahir").dt.year() - R("tanggal_lahir").dt.year()).abs()
     # Twins hold two valid NIKs that differ only in the serial (or in the day too, +40, for a boy and a
-    # girl); a duplicate keeps its NIK. Without both NIKs, two names of one KK and one birth date that are
-    # not the same name (FITRI and FITRIA, ILHAM and ILHAN) are taken for twins: a row copied twice within
-    # a family keeps its name, and striking a twin is the worse error.
+    # girl); a duplicate keeps its NIK. Two names of one KK and one birth date that are not the same name
+    # (FITRI and FITRIA, ILHAM and ILHAN) without both NIKs to tell twins from a slip are held for a person
+    # (`kembar_mungkin`): striking a twin is the worse error.
     serial_only = region_same & date_same & ~serial_same
     no_nik = L("nik_num").is_null() | R("nik_num").is_null()
     # The same name but for spaces or word order. Not the phonetic key: it merges FITRI and FITRIA, two
     # twins' names.
     name_equivalent = same("nama_std") | same("nama_rapat") | same("nama_urut")
-    two_people_nik = serial_only.fill_null(False) | ~same("jenis_kelamin").fill_null(False)
+    # Both sexes written and different (a missing sex is no difference).
+    sex_differs = ~same("jenis_kelamin").fill_null(True)
+    two_people_nik = serial_only.fill_null(False) | sex_differs
     # Twins live in one household: one KK, one address. The same KK and birth date with twins' NIKs at
     # another address, or in one household without both NIKs to tell twins' serials from a slip, is a twin
     # or a double registration with a misspelt name: a person decides (held). Without both NIKs and at
@@ -531,10 +540,9 @@ def dpt_comparisons() -> ComparisonSet:
     one_household = same("alamat_std").fill_null(False) & same("desa_key").fill_null(False)
     twins_unsure = ~name_equivalent & (two_people_nik | (no_nik & one_household))
     # Close: the same date, a slip of it, or a placeholder that the NIK's date or the year does not contradict.
-    date_close = (same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1) | nik_witness.fill_null(False)
+    date_close = (same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1) | nik_witness
                   | ((ph_l | ph_r) & d["year"]))
     nik_close = same("nik_num") | (one_edit & head_differs)
-    sex_differs = ~same("jenis_kelamin").fill_null(True)
     first_name_differs = (sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88)
     pola = Comparison(
         "pola", ("nkk_std", "nama_depan", "nama_fonetik", "nama_rapat", "nama_urut", "tanggal_lahir", "nik_num",

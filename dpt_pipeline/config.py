@@ -98,14 +98,16 @@ class LinkageConfig:
     """[linkage]: duplicate detection."""
 
     # Pairs at or above are listed for review. At 1,000,000 generated voters 0.05 lists 98.8% of the true
-    # pairs (0.2: 98.1%) for 3.4 pairs to decide per 1,000 voters (0.2: 1.7), 36% of them true.
+    # pairs (0.2: 98.1%) for 3.3 pairs to decide per 1,000 voters (0.2: 1.7), 36-37% of them true.
     review_threshold: float = 0.05
     model: Path | None = None           # a fitted model JSON to use instead of fitting (pinned)
     random_pairs: int = 300_000         # pairs drawn to estimate u
     seed: int = 0
     # The share of true double registrations that Bawaslu's rule (one NIK, one name, one birth date) finds:
-    # the prior is the pairs it finds divided by this (score.fit). Plain re-registrations keep all three;
-    # spelling variants, typos, placeholder dates, missing NIKs and second NIKs escape it.
+    # the prior is the pairs it finds divided by this (score.fit). Stated, not fitted: plain re-registrations
+    # keep all three, spelling variants, typos, placeholder dates, lost NIKs and second NIKs escape it, and
+    # we take half to escape. (The generator's rolls, whose copies are corrupted more often than not, give
+    # 0.39-0.40; an office that measures its own from decisions sets it here.)
     prior_recall: float = 0.5
     border_areas: list[BorderArea] = field(default_factory=list)
 
@@ -209,9 +211,10 @@ SHARES: dict[str, str] = {
                          "publish at any loss, 1 never",
     "ingest.max_reject_share": "the share of a list's rows that may be rejected: 0 stops the publish at any "
                                "reject, 1 never",
-    "linkage.prior_recall": "the share of true double registrations the deterministic rule finds; above 0 "
-                            "(the prior divides by it)",
+    "linkage.prior_recall": "the share of true double registrations the deterministic rule finds; at least "
+                            "0.05 (the prior divides by it: near 0 every candidate pair would be claimed)",
 }
+PRIOR_RECALL_MIN = 0.05
 # Ages are computed on this day and the NIK's century decided by it: a typo's year (0226, 2206) would
 # misdate every voter without an error.
 REFERENCE_DATES = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
@@ -242,7 +245,7 @@ def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, 
                               f"{lo:_} to {hi:_} ({why})")
     for key, share in (("ingest.max_shrink", ingest.max_shrink), ("ingest.max_reject_share", ingest.max_reject_share),
                        ("linkage.prior_recall", linkage.prior_recall)):
-        if not 0 <= share <= 1 or (key == "linkage.prior_recall" and share == 0):
+        if not 0 <= share <= 1 or (key == "linkage.prior_recall" and share < PRIOR_RECALL_MIN):
             raise ConfigError(f"{where}: {key} = {share} is out of range: it must be a number from 0 to 1 "
                               f"({SHARES[key]})")
     lo_t, hi_t = REVIEW_THRESHOLD

@@ -184,8 +184,10 @@ def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir
     hard_cand = wrong(candidates) if candidates is not None else None
 
     # true pairs: their case and what became of them
-    weak = pl.col("case").is_in(FIRST_CASES).fill_null(True)        # a first registration, or no case
-    weak_r = pl.col("case_r").is_in(FIRST_CASES).fill_null(True)
+    # A first registration, a hard negative's own row (a twin who also has a copy) or no case: the other
+    # row's case is the pair's.
+    weak = pl.col("case").is_in([*FIRST_CASES, *HARD_NEGATIVES]).fill_null(True)
+    weak_r = pl.col("case_r").is_in([*FIRST_CASES, *HARD_NEGATIVES]).fill_null(True)
     pair_case = pl.when(weak & ~weak_r).then(pl.col("case_r")).otherwise(pl.coalesce("case", "case_r"))
     flag = pl.lit(True)
     status = (with_people(truth_pairs)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import rapidfuzz
 
 from dpt_pipeline import __version__, block, compare, ingest, score, standardize
 from dpt_pipeline import nik as nikmod
@@ -42,9 +43,11 @@ MODEL_FILE = "model_fit.json"
 MANIFEST_FILE = "manifest.json"
 
 
-# The modules whose code decides the fields and levels a cached pair holds: a change in any of them (a
-# standardisation table, a comparison's condition, a blocking key) makes the cache another program's.
-_LEVEL_CODE = (ingest, nikmod, regionsmod, standardize, block, compare)
+# The modules whose code decides the fields and levels a cached pair holds and the model fitted on them: a
+# change in any of them (a standardisation table, a comparison's condition, a blocking key, the fit) makes
+# the cache another program's. The tables and conditions are keyed as text as well, so that the key says
+# what it covers.
+_LEVEL_CODE = (ingest, nikmod, regionsmod, standardize, block, compare, score)
 
 
 def _standard_tables() -> dict[str, str]:
@@ -78,6 +81,8 @@ def signature(config: Config, cset: compare.ComparisonSet) -> str:
     regions = hashlib.sha256(config.ingest.regions.read_bytes()).hexdigest()
     sources = [{k: str(v) for k, v in dataclasses.asdict(src).items() if k != "path"} for src in config.sources]
     code = {m.__name__: sha256_file(Path(m.__file__)) for m in _LEVEL_CODE if m.__file__}
+    # The libraries that compute similarities and print the conditions.
+    code |= {"polars": pl.__version__, "rapidfuzz": rapidfuzz.__version__}
     parts = {"version": __version__, "linkage": linkage, "ingest": ingest_settings, "regions": regions,
              "sources": sources, "tables": _standard_tables(), "code": code,
              "levels": [(c.name, list(c.codes), c.conditions(), [s.name for s in c.similarities], c.tf_column)

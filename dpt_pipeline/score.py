@@ -1,11 +1,12 @@
 """Stage: score. A Fellegi-Sunter model over the comparison levels.
 
-u (the chance of each level between two different people) is counted on random record pairs; m (the
-chance between two records of one person) and the share of matches among candidates (lambda) are
-estimated by EM on the candidate pairs' level patterns, without labels. Levels with a fixed weight (the
-household patterns) take part in EM's E-step but are not learned. A level flagged `tf` is adjusted by
-the frequency of the agreeing value: two records that share a rare name are stronger evidence than two
-that share SITI. The fitted model is plain JSON.
+u (the chance of each level between two different people) is counted on random record pairs (for a
+comparison with `u_given`, on pairs aligned with what another comparison counts); m (the chance between two
+records of one person) is estimated by EM on the candidate pairs' level patterns, without labels. Levels
+with a fixed weight enter EM with that weight only and are not learned. The prior comes from the comparison
+set's deterministic rule and its stated recall (`fit`). A level flagged `tf` is adjusted by the frequency of
+the agreeing value: two records that share a rare name are stronger evidence than two that share SITI.
+Holds keep some pairs below a claim. The fitted model is plain JSON, every level with its condition.
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ class FellegiSunter:
     def from_json(cls, text: str | bytes, source: str = "model", cset: ComparisonSet | None = None
                   ) -> FellegiSunter:
         """The model a `to_json` text holds, every field checked: the keys and their types, every m and u
-        finite and strictly between 0 and 1 (the null level's unused 0 aside) and summing to 1, lambda
-        strictly between 0 and 1, fixed weights finite; with `cset`, also its comparisons and level codes
-        (`check`). Anything else is a ModelFileError naming `source` and the field."""
+        finite and strictly between 0 and 1 (the null level's unused 0 aside) and summing to 1 (u over the
+        levels not marked plain), lambda strictly between 0 and 1, fixed weights finite; with `cset`, also
+        its comparisons, level codes, conditions, fixed weights and plain-u marks (`check`). Anything else
+        is a ModelFileError naming `source` and the field."""
         try:
             model = _parse(_json_object(text))
             problem = model.problem()
@@ -155,8 +157,9 @@ class FellegiSunter:
         return None
 
     def mismatch(self, cset: ComparisonSet) -> str | None:
-        """How this model's comparisons differ from `cset`'s (names, level count, level codes, which levels
-        have a fixed weight), or None. Called after `problem` (which checks m and u against the codes)."""
+        """How this model's comparisons differ from `cset`'s (names, level count, level codes, the fixed
+        weights, the plain-u marks, the level conditions), or None. Called after `problem` (which checks m
+        and u against the codes)."""
         names = [c.name for c in cset.comparisons]
         mine = [c.name for c in self.comparisons]
         if mine != names:
@@ -167,11 +170,15 @@ class FellegiSunter:
                 return f"{where} has {len(p.codes)} levels, the engine's {len(c.codes)} ({c.codes})"
             if p.codes != c.codes:
                 return f"{where}: levels {_listed(p.codes)} do not match the engine's {c.codes}"
-            fixed = {lv.code for lv in c.levels if lv.weight is not None}
-            if set(p.fixed) != fixed:
+            fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
+            if set(p.fixed) != set(fixed):
                 return (f"{where}: fixed-weight levels {_listed(sorted(p.fixed))} do not match the engine's "
                         f"{sorted(fixed)}")
-            plain = {lv.code for lv in c.levels if lv.u_plain} if c.u_given is not None else set()
+            for code, w in fixed.items():
+                if p.fixed[code] != w:
+                    return f"{where} level {c.codes.index(code)} ({code}): fixed weight {p.fixed[code]!r}, " \
+                           f"the engine's {w!r} (a fixed weight is the code's, with its reason)"
+            plain = set(c.u_plain_codes)
             if set(p.u_plain) != plain:
                 return f"{where}: plain-u levels {_listed(sorted(p.u_plain))} do not match the engine's {sorted(plain)}"
             if not p.conditions:
@@ -368,8 +375,9 @@ def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: i
     for k, c in enumerate(cset.comparisons):
         u = _shares(levels[:, k], len(c.codes))
         if c.u_given is not None:
-            plain = np.array([False, *(lv.u_plain for lv in c.levels)])
-            aligned = _shares(_aligned_levels(records, pairs, cset, c, np.random.default_rng(seed)), len(c.codes),
+            plain = np.array([False, *(lv.code in c.u_plain_codes for lv in c.levels)])
+            # Its own random stream, apart from the one that drew the pairs.
+            aligned = _shares(_aligned_levels(records, pairs, c, np.random.default_rng([seed, 1])), len(c.codes),
                               ~plain)
             u = np.where(plain, u, aligned)
         out.append(u)
@@ -388,8 +396,8 @@ def _shares(levels: np.ndarray, n_levels: int, over: np.ndarray | None = None) -
     return counts / counts.sum()
 
 
-def _aligned_levels(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, c: Comparison,
-                    rng: np.random.Generator) -> np.ndarray:
+def _aligned_levels(records: pl.DataFrame, pairs: pl.DataFrame, c: Comparison, rng: np.random.Generator
+                    ) -> np.ndarray:
     """The levels of comparison `c` on `pairs` after `c.u_given` aligned each right record with its left."""
     assert c.u_given is not None
     cols = list(dict.fromkeys([*c.columns, *(s.column for s in c.similarities)]))
@@ -476,6 +484,11 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
     return m_list, lam, it
 
 
+# Fewer pairs than this by the deterministic rule (a roll cleaned of its exact doubles, a tiny one) say
+# nothing of the prior: EM's share of matches stands in.
+MIN_RULE_PAIRS = 10
+
+
 def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         sessions: list[TrainingSession] | None = None, *, passes: Sequence[block.BlockingPass | block.NikEditPass]
         | None = None, random_pairs: int = 300_000, seed: int = 0, max_iter: int = 200, tol: float = 1e-6,
@@ -547,23 +560,28 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     params = []
     for k, c in enumerate(cset.comparisons):
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
-        plain = [lv.code for lv in c.levels if lv.u_plain] if c.u_given is not None else []
         params.append(ComparisonParams(c.name, c.codes, [float(x) for x in m_list[k]],
-                                       [float(x) for x in u_list[k]], fixed, c.conditions(), plain))
+                                       [float(x) for x in u_list[k]], fixed, c.conditions(), c.u_plain_codes))
     n = records.height
     possible = max(possible_pairs if possible_pairs is not None else n * (n - 1) / 2, 1.0)
     em_share = lam * len(levels) / possible
     prior: dict[str, float] = {"em_matches": round(lam * len(levels), 1)}
+    ruled = 0
     if cset.prior_rule is not None and prior_recall is not None:
         ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if len(levels) else 0
         prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
-        share = ruled / prior_recall / possible
+    if ruled >= MIN_RULE_PAIRS:
+        share = ruled / prior_recall / possible  # type: ignore[operator]
     else:
+        if cset.prior_rule is not None and prior_recall is not None:
+            log.warning("the prior's rule found %d pairs (fewer than %d): the prior is EM's share of matches "
+                        "among the candidates instead", ruled, MIN_RULE_PAIRS)
+        prior["from_em"] = 1.0
         share = em_share
     lam_all = min(max(share, 1e-15), 1 - 1e-9)
     log.info("Fellegi-Sunter fitted: prior over all pairs %.3g (%s); EM counts %.0f matches among %d candidates",
              lam_all, f"{prior.get('rule_pairs', 0):.0f} pairs by the deterministic rule / recall {prior_recall}"
-             if "rule_pairs" in prior else "EM's share", lam * len(levels), len(levels))
+             if "from_em" not in prior else "EM's share", lam * len(levels), len(levels))
     return FellegiSunter(params, lam_all, iterations + it, n_random, prior)
 
 

@@ -150,7 +150,7 @@ def test_shares_out_of_range_are_refused(tmp_path: Path, key: str, value: str) -
 def test_shares_in_range_are_accepted(tmp_path: Path, key: str, value: str) -> None:
     table, name = key.split(".")
     if key == "linkage.prior_recall" and value == "0":
-        with pytest.raises(ConfigError, match=r"linkage.prior_recall = 0.0 is out of range: .*above 0"):
+        with pytest.raises(ConfigError, match=r"linkage.prior_recall = 0.0 is out of range: .*at least 0.05"):
             load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))
         return
     cfg = load_config(_write(tmp_path, BASE + f"[{table}]\n{name} = {value}\n"))

@@ -12,7 +12,7 @@ def even_model(cset: compare.ComparisonSet | None = None) -> score.FellegiSunter
     for c in (cset or compare.dpt_comparisons()).comparisons:
         n = len(c.codes) - 1
         m = [0.0] + [1 / n] * n
-        plain = [lv.code for lv in c.levels if lv.u_plain] if c.u_given is not None else []
+        plain = c.u_plain_codes
         k = n - len(plain)
         u = [0.0] + [0.5 if code in plain else 1 / k for code in c.codes[1:]]
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}

@@ -6,6 +6,7 @@ conditions is refused."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 
@@ -209,3 +210,64 @@ def test_a_held_pair_says_why(make_records) -> None:
     out = compare.compare(recs, pairs, CSET)
     assert NIK.codes[out[NIK.level_column].item()] == "dua_nik"
     assert "kemungkinan satu orang dengan dua NIK" in compare.explain(out, CSET).item()
+
+
+def test_aligned_pairs_carry_the_left_date_digits_and_an_office_day_serial() -> None:
+    # Records: three NIKs of one office (64.08.13) and day (05-05-80, a woman), one of another office.
+    niks = [6408134505800001, 6408134505800002, 6408134505800013, 6474011203850011]
+    recs = pl.DataFrame({"nik_num": pl.Series(niks, dtype=pl.UInt64)}).with_columns(
+        (pl.col("nik_num") // 10**10).alias("nik_wilayah"), (pl.col("nik_num") // 10**4 % 10**6).alias("nik_tanggal6"),
+        (pl.col("nik_num") % 10**4).alias("nik_urut"))
+    # Left: the first NIK each time; right: the other office's NIK, then a NIK of the same office on another
+    # day (6408131203850099), then a row without a NIK.
+    left = recs[[0, 0, 0]]
+    other_day = pl.DataFrame({"nik_num": pl.Series([6408131203850099], dtype=pl.UInt64)}).with_columns(
+        (pl.col("nik_num") // 10**10).alias("nik_wilayah"), (pl.col("nik_num") // 10**4 % 10**6).alias("nik_tanggal6"),
+        (pl.col("nik_num") % 10**4).alias("nik_urut"))
+    right = pl.concat([recs[[3]], other_day, recs[[3]].with_columns(pl.lit(None, pl.UInt64).alias("nik_num"))])
+    seen = set()
+    for seed in range(20):
+        out = compare.align_nik_dates(recs, left, right, np.random.default_rng(seed))
+        # Another office: its region and serial stay, the date digits become the left's.
+        assert out["nik_num"][0] == 6474014505800011 and out["nik_tanggal6"][0] == 450580
+        # The same office: the serial is another NIK's of the left's office and day, never the left's own.
+        serial = out["nik_num"][1] % 10_000
+        assert out["nik_num"][1] // 10_000 == 640813450580 and serial in (2, 13)
+        seen.add(serial)
+        assert out["nik_num"][2] is None                     # no NIK: nothing to align
+    assert seen == {2, 13}
+
+
+def test_u_of_the_nik_is_counted_given_the_date_digits(make_records) -> None:
+    # Two offices, many people born on one day in each: random pairs almost never share a birth date, but
+    # u of the NIK's levels is counted as if they did (aligned) - all but `beda`, counted as the pairs are.
+    rows = []
+    for i in range(60):
+        office = "640813" if i % 2 else "647401"
+        rows.append({"nik": f"{office}4505{80 + i % 5:02d}{i:04d}", "nama": f"NAMA{i}",
+                     "tanggal_lahir": dt.date(1980 + i % 5, 5, 5), "jenis_kelamin": "P"})
+    recs = make_records(rows)
+    u, _ = score.estimate_u(recs, CSET, 20_000, seed=1)
+    nik_u = dict(zip(NIK.codes, u[1], strict=True))
+    plain = [c for c in NIK.codes if c in NIK.u_plain_codes]
+    assert plain == ["beda"]
+    assert sum(v for c, v in nik_u.items() if c not in ("null", "beda")) == pytest.approx(1.0)
+    # Aligned, the date digits always agree: the other offices' NIKs give dua_nik (or wilayah_lain),
+    # the same office's give nomor_urut or salah_urut; never a plain difference of the date.
+    assert nik_u["dua_nik"] + nik_u["wilayah_lain"] > 0.3 and nik_u["nomor_urut"] + nik_u["salah_urut"] > 0.3
+    assert nik_u["beda"] > 0.5            # as the pairs are: their date digits mostly differ
+
+
+def test_a_model_file_with_another_fixed_weight_is_refused() -> None:
+    cset = compare.dpt_comparisons()
+    model = json.loads(even_model(cset).to_json())
+    pola = next(c for c in model["comparisons"] if c["name"] == "pola")
+    next(lv for lv in pola["levels"] if lv["code"] == "kembar")["weight"] = 40.0
+    with pytest.raises(ModelFileError, match=r"comparison 'pola' level 1 \(kembar\): fixed weight 40.0, the "
+                                             r"engine's -40.0"):
+        score.FellegiSunter.from_json(json.dumps(model), "model.json", cset)
+    model = json.loads(even_model(cset).to_json())
+    nik = next(c for c in model["comparisons"] if c["name"] == "nik")
+    next(lv for lv in nik["levels"] if lv["code"] == "beda").pop("u_plain")
+    with pytest.raises(ModelFileError, match="comparison 'nik'"):
+        score.FellegiSunter.from_json(json.dumps(model), "model.json", cset)
