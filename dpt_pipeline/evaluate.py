@@ -15,7 +15,7 @@ file mapping source and source_row to a person id, with an optional `case` colum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -260,6 +260,15 @@ def _num(v: float | int | None, fmt: str = "") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _table(first: str, header: str, figures: dict[str, CaseFigures], cells: Callable[[CaseFigures], str]
+           ) -> list[str]:
+    """A text table of per-case figures: a first column of names as wide as the longest, then `cells`."""
+    if not figures:
+        return []
+    w = max(len(first), *map(len, figures))
+    return [f"{first:<{w}}  {header}", *(f"{c:<{w}}  {cells(f)}" for c, f in figures.items())]
+
+
 def format_report(ev: Evaluation) -> str:
     threshold = ev.threshold
     lines = ["               true pairs  claimed  correct  precision  recall      F1"]
@@ -284,19 +293,12 @@ def format_report(ev: Evaluation) -> str:
         lines.append(f"  to decide (listed, p < {threshold:g}): {rl.to_decide_pairs:,} pairs, "
                      f"{rl.to_decide_per_1000_voters:.2f} per 1,000 voters, {share(rl.to_decide_true_share)}")
     dup = {c: f for c, f in ev.by_case.items() if f.true_pairs}
-    if dup:
-        w = max(len("case"), *map(len, dup))
-        lines.append(f"{'case':<{w}}  true pairs  candidates  listed  claimed  recall  listed share")
-        for c, f in dup.items():
-            lines.append(f"{c:<{w}}  {f.true_pairs:>10}  {_num(f.candidates):>10}  {f.listed:>6}  {f.claimed:>7}  "
-                         f"{_num(f.recall, '.4f'):>6}  {_num(f.listed_share, '.4f'):>12}")
+    lines += _table("case", "true pairs  candidates  listed  claimed  recall  listed share", dup, lambda f: (
+        f"{f.true_pairs:>10}  {_num(f.candidates):>10}  {f.listed:>6}  {f.claimed:>7}  {_num(f.recall, '.4f'):>6}  "
+        f"{_num(f.listed_share, '.4f'):>12}"))
     hard = {c: f for c, f in ev.by_case.items() if f.hard_negative}
-    if hard:
-        w = max(len("hard negative"), *map(len, hard))
-        lines.append(f"{'hard negative':<{w}}  pairs of two persons: candidates  listed  claimed")
-        for c, f in hard.items():
-            lines.append(f"{c:<{w}}  {_num(f.wrong_candidates):>32}  {_num(f.wrong_listed):>6}  "
-                         f"{_num(f.wrong_claimed):>7}")
+    lines += _table("hard negative", "pairs of two persons: candidates  listed  claimed", hard, lambda f: (
+        f"{_num(f.wrong_candidates):>32}  {_num(f.wrong_listed):>6}  {_num(f.wrong_claimed):>7}"))
     lines.append("hard negatives claimed as one person (listed for review): " + ", ".join(
         f"{k} {v} ({ev.hard_negative_pairs.get(k, 0)})" for k, v in ev.hard_negatives_claimed.items()))
     for name, f in ev.by_area.items():
