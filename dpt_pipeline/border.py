@@ -10,6 +10,7 @@ import polars as pl
 
 from dpt_pipeline.config import BorderArea, BorderSide
 from dpt_pipeline.publish import write_csv_for_excel
+from dpt_pipeline.thresholds import CLAIM
 
 BOTH = "terdaftar di dua sisi"
 UNSURE = "belum pasti (perlu diperiksa)"
@@ -35,7 +36,7 @@ def legal_side(areas: list[BorderArea]) -> pl.Expr:
 
 
 def border_report(voters: pl.DataFrame, pairs: pl.DataFrame, areas: list[BorderArea],
-                  threshold: float = 0.5) -> pl.DataFrame:
+                  threshold: float = CLAIM) -> pl.DataFrame:
     """One row per resident of each area; `pairs` holds voter_id_l, voter_id_r, match_probability."""
     out = []
     both_ways = pl.concat([

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from dpt_pipeline import __version__
 from dpt_pipeline.errors import DptError
+from dpt_pipeline.thresholds import CLAIM
 
 if TYPE_CHECKING:
     from dpt_pipeline.review import ImportReport
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("evaluate", help="score the published duplicates against a truth file",
                         description="Precision, recall and F1 of the published duplicate pairs (probability "
-                                    ">= 0.5) and groups against a truth file with columns source, source_row, "
+                                    f">= {CLAIM}) and groups against a truth file with columns source, source_row, "
                                     "person_id (and case), such as the one `dpt sample` writes; the share of "
                                     "true pairs listed for review, blocking recall and candidate pairs per "
                                     "record (from the run's cache in <output>/cache), the review load, and "
@@ -220,7 +221,7 @@ def _print_run(result: object, quiet: bool) -> None:
     link = result.linkage
     if link:
         print(f"duplicates: {link['candidate_pairs']} candidate pairs compared, {link['listed_pairs']} listed for "
-              f"review (>= review threshold), {link['claimed_pairs']} claimed as one person (>= 0.5) in "
+              f"review (>= review threshold), {link['claimed_pairs']} claimed as one person (>= {CLAIM}) in "
               f"{link['groups']} groups; {link['nik_conflicts']} NIKs shared by two people (nik_conflicts)")
         rows = link.get("review_summary", [])
         if rows:

@@ -17,6 +17,7 @@ import polars as pl
 
 from dpt_pipeline import decisions
 from dpt_pipeline.decisions import KeepRule, default_keep_rules, rule_columns
+from dpt_pipeline.thresholds import CLAIM
 
 __all__ = ["GROUP_SCHEMA", "KeepRule", "cluster", "components", "default_keep_rules"]
 
@@ -76,7 +77,7 @@ def _split_chains(members: pl.DataFrame, edges: pl.DataFrame, score_fn: Callable
 
 
 def cluster(pairs: pl.DataFrame, records: pl.DataFrame, score_fn: Callable[[pl.DataFrame], pl.DataFrame], *,
-            threshold: float = 0.5, differ_below: float = 0.05, keep_rules: list[KeepRule] | None = None,
+            threshold: float = CLAIM, differ_below: float = 0.05, keep_rules: list[KeepRule] | None = None,
             same: pl.DataFrame | None = None, different: pl.DataFrame | None = None) -> pl.DataFrame:
     """duplicate_groups (GROUP_SCHEMA) from scored pairs (rid_l, rid_r, match_probability).
 

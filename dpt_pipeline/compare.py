@@ -21,6 +21,7 @@ import polars as pl
 from rapidfuzz import distance, fuzz, process
 
 from dpt_pipeline.block import pair_key, split_pair_key
+from dpt_pipeline.thresholds import HELD_AT
 
 NULL = 0
 
@@ -154,10 +155,6 @@ class Comparison:
         return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
 
 
-# A held pair's probability is kept at most at this: below the claim (0.5, pipeline.MATCH_THRESHOLD), and
-# not below the highest review threshold a config may set (config.REVIEW_THRESHOLD), so a held pair that
-# scores that high is always listed for a person to decide.
-HELD_AT = 0.49
 
 
 @dataclass(frozen=True)

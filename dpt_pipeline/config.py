@@ -19,6 +19,7 @@ from typing import Any
 from dpt_pipeline.errors import ConfigError
 from dpt_pipeline.files import read_regular
 from dpt_pipeline.schema import CANONICAL_FIELDS, REGION_FIELDS
+from dpt_pipeline.thresholds import HELD_AT
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ REFERENCE_DATES = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
 # Pairs at or above 0.5 are the pipeline's claim of one person: listing only from there would hide the
 # pairs it doubts, and 0 would list every candidate pair. Held pairs (two NIKs) stand at 0.49 at most:
 # the threshold may not pass them.
-REVIEW_THRESHOLD = (0.0, 0.49)
+REVIEW_THRESHOLD = (0.0, HELD_AT)
 
 
 def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, review: ReviewConfig,

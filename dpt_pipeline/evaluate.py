@@ -25,6 +25,7 @@ import polars as pl
 from dpt_pipeline.config import BorderArea
 from dpt_pipeline.errors import InputError
 from dpt_pipeline.incremental import IDS_FILE, PAIRS_FILE
+from dpt_pipeline.thresholds import CLAIM
 
 HARD_NEGATIVES = ("kembar", "ayah_anak", "nik_salinan", "nama_umum")
 # Cases of a row that is a person's first (or only) registration: a pair takes the case of its other row.
@@ -87,7 +88,7 @@ class Evaluation:
     blocking_note: str | None = "no cache"   # why blocking figures are unknown, None when known
     review_load: ReviewLoad | None = None
     by_case: dict[str, CaseFigures] = field(default_factory=dict)
-    threshold: float = 0.5               # claimed: match_probability >= threshold
+    threshold: float = CLAIM             # claimed: match_probability >= threshold
     # per configured border area: the true pairs with one record on each of two of its sides
     by_area: dict[str, CaseFigures] = field(default_factory=dict)
 
@@ -141,7 +142,7 @@ def read_candidates(cache_dir: Path | None, voter_ids: pl.Series) -> tuple[pl.Da
     return pairs, None
 
 
-def evaluate(database: Path, truth_path: Path, threshold: float = 0.5, cache_dir: Path | None = None,
+def evaluate(database: Path, truth_path: Path, threshold: float = CLAIM, cache_dir: Path | None = None,
              border_areas: Sequence[BorderArea] = ()) -> Evaluation:
     """The published duplicates in `database` against the truth file; blocking figures from the incremental
     cache in `cache_dir` (`<output>/cache`), unknown when it is None or missing; figures for the true pairs
@@ -307,7 +308,7 @@ def format_report(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def evaluate_decisions(database: Path, threshold: float = 0.5) -> Scores:
+def evaluate_decisions(database: Path, threshold: float = CLAIM) -> Scores:
     """The pipeline's claims (pairs >= threshold) against reviewers' latest decisions: SAMA pairs are true
     pairs, BEDA pairs are not; RAGU and undecided pairs are left out."""
     from dpt_pipeline import decisions, review

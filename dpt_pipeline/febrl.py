@@ -37,6 +37,7 @@ from dpt_pipeline.compare import (
 from dpt_pipeline.errors import ConfigError, InputError
 from dpt_pipeline.score import TrainingSession, fit, score
 from dpt_pipeline.standardize import phonetic_key_expr
+from dpt_pipeline.thresholds import CLAIM
 
 FebrlName = Literal["febrl3", "febrl4"]
 
@@ -296,7 +297,7 @@ def _metrics(claimed: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | in
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = 0.5, random_pairs: int = 300_000
+def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = CLAIM, random_pairs: int = 300_000
               ) -> dict[str, Any]:
     """Link one FEBRL data set with the engine and measure it against the shipped true links.
 

@@ -34,6 +34,7 @@ from dpt_pipeline.errors import DptError, InputError, PublishStopped, environmen
 from dpt_pipeline.hashing import md5_hex, sha256_file
 from dpt_pipeline.publish import publish, read_previous, replace_table, replace_tables, source_counts, write_private
 from dpt_pipeline.regions import RegionTable
+from dpt_pipeline.thresholds import CLAIM
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
 TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "struck_voters")
 SHRINK_MIN_VOTERS = 10   # a list of a handful of voters may lose a few without stopping the run
-MATCH_THRESHOLD = 0.5  # the contract: at or above, the pipeline claims both rows are one person
+MATCH_THRESHOLD = CLAIM  # the contract: at or above, the pipeline claims both rows are one person
 
 
 @dataclass

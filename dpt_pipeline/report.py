@@ -41,10 +41,10 @@ from matplotlib.figure import Figure
 
 from dpt_pipeline import border
 from dpt_pipeline.publish import write_private
+from dpt_pipeline.thresholds import CLAIM
 
 log = logging.getLogger(__name__)
 
-CLAIM = 0.5                 # match_probability at or above: the pipeline's claim of one person
 CHART_WIDTH = 7.0           # inches
 CHART_HEIGHT = 3.0          # inches, the least; grows with the number of bars
 CHART_MAX_HEIGHT = 8.0
