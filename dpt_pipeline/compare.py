@@ -155,8 +155,6 @@ class Comparison:
         return expr.otherwise(pl.lit(len(self.levels), dtype=pl.Int8)).alias(self.level_column)
 
 
-
-
 @dataclass(frozen=True)
 class Hold:
     """Pairs the pipeline never claims, whatever their weight: where `condition` (over the level columns)
@@ -369,12 +367,9 @@ def align_nik_dates(records: pl.DataFrame, left: pl.DataFrame, right: pl.DataFra
     other = niks[np.minimum(member, len(niks) - 1)] if len(niks) else np.zeros(len(nik_l), np.int64)
     serial = np.where(draw, other % 10_000, serial_r)
     aligned = region_r * 10**10 + date_l * 10_000 + serial
-    return right.with_columns(
-        pl.Series("nik_num", np.where(both, aligned, nik_r).astype(np.uint64)).set(~pl.Series(both), None),
-        pl.Series("nik_tanggal6", np.where(both, date_l, right["nik_tanggal6"].fill_null(0).to_numpy())
-                  .astype(np.uint64)).set(right["nik_tanggal6"].is_null() & ~pl.Series(both), None),
-        pl.Series("nik_urut", np.where(both, serial, right["nik_urut"].fill_null(0).to_numpy())
-                  .astype(np.uint64)).set(right["nik_urut"].is_null() & ~pl.Series(both), None))
+    replaced = {"nik_num": aligned, "nik_tanggal6": date_l, "nik_urut": serial}
+    return right.with_columns(pl.when(pl.Series(both)).then(pl.Series(v.astype(np.uint64)))
+                              .otherwise(pl.col(name)).alias(name) for name, v in replaced.items())
 
 
 def _same_date_parts() -> dict[str, pl.Expr]:
@@ -578,11 +573,11 @@ def dpt_comparisons() -> ComparisonSet:
     # The prior's deterministic rule: Bawaslu's method (one NIK, one name, one birth date), whose recall
     # is stated in [linkage] prior_recall.
     bawaslu = (at(nik, "sama") & at(nama, "sama", "spasi_urutan") & at(tanggal, "sama", "sama_placeholder"))
+    twins_or_double = Hold("kembar_atau_ganda", "mungkin anak kembar: diperiksa petugas, tidak diklaim otomatis",
+                           at(pola, "kembar_mungkin"))
     # Two valid NIKs that are not a slip of each other: Dukcapil holds two people, or one person registered
     # twice. Name, birth date, place and sex are four elements, and four alone are no proof (Kemendagri):
     # a person decides, unless the family card or the address and RT agree as well.
-    twins_or_double = Hold("kembar_atau_ganda", "mungkin anak kembar: diperiksa petugas, tidak diklaim otomatis",
-                           at(pola, "kembar_mungkin"))
     two_niks = Hold("dua_nik", "kemungkinan satu orang dengan dua NIK: diperiksa petugas, tidak diklaim otomatis",
                     at(nik, "wilayah_lain", "nomor_urut", "dua_nik") & ~at(keluarga, "satu_kk", "alamat_rt"))
     # Every condition above tests strings for equality or null only: they may be coded (`_Coded`).

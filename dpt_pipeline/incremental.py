@@ -78,7 +78,7 @@ def signature(config: Config, cset: compare.ComparisonSet) -> str:
     linkage = {k: str(v) for k, v in dataclasses.asdict(config.linkage).items() if k != "border_areas"}
     # Ingest settings and the region table decide fields the comparisons read (kode_desa, the NIK's date).
     ingest_settings = {k: str(v) for k, v in dataclasses.asdict(config.ingest).items()}
-    regions = hashlib.sha256(config.ingest.regions.read_bytes()).hexdigest()
+    regions = sha256_file(config.ingest.regions)
     sources = [{k: str(v) for k, v in dataclasses.asdict(src).items() if k != "path"} for src in config.sources]
     code = {m.__name__: sha256_file(Path(m.__file__)) for m in _LEVEL_CODE if m.__file__}
     # The libraries that compute similarities and print the conditions.

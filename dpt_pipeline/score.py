@@ -375,7 +375,7 @@ def estimate_u(records: pl.DataFrame, cset: ComparisonSet, n_pairs: int, seed: i
     for k, c in enumerate(cset.comparisons):
         u = _shares(levels[:, k], len(c.codes))
         if c.u_given is not None:
-            plain = np.array([False, *(lv.code in c.u_plain_codes for lv in c.levels)])
+            plain = np.isin(c.codes, c.u_plain_codes)
             # Its own random stream, apart from the one that drew the pairs.
             aligned = _shares(_aligned_levels(records, pairs, c, np.random.default_rng([seed, 1])), len(c.codes),
                               ~plain)
@@ -570,12 +570,12 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     if cset.prior_rule is not None and prior_recall is not None:
         ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if len(levels) else 0
         prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
-    if ruled >= MIN_RULE_PAIRS:
-        share = ruled / prior_recall / possible  # type: ignore[operator]
-    else:
-        if cset.prior_rule is not None and prior_recall is not None:
+        if ruled < MIN_RULE_PAIRS:
             log.warning("the prior's rule found %d pairs (fewer than %d): the prior is EM's share of matches "
                         "among the candidates instead", ruled, MIN_RULE_PAIRS)
+    if prior_recall is not None and ruled >= MIN_RULE_PAIRS:
+        share = ruled / prior_recall / possible
+    else:
         prior["from_em"] = 1.0
         share = em_share
     lam_all = min(max(share, 1e-15), 1 - 1e-9)
