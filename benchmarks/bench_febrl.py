@@ -16,7 +16,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from dpt_pipeline.febrl import REFERENCE_F1, run_febrl
+from dpt_pipeline.linkage.febrl import REFERENCE_F1, run_febrl
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"

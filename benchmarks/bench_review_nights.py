@@ -24,8 +24,9 @@ import duckdb
 import polars as pl
 from common import OUT, config, generate
 
-from dpt_pipeline import decisions, pipeline
+from dpt_pipeline import pipeline
 from dpt_pipeline.config import Config, load_config
+from dpt_pipeline.core import decisions
 from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
 
 

@@ -24,7 +24,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from dpt_pipeline import ingest
     from dpt_pipeline.config import SourceConfig
-    from dpt_pipeline.regions import RegionTable
+    from dpt_pipeline.ingest.regions import RegionTable
     regions = RegionTable.load(Path(sys.argv[2]))
     t = time.perf_counter()
     v, r, s = ingest.ingest_source(SourceConfig(name="stray", path=Path(sys.argv[1])), regions,

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dpt_pipeline import __version__
+from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import DptError
-from dpt_pipeline.thresholds import CLAIM
 
 if TYPE_CHECKING:
-    from dpt_pipeline.review import ImportReport
+    from dpt_pipeline.review.exchange import ImportReport
 
 EXIT_CODES = """exit codes:
   0  success
@@ -256,7 +256,7 @@ def _print_run(result: object, quiet: bool) -> None:
 def _print_status(out: Path, n: int) -> None:
     import json
 
-    from dpt_pipeline import runs
+    from dpt_pipeline.io import runs
 
     h = runs.history(out).tail(n)
     print(f"output folder {out}: " + ("a run is active now" if runs.is_locked(out) else "no run active"))
@@ -335,7 +335,7 @@ def _main(args: argparse.Namespace) -> int:
                 if args.json:
                     args.json.write_text(json.dumps(s.__dict__, indent=2) + "\n")
             else:
-                from dpt_pipeline.incremental import CACHE_DIR
+                from dpt_pipeline.linkage.incremental import CACHE_DIR
 
                 ev = evaluate(config.output.database_path, args.truth, cache_dir=config.output.dir / CACHE_DIR,
                               border_areas=config.linkage.border_areas)
@@ -365,8 +365,8 @@ def _main(args: argparse.Namespace) -> int:
             import polars as pl
 
             from dpt_pipeline.config import load_config
-            from dpt_pipeline.publish import write_csv_for_excel
-            from dpt_pipeline.query import query
+            from dpt_pipeline.io.spreadsheet import write_csv_for_excel
+            from dpt_pipeline.outputs.query import query
 
             rows = query(load_config(args.config).output.database_path, args.sql)
             if args.csv:
@@ -380,7 +380,7 @@ def _main(args: argparse.Namespace) -> int:
                 if rows.height > 200:
                     print(f"... {rows.height} rows; use --csv FILE for all of them")
         elif args.command == "sample":
-            from dpt_pipeline import sample
+            from dpt_pipeline import synth as sample
 
             info = sample.generate(args.out, args.voters, args.seed)
             if not args.quiet:

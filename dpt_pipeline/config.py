@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dpt_pipeline.core.schema import CANONICAL_FIELDS, REGION_FIELDS
+from dpt_pipeline.core.thresholds import HELD_AT
 from dpt_pipeline.errors import ConfigError
-from dpt_pipeline.files import read_regular
-from dpt_pipeline.schema import CANONICAL_FIELDS, REGION_FIELDS
-from dpt_pipeline.thresholds import HELD_AT
+from dpt_pipeline.io.files import read_regular
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ import duckdb
 import polars as pl
 
 from dpt_pipeline.config import BorderArea
+from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.incremental import IDS_FILE, PAIRS_FILE
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.linkage.incremental import IDS_FILE, PAIRS_FILE
 
 HARD_NEGATIVES = ("kembar", "ayah_anak", "nik_salinan", "nama_umum")
 # Cases of a row that is a person's first (or only) registration: a pair takes the case of its other row.
@@ -311,7 +311,8 @@ def format_report(ev: Evaluation) -> str:
 def evaluate_decisions(database: Path, threshold: float = CLAIM) -> Scores:
     """The pipeline's claims (pairs >= threshold) against reviewers' latest decisions: SAMA pairs are true
     pairs, BEDA pairs are not; RAGU and undecided pairs are left out."""
-    from dpt_pipeline import decisions, review
+    from dpt_pipeline.core import decisions
+    from dpt_pipeline.review import exchange as review
 
     with duckdb.connect(str(database), read_only=True) as con:
         pairs = con.sql("SELECT pair_id, match_probability FROM duplicate_pairs").pl()
@@ -336,7 +337,7 @@ def simulated_reviewer(files: list[Path], truth_path: Path, out_dir: Path, *, sh
     `out_dir` as Excel in Indonesian settings would (`;`, UTF-8 with BOM). Returns the files written."""
     import numpy as np
 
-    from dpt_pipeline.publish import write_csv_for_excel
+    from dpt_pipeline.io.spreadsheet import write_csv_for_excel
 
     truth = read_truth(truth_path).select("source", "source_row", "person_id")
     rng = np.random.default_rng(seed)

@@ -14,27 +14,24 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import (
-    __version__,
-    block,
-    border,
-    cluster,
-    compare,
-    decisions,
-    incremental,
-    ingest,
-    review,
-    runs,
-    score,
-    standardize,
-    tps,
-)
+from dpt_pipeline import __version__, ingest, tps
 from dpt_pipeline.config import Config
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import DptError, InputError, PublishStopped, environment_error
-from dpt_pipeline.hashing import md5_hex, sha256_file
-from dpt_pipeline.publish import publish, read_previous, replace_table, replace_tables, source_counts, write_private
-from dpt_pipeline.regions import RegionTable
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.ingest.regions import RegionTable
+from dpt_pipeline.io import runs
+from dpt_pipeline.io.database import read_previous, replace_table, source_counts
+from dpt_pipeline.io.files import write_private
+from dpt_pipeline.io.hashing import md5_hex, sha256_file
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import clustering as cluster
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import incremental, standardize
+from dpt_pipeline.linkage import model as score
+from dpt_pipeline.outputs import border
+from dpt_pipeline.outputs.publish import publish, replace_tables
+from dpt_pipeline.review import exchange as review
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +176,7 @@ def _finish(config: Config, record: runs.Run, work: Path, tables: dict[str, pl.D
     }
     summary_name = "tps_summary.json" if replace else "run_summary.json"
     write_private(work / summary_name, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    from dpt_pipeline import report
+    from dpt_pipeline.outputs import report
 
     report.write_report(db, work / "report.html")
     _commit(config, work, record.run_id)
@@ -299,7 +296,7 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         "p95_distance_m": result.assignments["distance_m"].quantile(0.95, "linear"),
     }
     if config.tps.maps:
-        from dpt_pipeline import maps
+        from dpt_pipeline.outputs import maps
 
         t = time.perf_counter()
         maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters)

@@ -9,7 +9,7 @@ import pytest
 
 from dpt_pipeline.config import SourceConfig
 from dpt_pipeline.ingest import SourceSummary, ingest_source
-from dpt_pipeline.regions import RegionTable
+from dpt_pipeline.ingest.regions import RegionTable
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DATE = dt.date(2026, 12, 9)

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dpt_pipeline import cli, runs
+from dpt_pipeline import cli
+from dpt_pipeline.io import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
@@ -181,7 +182,7 @@ def test_a_read_only_output_folder_is_named_and_the_outputs_kept(tmp_path: Path,
 def test_a_write_refused_mid_run_is_named_wherever_the_disk_fills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The same without root: the database write fails as a full disk makes it fail."""
-    from dpt_pipeline import publish
+    from dpt_pipeline.outputs import publish
 
     cfg, out = _published(tmp_path, tmp_path / "out")
     before = (out / "dpt.duckdb").read_bytes()

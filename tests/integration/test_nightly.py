@@ -16,8 +16,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from dpt_pipeline import cli, runs
-from dpt_pipeline.publish import FILE_MODE
+from dpt_pipeline import cli
+from dpt_pipeline.io import runs
+from dpt_pipeline.io.files import FILE_MODE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
@@ -69,7 +70,7 @@ def test_wait_waits_for_the_active_run(first_run: tuple[Path, Path], tmp_path: P
     script = f"""
 import time
 from pathlib import Path
-from dpt_pipeline import runs
+from dpt_pipeline.io import runs
 with runs.lock(Path({str(out)!r}), "test"):
     print("held", flush=True)
     time.sleep(3)

@@ -14,9 +14,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from dpt_pipeline import cli, decisions, pipeline, review
+from dpt_pipeline import cli, pipeline
 from dpt_pipeline.config import Config, load_config
+from dpt_pipeline.core import decisions
 from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
+from dpt_pipeline.review import exchange as review
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = ROOT / "sample_data" / "truth.csv"
@@ -254,7 +256,7 @@ def test_learning_is_adopted_only_when_the_held_out_f1_does_not_fall(tmp_path: P
     # When what it learns makes the held-out fifth worse (here: a model that claims nothing), it is not adopted.
     import dataclasses
 
-    from dpt_pipeline import score
+    from dpt_pipeline.linkage import model as score
 
     monkeypatch.setattr(score, "with_decisions", lambda m, *a, **k: dataclasses.replace(m, lambda_=1e-30))
     bad = pipeline.run(cfg).linkage["learning_from_decisions"]

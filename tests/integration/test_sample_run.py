@@ -11,7 +11,7 @@ import pytest
 
 from dpt_pipeline import pipeline
 from dpt_pipeline.config import OutputConfig, load_config
-from dpt_pipeline.schema import REJECT_SCHEMA, VOTER_SCHEMA
+from dpt_pipeline.core.schema import REJECT_SCHEMA, VOTER_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"

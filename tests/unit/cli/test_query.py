@@ -16,7 +16,7 @@ import pytest
 
 from dpt_pipeline.cli import main
 from dpt_pipeline.errors import ConfigError, DatabaseError, InputError
-from dpt_pipeline.query import connect_read_only, query
+from dpt_pipeline.outputs.query import connect_read_only, query
 
 ROOT = Path(__file__).resolve().parents[3]
 

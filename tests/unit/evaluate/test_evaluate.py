@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from dpt_pipeline.evaluate import HARD_NEGATIVES, evaluate, format_report
-from dpt_pipeline.incremental import IDS_FILE, PAIRS_FILE
+from dpt_pipeline.linkage.incremental import IDS_FILE, PAIRS_FILE
 
 # voter -> (person, case); v17 is in the database but not in the truth file
 PEOPLE = {

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dpt_pipeline.block import candidate_pairs
-from dpt_pipeline.compare import compare
-from dpt_pipeline.febrl import febrl_comparisons, febrl_passes, load_febrl, prepare_febrl, run_febrl
+from dpt_pipeline.linkage.blocking import candidate_pairs
+from dpt_pipeline.linkage.comparisons import compare
+from dpt_pipeline.linkage.febrl import febrl_comparisons, febrl_passes, load_febrl, prepare_febrl, run_febrl
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_levels(left: Side, right: Side, comparison: str, code: str) -> None:
 def test_large_slim_compare_keeps_strings_for_febrl(febrl3_records: pl.DataFrame, monkeypatch) -> None:
     """FEBRL's date comparison slices the date string, so its comparison set does not allow coded strings:
     a slim compare of a large pair set must give the levels of the plain pair frame."""
-    import dpt_pipeline.compare as compare_module
+    import dpt_pipeline.linkage.comparisons as compare_module
 
     cset = febrl_comparisons()
     assert not cset.code_strings

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dpt_pipeline import score, tps
+from dpt_pipeline import tps
 from dpt_pipeline.config import load_config
 from dpt_pipeline.errors import InputError, StorageError
-from dpt_pipeline.files import read_regular
-from dpt_pipeline.regions import RegionTable
+from dpt_pipeline.ingest.regions import RegionTable
+from dpt_pipeline.io.files import read_regular
+from dpt_pipeline.linkage import model as score
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +72,7 @@ def test_a_review_file_that_is_a_fifo_is_refused_before_anything_is_read(tmp_pat
 
     import polars as pl
 
-    from dpt_pipeline import review
+    from dpt_pipeline.review import exchange as review
 
     fifo = _kinds(tmp_path)["FIFO"]
     empty = pl.DataFrame()

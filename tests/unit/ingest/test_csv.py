@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpt_pipeline.schema import REJECT_EMPTY_ROW, REJECT_NO_NAME, REJECT_TOO_FEW, REJECT_TOO_MANY
+from dpt_pipeline.core.schema import REJECT_EMPTY_ROW, REJECT_NO_NAME, REJECT_TOO_FEW, REJECT_TOO_MANY
 
 HEADER = ["NIK", "NAMA", "TGL LAHIR", "JK", "ALAMAT"]
 ROWS = [
@@ -124,7 +124,7 @@ def test_every_row_becomes_a_voter_or_a_reject(ingest_file, rows) -> None:
 
 
 def test_binary_garbage_is_unreadable(ingest_file) -> None:
-    from dpt_pipeline.schema import REJECT_UNREADABLE
+    from dpt_pipeline.core.schema import REJECT_UNREADABLE
 
     content = b"NAMA;NIK\nANI;6408134505800001\n\x00\x00\x17PK;\x00\nINA;6408134505800002\n"
     voters, rejects, _ = ingest_file(content)

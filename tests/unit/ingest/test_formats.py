@@ -10,8 +10,8 @@ import openpyxl
 import polars as pl
 import pytest
 
+from dpt_pipeline.core.schema import REJECT_EMPTY_ROW, REJECT_NO_NAME
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.schema import REJECT_EMPTY_ROW, REJECT_NO_NAME
 
 
 def _xlsx(rows: list[list[object]], sheet: str = "DPT") -> bytes:

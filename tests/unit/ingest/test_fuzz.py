@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dpt_pipeline.config import SourceConfig
+from dpt_pipeline.core.schema import HEADER_ALIASES
 from dpt_pipeline.errors import InputError, StorageError
 from dpt_pipeline.ingest import SourceSummary, ingest_source
-from dpt_pipeline.regions import RegionTable
-from dpt_pipeline.schema import HEADER_ALIASES
+from dpt_pipeline.ingest.regions import RegionTable
 
 REFERENCE = dt.date(2026, 12, 9)
 FUZZ = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

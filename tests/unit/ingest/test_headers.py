@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dpt_pipeline.core.schema import HEADER_ALIASES
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.schema import HEADER_ALIASES
 
 ROW = {
     "nkk": "6408130101200001", "nik": "6408134505800001", "nama": "SITI AMINAH", "tempat_lahir": "SANGATTA",

@@ -17,16 +17,16 @@ import polars as pl
 import pytest
 
 from dpt_pipeline.config import SourceConfig
-from dpt_pipeline.errors import InputError, StorageError
-from dpt_pipeline.ingest import ingest_source
-from dpt_pipeline.regions import RegionTable
-from dpt_pipeline.schema import (
+from dpt_pipeline.core.schema import (
     REJECT_EMPTY_ROW,
     REJECT_HEADER_AGAIN,
     REJECT_NO_NAME,
     REJECT_REASONS,
     REJECT_TOO_MANY,
 )
+from dpt_pipeline.errors import InputError, StorageError
+from dpt_pipeline.ingest import ingest_source
+from dpt_pipeline.ingest.regions import RegionTable
 
 REFERENCE = dt.date(2026, 12, 9)
 NIKS = [f"640813450580{i:04d}" for i in range(1, 31)]
@@ -415,7 +415,7 @@ def test_a_read_the_system_refuses_is_a_storage_error(tmp_path, regions, monkeyp
 
     def refuse(*_: object) -> int:
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr("dpt_pipeline.files.os.open", refuse)
+    monkeypatch.setattr("dpt_pipeline.io.files.os.open", refuse)
     with pytest.raises(StorageError, match="locked.csv: cannot be read: Permission denied"):
         _ingest_path(p, regions)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from dpt_pipeline import nik as nikmod
+from dpt_pipeline.ingest import nik as nikmod
 
 
 def _one(ingest_file, header: str, row: str, **opts) -> dict:

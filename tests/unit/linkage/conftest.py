@@ -6,8 +6,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from dpt_pipeline import block, compare, standardize
-from dpt_pipeline.schema import VOTER_SCHEMA
+from dpt_pipeline.core.schema import VOTER_SCHEMA
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import standardize
 
 BASE: dict[str, Any] = {
     "source": "kutim", "nkk": None, "nik": None, "nama": "BUDI SANTOSO", "tempat_lahir": "SANGATTA",

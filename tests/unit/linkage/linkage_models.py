@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dpt_pipeline import compare, score
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import model as score
 
 
 def even_model(cset: compare.ComparisonSet | None = None) -> score.FellegiSunter:

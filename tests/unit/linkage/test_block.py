@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from dpt_pipeline import block
+from dpt_pipeline.linkage import blocking as block
 
 
 def _pairs(make_records, rows, passes=None):

@@ -16,7 +16,9 @@ import polars as pl
 import pytest
 from linkage_models import even_model
 
-from dpt_pipeline import block, compare, incremental
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import incremental
 
 CSET = compare.dpt_comparisons()
 SIG = "a" * 64
@@ -289,9 +291,9 @@ def test_the_cache_key_changes_with_a_level_condition() -> None:
 
 
 @pytest.mark.parametrize(("module", "name", "value"), [
-    ("standardize", "OLD_SPELLING", (("OE", "U"),)),
-    ("standardize", "PLACEHOLDER_DATES", ((1, 7),)),
-    ("block", "COMMON_NAME_TOKENS", ("SITI",)),
+    ("linkage.standardize", "OLD_SPELLING", (("OE", "U"),)),
+    ("linkage.standardize", "PLACEHOLDER_DATES", ((1, 7),)),
+    ("linkage.blocking", "COMMON_NAME_TOKENS", ("SITI",)),
 ])
 def test_the_cache_key_changes_with_a_standardisation_table(monkeypatch: pytest.MonkeyPatch, module: str,
                                                            name: str, value: object) -> None:
@@ -304,7 +306,7 @@ def test_the_cache_key_changes_with_a_standardisation_table(monkeypatch: pytest.
 
 def test_the_cache_key_changes_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
     base = _signature()
-    monkeypatch.setattr(incremental, "sha256_file", lambda path: "other" if path.name == "compare.py" else "same")
+    monkeypatch.setattr(incremental, "sha256_file", lambda path: "other" if path.name == "blocking.py" else "same")
     changed = _signature()
     monkeypatch.setattr(incremental, "sha256_file", lambda path: "same")
     assert changed != _signature() != base

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from linkage_models import even_model
 
-from dpt_pipeline import compare, score
 from dpt_pipeline.errors import ConfigError, StorageError
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import model as score
 
 CSET = compare.dpt_comparisons()
 
@@ -202,7 +203,7 @@ def test_score_refuses_a_damaged_model(make_records) -> None:
     """The claim every pair made today by a NaN model: score checks the model before it scores."""
     import polars as pl
 
-    from dpt_pipeline import block
+    from dpt_pipeline.linkage import blocking as block
 
     recs = make_records([{"nik": "6408134505800001"}, {"nik": "6408134505800001"}])
     pairs = compare.compare(recs, pl.DataFrame({"rid_l": [0], "rid_r": [1]}, schema=block.PAIR_SCHEMA), CSET)

@@ -17,9 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from linkage_models import even_model
 
-from dpt_pipeline import block, compare, score
-from dpt_pipeline.score import ModelFileError
-from dpt_pipeline.thresholds import CLAIM, HELD_AT
+from dpt_pipeline.core.thresholds import CLAIM, HELD_AT
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import model as score
+from dpt_pipeline.linkage.model import ModelFileError
 
 # EM recovers m and the prior within this (absolute) on 200,000 pairs of a three-comparison mixture.
 TOLERANCE = 0.01

@@ -8,7 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dpt_pipeline import block, cluster, compare, score, standardize
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import clustering as cluster
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import model as score
+from dpt_pipeline.linkage import standardize
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -124,8 +128,8 @@ def test_twins_in_the_sample_are_never_one_person(fitted) -> None:
 
 
 def test_border_report(fitted) -> None:
-    from dpt_pipeline import border
     from dpt_pipeline.config import BorderArea, BorderSide
+    from dpt_pipeline.outputs import border
 
     area = BorderArea("Sidrap", [BorderSide("64.08.13.2006", 19, 25), BorderSide("64.74.01.1004", 19, 25)], "64.08")
     voters = pl.DataFrame({"voter_id": ["k1", "k2", "b1", "x"], "source": ["kutim", "kutim", "bontang", "kutim"],

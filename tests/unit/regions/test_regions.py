@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dpt_pipeline import regions as R
+from dpt_pipeline.ingest import regions as R
 
 CASES = [
     # (kabupaten, kecamatan, desa) -> (kode_desa, status), description

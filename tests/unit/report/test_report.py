@@ -21,8 +21,8 @@ import pytest
 
 from dpt_pipeline import pipeline
 from dpt_pipeline.config import OutputConfig, load_config
-from dpt_pipeline.publish import FILE_MODE
-from dpt_pipeline.report import write_report
+from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.outputs.report import write_report
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADINGS = ("Laporan proses DPT", "Informasi proses", "Jumlah per tahap", "Penolakan per alasan",

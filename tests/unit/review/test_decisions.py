@@ -16,8 +16,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpt_pipeline import cluster, decisions
-from dpt_pipeline.decisions import BEDA, KONFLIK, RAGU, SAMA
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.decisions import BEDA, KONFLIK, RAGU, SAMA
+from dpt_pipeline.linkage import clustering as cluster
 
 T0 = dt.datetime(2026, 11, 1)
 RULES = [decisions.KeepRule(pl.col("a"), "a"), decisions.KeepRule(pl.col("b"), "b")]

@@ -15,10 +15,12 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dpt_pipeline import decisions, review, review_sheet
+from dpt_pipeline.core import decisions
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.hashing import sha256_file
-from dpt_pipeline.publish import neutralise_formulas
+from dpt_pipeline.io.hashing import sha256_file
+from dpt_pipeline.io.spreadsheet import neutralise_formulas
+from dpt_pipeline.review import exchange as review
+from dpt_pipeline.review import sheet as review_sheet
 
 WHEN = dt.datetime(2026, 11, 28, 1, 0)
 EXPORTED = dt.datetime(2026, 11, 27, 1, 0)

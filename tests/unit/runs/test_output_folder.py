@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dpt_pipeline import runs
 from dpt_pipeline.errors import ConfigError
+from dpt_pipeline.io import runs
 
 
 def _entries(folder: Path) -> set[str]:

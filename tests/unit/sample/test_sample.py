@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dpt_pipeline.sample import CASES, HEADERS, NIK_TAGS, NO_NIK_TAGS, REJECT_TAGS, generate
+from dpt_pipeline.synth import CASES, HEADERS, NIK_TAGS, NO_NIK_TAGS, REJECT_TAGS, generate
 
 FILES = {"kutim": "dpt_kutim.csv", "bontang": "dpt_bontang.csv", "kukar": "dpt_kukar.csv"}
 ALL_FILES = [*FILES.values(), "truth.csv", "rt_coordinates.csv"]

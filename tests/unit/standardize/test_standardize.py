@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpt_pipeline.schema import VOTER_SCHEMA
-from dpt_pipeline.standardize import (
+from dpt_pipeline.core.schema import VOTER_SCHEMA
+from dpt_pipeline.linkage.standardize import (
     STANDARDIZE_SCHEMA,
     add_name_columns,
     father_name_expr,

@@ -11,8 +11,8 @@ import matplotlib.image
 import polars as pl
 import pytest
 
-from dpt_pipeline import maps
-from dpt_pipeline.publish import FILE_MODE
+from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.outputs import maps
 
 CAP = 5
 CODE_A = "64.08.13.2006"            # drawn, TPS 2 over capacity, a name to escape

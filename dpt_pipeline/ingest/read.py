@@ -35,13 +35,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dpt_pipeline import nik as nikmod
 from dpt_pipeline.config import Config, SourceConfig
-from dpt_pipeline.errors import InputError
-from dpt_pipeline.files import read_regular
-from dpt_pipeline.hashing import md5_hex
-from dpt_pipeline.regions import RegionTable
-from dpt_pipeline.schema import (
+from dpt_pipeline.core.schema import (
     ALIAS_INDEX,
     CANONICAL_FIELDS,
     HEADER_ALIASES,
@@ -57,6 +52,12 @@ from dpt_pipeline.schema import (
     VOTER_SCHEMA,
     header_key,
 )
+from dpt_pipeline.errors import InputError
+from dpt_pipeline.ingest import nik as nikmod
+from dpt_pipeline.ingest.regions import RegionTable
+from dpt_pipeline.io.files import read_regular
+from dpt_pipeline.io.hashing import md5_hex
+from dpt_pipeline.io.text import decode, separator
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
@@ -69,18 +70,12 @@ DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S", "%Y%m%d",
 )
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
-_DELIMITER_CANDIDATES = (";", ",", "\t", "|")
 _SEX = {"L": "L", "LK": "L", "LAKI": "L", "LAKILAKI": "L", "PRIA": "L", "M": "L",
         "P": "P", "PR": "P", "PEREMPUAN": "P", "WANITA": "P", "W": "P", "F": "P"}
 _MARITAL = {"B": "B", "BK": "B", "BELUM": "B", "BELUMKAWIN": "B", "BELUMMENIKAH": "B",
             "S": "S", "K": "S", "SK": "S", "SUDAH": "S", "KAWIN": "S", "SUDAHKAWIN": "S", "MENIKAH": "S",
             "P": "P", "PERNAH": "P", "PERNAHKAWIN": "P", "CERAI": "P", "CERAIHIDUP": "P", "CERAIMATI": "P",
             "JANDA": "P", "DUDA": "P"}
-# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
-)
 # A header longer than this, or on a line where some field holds a digit, is not quoted in messages.
 _QUOTABLE_HEADER_LEN = 30
 # XLSX: a header cell further right than this many empty header cells is a stray, not a column.
@@ -128,66 +123,6 @@ class IngestResult:
 
 # ---------------------------------------------------------------------------------------------- reading
 
-def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
-    """Text of a CSV. A configured encoding wins; else a byte-order mark decides (UTF-8, UTF-16 LE/BE,
-    UTF-32 LE/BE); else UTF-16 without a mark is recognised by its NUL bytes; else UTF-8, else cp1252.
-    A file that declares (or shows) an encoding it does not keep is refused, never half read."""
-    if encoding:
-        try:
-            return data.decode(encoding).removeprefix("\ufeff"), encoding
-        except LookupError as e:
-            raise InputError(f"unknown encoding {encoding!r}; fix [sources].encoding", path=path) from e
-        except UnicodeDecodeError as e:
-            raise InputError(f"not valid {encoding} at byte {e.start}; fix [sources].encoding", path=path) from e
-    for bom, enc in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data[len(bom):].decode(enc.removesuffix("-sig")), enc
-            except UnicodeDecodeError as e:
-                raise InputError(f"starts with a {enc.removesuffix('-sig').upper()} byte-order mark but is not "
-                                 f"{enc.removesuffix('-sig').upper()} at byte {e.start + len(bom)}; save it again "
-                                 "as UTF-8 or set [sources].encoding", path=path) from e
-    guessed = _nul_pattern(data[:4096])
-    if guessed == "binary":
-        raise InputError("is not a text file (most of its first bytes are NUL): not a CSV; if it is UTF-32 "
-                         "without a byte-order mark, set [sources].encoding", path=path)
-    if guessed:
-        try:
-            return data.decode(guessed), guessed
-        except UnicodeDecodeError as e:
-            raise InputError(f"looks like {guessed.upper()} without a byte-order mark but is not valid "
-                             f"{guessed.upper()} at byte {e.start}; save it again as UTF-8 or set "
-                             "[sources].encoding", path=path) from e
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # Old Excel on Windows. cp1252 leaves five bytes undefined; those few become U+FFFD.
-        return data.decode("cp1252", errors="replace"), "cp1252"
-
-
-def _nul_pattern(sample: bytes) -> str | None:
-    """'utf-16-le' / 'utf-16-be' when NUL bytes fill the odd / even positions of the sample (Latin text in
-    UTF-16), 'binary' when NUL bytes are a large part of it otherwise, else None."""
-    if len(sample) < 4:
-        return None
-    half = len(sample) // 2
-    even = sample[0::2].count(0)
-    odd = sample[1::2].count(0)
-    if odd >= 0.3 * half and even <= 0.02 * half:
-        return "utf-16-le"
-    if even >= 0.3 * half and odd <= 0.02 * half:
-        return "utf-16-be"
-    if even + odd >= 0.25 * len(sample):
-        return "binary"
-    return None
-
-
-def _detect_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in _DELIMITER_CANDIDATES}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
 def _join_multiline(raw: pl.Series, delimiter: str, max_lines: int = 20) -> pl.Series:
     """Join physical lines that belong to one record: a line whose last field opens a quote (RFC 4180: at
     the start of the field) that a following line closes. A stray quote inside a field (JL MERDEKA 5")
@@ -231,7 +166,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     """
     path = cfg.path
     data = read_regular(path, "[sources].path")
-    text, encoding = _decode(data, cfg.encoding, path)
+    text, encoding = decode(data, path, encoding=cfg.encoding, setting="[sources].encoding")
     del data
     text = text.removeprefix("\ufeff")
     if "\r" in text:
@@ -240,7 +175,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     del text
     if not header_line.strip():
         raise InputError("the first line (the header) is empty", path=path, row=0)
-    delimiter = cfg.delimiter or _detect_delimiter(header_line)
+    delimiter = cfg.delimiter or separator(header_line)
     try:
         headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter), [])]
     except csv.Error as e:

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dpt_pipeline import block
-from dpt_pipeline.compare import NULL, Comparison, ComparisonSet, compare
 from dpt_pipeline.errors import ConfigError, StorageError
-from dpt_pipeline.files import read_regular
+from dpt_pipeline.io.files import read_regular
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage.comparisons import NULL, Comparison, ComparisonSet, compare
 
 log = logging.getLogger(__name__)
 

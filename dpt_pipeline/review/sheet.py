@@ -14,8 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline.decisions import KEPUTUSAN
-from dpt_pipeline.publish import FILE_MODE, FORMULA_START, write_csv_for_excel
+from dpt_pipeline.core.decisions import KEPUTUSAN
+from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.io.spreadsheet import FORMULA_START, write_csv_for_excel
 
 # The two records' fields, in the order a reviewer compares them: (column stem, header label).
 FIELDS: tuple[tuple[str, str], ...] = (

@@ -38,8 +38,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
-from dpt_pipeline.publish import FILE_MODE, write_private
-from dpt_pipeline.workers import pool as workers_pool
+from dpt_pipeline.io.files import FILE_MODE, write_private
+from dpt_pipeline.io.workers import pool as workers_pool
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dpt_pipeline import decisions, review_sheet
-from dpt_pipeline.decisions import BEDA, DECISION_SCHEMA, KEPUTUSAN, RAGU, SAMA
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.decisions import BEDA, DECISION_SCHEMA, KEPUTUSAN, RAGU, SAMA
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.files import check_regular
-from dpt_pipeline.hashing import sha256_file
-from dpt_pipeline.publish import has_table, replace_table
+from dpt_pipeline.io.database import has_table, replace_table
+from dpt_pipeline.io.files import check_regular
+from dpt_pipeline.io.hashing import sha256_file
+from dpt_pipeline.io.text import decode, separator
+from dpt_pipeline.review import sheet as review_sheet
 
 log = logging.getLogger(__name__)
 
@@ -346,15 +348,8 @@ def _read_table(path: Path) -> pl.DataFrame:
                 return pl.read_excel(path, sheet_id=1, infer_schema_length=0, drop_empty_rows=False)
         except Exception as e:  # the reader raises many types for a broken file
             raise InputError(f"cannot be read as XLSX ({type(e).__name__})", path=path) from None
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    header = text.split("\n", 1)[0]
-    sep = ";" if header.count(";") >= header.count(",") else ","
+    text, _ = decode(path.read_bytes(), path)
+    sep = separator(text.split("\n", 1)[0])
     try:
         return pl.read_csv(io.StringIO(text), separator=sep, infer_schema=False)
     except pl.exceptions.PolarsError as e:

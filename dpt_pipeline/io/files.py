@@ -58,3 +58,14 @@ def file_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a file"
+
+
+# Read-only to everyone outside the owner's group: the tables hold NIK and birth dates.
+FILE_MODE = 0o640
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a text output readable by owner and group only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, FILE_MODE)

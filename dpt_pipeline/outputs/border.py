@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from dpt_pipeline.config import BorderArea, BorderSide
-from dpt_pipeline.publish import write_csv_for_excel
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.core.thresholds import CLAIM
+from dpt_pipeline.io.spreadsheet import write_csv_for_excel
 
 BOTH = "terdaftar di dua sisi"
 UNSURE = "belum pasti (perlu diperiksa)"

@@ -15,7 +15,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from dpt_pipeline.errors import ConfigError
-from dpt_pipeline.files import read_regular
+from dpt_pipeline.io.files import read_regular
 
 # wilayah_status values
 COCOK = "cocok"

@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import distance, fuzz, process
 
-from dpt_pipeline.block import pair_key, split_pair_key
-from dpt_pipeline.thresholds import HELD_AT
+from dpt_pipeline.core.thresholds import HELD_AT
+from dpt_pipeline.linkage.blocking import pair_key, split_pair_key
 
 NULL = 0
 

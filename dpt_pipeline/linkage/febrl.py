@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 import polars as pl
 
-from dpt_pipeline.block import BlockingPass, NikEditPass, candidate_pairs
-from dpt_pipeline.compare import (
+from dpt_pipeline.core.thresholds import CLAIM
+from dpt_pipeline.errors import ConfigError, InputError
+from dpt_pipeline.linkage.blocking import BlockingPass, NikEditPass, candidate_pairs
+from dpt_pipeline.linkage.comparisons import (
     Comparison,
     ComparisonSet,
     L,
@@ -34,10 +36,8 @@ from dpt_pipeline.compare import (
     same,
     sim,
 )
-from dpt_pipeline.errors import ConfigError, InputError
-from dpt_pipeline.score import TrainingSession, fit, score
-from dpt_pipeline.standardize import phonetic_key_expr
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.linkage.model import TrainingSession, fit, score
+from dpt_pipeline.linkage.standardize import phonetic_key_expr
 
 FebrlName = Literal["febrl3", "febrl4"]
 

@@ -26,13 +26,15 @@ from typing import Any
 import polars as pl
 import rapidfuzz
 
-from dpt_pipeline import __version__, block, compare, ingest, score, standardize
-from dpt_pipeline import nik as nikmod
-from dpt_pipeline import regions as regionsmod
+from dpt_pipeline import __version__
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError
-from dpt_pipeline.hashing import sha256_file
-from dpt_pipeline.publish import write_private
+from dpt_pipeline.io.files import write_private
+from dpt_pipeline.io.hashing import sha256_file
+from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import model as score
+from dpt_pipeline.linkage import standardize
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,16 @@ MODEL_FILE = "model_fit.json"
 MANIFEST_FILE = "manifest.json"
 
 
-# The modules whose code decides the fields and levels a cached pair holds and the model fitted on them: a
-# change in any of them (a standardisation table, a comparison's condition, a blocking key, the fit) makes
-# the cache another program's. The tables and conditions are keyed as text as well, so that the key says
-# what it covers.
-_LEVEL_CODE = (ingest, nikmod, regionsmod, standardize, block, compare, score)
+# The code that decides the fields and levels a cached pair holds and the model fitted on them: a change in
+# any of it (a standardisation table, a comparison's condition, a blocking key, the fit, how a list is read)
+# makes the cache another program's. The tables and conditions are keyed as text as well, so that the key
+# says what it covers. Read as files, so that this stage imports no other.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_LEVEL_CODE = ("ingest/**/*.py", "linkage/**/*.py", "core/schema.py", "core/keys.py")
+
+
+def _code_files() -> list[Path]:
+    return sorted({p for pattern in _LEVEL_CODE for p in _PACKAGE.glob(pattern)})
 
 
 def _standard_tables() -> dict[str, str]:
@@ -80,7 +87,7 @@ def signature(config: Config, cset: compare.ComparisonSet) -> str:
     ingest_settings = {k: str(v) for k, v in dataclasses.asdict(config.ingest).items()}
     regions = sha256_file(config.ingest.regions)
     sources = [{k: str(v) for k, v in dataclasses.asdict(src).items() if k != "path"} for src in config.sources]
-    code = {m.__name__: sha256_file(Path(m.__file__)) for m in _LEVEL_CODE if m.__file__}
+    code = {p.relative_to(_PACKAGE).as_posix(): sha256_file(p) for p in _code_files()}
     # The libraries that compute similarities and print the conditions.
     code |= {"polars": pl.__version__, "rapidfuzz": rapidfuzz.__version__}
     parts = {"version": __version__, "linkage": linkage, "ingest": ingest_settings, "regions": regions,

@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from dpt_pipeline.errors import ConfigError, DatabaseError, DptError, InputError, environment_error
-from dpt_pipeline.files import check_regular
+from dpt_pipeline.io.files import check_regular
 
 # The connection's settings: the database file itself is the only thing it reaches, for good.
 LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {

@@ -36,8 +36,8 @@ from typing import Any
 import polars as pl
 
 from dpt_pipeline.errors import ConfigError, DptError
-from dpt_pipeline.hashing import sha256_file
-from dpt_pipeline.publish import FILE_MODE
+from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.io.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 

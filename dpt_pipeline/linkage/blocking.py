@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from dpt_pipeline.core.keys import desa_key
+
 PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
 _SHIFT = 1 << 32
 
@@ -310,6 +312,4 @@ def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
                           .alias("nama_inti"),
                           pl.when(inti.str.len_chars() > 0).then(inti.str.split(" ").list.first())
                           .otherwise(pl.col("nama_depan")).alias("nama_depan_inti"),
-                          pl.coalesce(pl.col("kode_desa"),
-                                      pl.col("desa").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", ""))
-                          .alias("desa_key")))
+                          desa_key().alias("desa_key")))

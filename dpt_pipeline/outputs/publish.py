@@ -14,10 +14,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dpt_pipeline.io.database import read_previous, replace_table
+from dpt_pipeline.io.files import FILE_MODE
+
 log = logging.getLogger(__name__)
 
-# Read-only to everyone outside the owner's group: the tables hold NIK and birth dates.
-FILE_MODE = 0o640
 
 
 # Tables a run does not make but carries from the previous database into the new one: people's work.
@@ -64,42 +65,6 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
 
 
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchall()[0][0])
-
-
-def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Write `frame` as the table `name` of `con`, replacing the one there."""
-    con.register("_frame", frame)
-    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
-    con.unregister("_frame")
-
-
-def read_previous(path: Path, table: str) -> pl.DataFrame | None:
-    """A table of the database published last (None when there is no database or no such table)."""
-    if not path.exists():
-        return None
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.sql(f'SELECT * FROM "{table}"').pl() if has_table(con, table) else None
-    finally:
-        con.close()
-
-
-def source_counts(path: Path) -> dict[str, int] | None:
-    """Voters per source in the database published last (None when there is none yet)."""
-    if not path.exists():
-        return None
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        if not has_table(con, "voters"):
-            return None
-        return dict(con.execute("SELECT source, count(*) FROM voters GROUP BY source").fetchall())
-    finally:
-        con.close()
-
-
 def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | None = None,
             carry: tuple[str, ...] = ()) -> Path:
     """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`; the persistent
@@ -143,33 +108,3 @@ def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | N
     _write(tmp, tables, target)
     log.info("replaced %d tables in %s", len(tables), target)
     return target
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a text output readable by owner and group only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    os.chmod(path, FILE_MODE)
-
-
-# A cell a spreadsheet program would run as a formula (OWASP, CSV injection): = + - @, tab, carriage return.
-FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Text cells that a spreadsheet would take for a formula get a leading `'` (shown as text, the value
-    otherwise intact). Only for files a spreadsheet opens: DuckDB keeps the original value."""
-    text = [c for c, t in frame.schema.items() if t == pl.String]
-    return frame.with_columns([pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c))
-                               .otherwise(pl.col(c)).alias(c) for c in text])
-
-
-def write_csv_for_excel(frame: pl.DataFrame, path: Path) -> Path:
-    """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM, no
-    cell taken for a formula; readable by owner and group only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"\xef\xbb\xbf")
-        neutralise_formulas(frame).write_csv(f, separator=";")
-    os.chmod(path, FILE_MODE)
-    return path

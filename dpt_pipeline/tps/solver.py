@@ -38,9 +38,11 @@ import numpy as np
 import polars as pl
 from ortools.graph.python import min_cost_flow
 
+from dpt_pipeline.core.keys import desa_key
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.files import read_regular
-from dpt_pipeline.workers import pool as workers_pool
+from dpt_pipeline.io.files import read_regular
+from dpt_pipeline.io.text import decode, separator
+from dpt_pipeline.io.workers import pool as workers_pool
 
 log = logging.getLogger(__name__)
 
@@ -525,15 +527,6 @@ _COORDINATE_ALIASES = {"kode_desa": ("kode_desa", "kodedesa", "kode desa", "kd_d
 FAR_FROM_DESA_M = 20_000.0   # an RT this far from its desa's other RTs is a typing slip
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252")
-
-
 def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
     """The RT coordinates file: columns kode_desa, rw, rt, lat, lon (common spellings accepted), separated
     by `,`, `;` or tab, UTF-8/UTF-16/Windows-1252, a decimal comma accepted. A row that cannot be used (a
@@ -543,12 +536,12 @@ def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoord
     means no coordinates; a file without the columns is refused."""
     if path is None:
         return pl.DataFrame(schema=COORDINATE_SCHEMA), []
-    text = _decode(read_regular(path, "[tps].coordinates"))
+    text, _ = decode(read_regular(path, "[tps].coordinates"), path)
     lines = text.splitlines()
     if not text.strip():
         log.warning("%s is empty: every RT falls back to the desa's centre", path)
         return pl.DataFrame(schema=COORDINATE_SCHEMA), []
-    sep = max(("\t", ";", ","), key=lambda d: lines[0].count(d))
+    sep = separator(lines[0])
     rows = list(csv.reader(lines, delimiter=sep))
     header = [h.strip().lower().replace("-", "_") for h in rows[0]]
     where: dict[str, int] = {}
@@ -614,20 +607,6 @@ def _far_from_desa(parsed: pl.DataFrame) -> pl.Series:
 
 # -- tables ------------------------------------------------------------------------------------------------
 
-def _norm(c: str) -> pl.Expr:
-    return pl.col(c).str.replace_all(r"\s+", " ").str.strip_chars().str.to_uppercase()
-
-
-def desa_key() -> pl.Expr:
-    """The desa a TPS belongs to: its Kemendagri code, else `desa:` and its name as written (spaces and
-    case folded), else `desa:?` and the kecamatan: voters whose desa nobody wrote down vote together
-    within their kecamatan rather than with the whole regency."""
-    unknown = pl.concat_str([pl.lit("desa:? "), pl.coalesce(pl.col("kode_kecamatan"), _norm("kecamatan"),
-                                                             pl.lit("kecamatan:?"))])
-    named = pl.when(_norm("desa").str.len_chars() > 0).then(pl.concat_str([pl.lit("desa:"), _norm("desa")]))
-    return pl.coalesce(pl.col("kode_desa"), named, unknown)
-
-
 def eligible(voters: pl.DataFrame, struck: pl.DataFrame | None) -> pl.DataFrame:
     """The voters who get a TPS: all but the `struck` (voter_id): those a person's SAMA decisions join to
     the record kept for them (`decisions.resolve`, the one place of that rule)."""
@@ -647,7 +626,7 @@ def households(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int = 600) 
     its voters and a point: its RT's coordinates, else the nearest RT number of the same RW, else the
     desa's centre (`lokasi` says which: rt, rt terdekat, pusat desa)."""
     v = _with_kecamatan(voters).with_columns(
-        desa_key().alias("desa_key"),
+        desa_key(within_kecamatan=True).alias("desa_key"),
         pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("kk"))
     # A KK larger than a TPS (a dormitory, a copied NKK) cannot vote at one: it is cut into the fewest
     # parts that fit, in voter_id order, and reported (`oversize_households`).
@@ -934,7 +913,7 @@ def _quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: p
         pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
         pl.col("distance_m").max().alias("max_distance_m"))
     struck = (voters.join(kept.select("voter_id"), on="voter_id", how="anti")
-              .group_by(desa_key().alias("kode_desa")).agg(pl.len().cast(pl.Int64).alias("struck_duplicates")))
+              .group_by(desa_key(within_kecamatan=True).alias("kode_desa")).agg(pl.len().cast(pl.Int64).alias("struck_duplicates")))
     q = (base.join(sizes, on="kode_desa").join(split, on="kode_desa").join(rts, on="kode_desa")
          .join(struck, on="kode_desa", how="left")
          .with_columns(((pl.col("voters") + cap - 1) // cap).cast(pl.Int64).alias("tps_minimum"),

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from dpt_pipeline import decisions
-from dpt_pipeline.decisions import KeepRule, default_keep_rules, rule_columns
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.decisions import KeepRule, default_keep_rules, rule_columns
+from dpt_pipeline.core.thresholds import CLAIM
 
 __all__ = ["GROUP_SCHEMA", "KeepRule", "cluster", "components", "default_keep_rules"]
 

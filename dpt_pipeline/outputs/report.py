@@ -39,9 +39,9 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from dpt_pipeline import border
-from dpt_pipeline.publish import write_private
-from dpt_pipeline.thresholds import CLAIM
+from dpt_pipeline.core.thresholds import CLAIM
+from dpt_pipeline.io.files import write_private
+from dpt_pipeline.outputs import border
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,4 @@
+"""The vocabulary every stage speaks, below all of them: the canonical voter fields (`schema`), the
+linkage's thresholds (`thresholds`), reviewers' decisions and what they strike (`decisions`) and the desa
+key (`keys`). Each decision is made here once. Imports no stage.
+"""
