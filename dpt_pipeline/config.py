@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dpt_pipeline.core.schema import CANONICAL_FIELDS, REGION_FIELDS
-from dpt_pipeline.core.thresholds import HELD_AT
+from dpt_pipeline.core.thresholds import HELD_AT, PRIOR_RECALL
 from dpt_pipeline.errors import ConfigError
 from dpt_pipeline.io.files import read_regular
 
@@ -109,7 +109,7 @@ class LinkageConfig:
     # keep all three, spelling variants, typos, placeholder dates, lost NIKs and second NIKs escape it, and
     # we take half to escape. (The generator's rolls, whose copies are corrupted more often than not, give
     # 0.39-0.40; an office that measures its own from decisions sets it here.)
-    prior_recall: float = 0.5
+    prior_recall: float = PRIOR_RECALL
     border_areas: list[BorderArea] = field(default_factory=list)
 
 

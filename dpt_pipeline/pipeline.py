@@ -25,10 +25,8 @@ from dpt_pipeline.io.database import read_previous, replace_table, source_counts
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import md5_hex, sha256_file
 from dpt_pipeline.linkage import blocking as block
-from dpt_pipeline.linkage import clustering as cluster
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import incremental, standardize
-from dpt_pipeline.linkage import model as score
+from dpt_pipeline.linkage import night
 from dpt_pipeline.outputs import border
 from dpt_pipeline.outputs.publish import publish, replace_tables
 from dpt_pipeline.review import exchange as review
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
 TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "struck_voters")
 SHRINK_MIN_VOTERS = 10   # a list of a handful of voters may lose a few without stopping the run
-MATCH_THRESHOLD = CLAIM  # the contract: at or above, the pipeline claims both rows are one person
 
 
 @dataclass
@@ -423,60 +420,27 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
             progress(order[order.index(name) + 1])
         return seconds[name]
 
-    cset = compare.dpt_comparisons()
-    # A pinned model is read (and refused, if it is not a usable fit) before minutes of blocking.
-    pinned = None if lc.model is None else score.FellegiSunter.load(lc.model, cset)
-    records = block.prepare_records(standardize.standardize(voters))
-    lap("standardize")
-    candidates, reports = block.candidate_pairs(records)
-    for r in reports:
-        log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
-                 r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
-    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
-    sig = incremental.signature(config, cset)
-    cache = None if full else incremental.load(config.output.dir, sig, cset)
-    reuse: dict[str, int] = {}
-    if cache is not None:
-        compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
-        log.info("compare: %d pairs known from the last run, %d compared, %.1fs", reuse["reused_pairs"],
-                 reuse["compared_pairs"], lap("compare"))
-    else:
-        compared = compare.compare(records, candidates, cset, slim=True)
-        log.info("compare: %.1fs", lap("compare"))
-    if pinned is not None:
-        model = pinned
-    elif cache is not None:
-        model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
-    else:
-        model = score.fit(compared, records, cset, score.dpt_training(), random_pairs=lc.random_pairs,
-                          seed=lc.seed, prior_recall=lc.prior_recall)
-    incremental.save(work, sig, compared, records, cset, model)
+    tonight = night.compare_tonight(config, voters, work, lap, full=full)
+    cset = tonight.comparisons
     db = config.output.database_path
     history = decisions.history_frame(read_previous(db, "review_decisions"))
     standing = decisions.standing(history)
-    records = records.with_columns(border.legal_side(lc.border_areas).alias("_border_legal"))
+    records = tonight.records = tonight.records.with_columns(
+        border.legal_side(lc.border_areas).alias("_border_legal"))
     ranks, rules = keep_ranks(config, records)
     resolution = decisions.resolve(standing, ranks)
     decided = _with_rids(standing.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])), records)
-    model, learning = _learn_from_decisions(model, compared, records, cset, decided, config.review.learn_min)
+    linked = night.score_tonight(tonight, lap, decided=decided, same=_with_rids(resolution.same, records),
+                                 different=_with_rids(resolution.different, records), struck=resolution.struck,
+                                 keep_rules=rules, learn_min=config.review.learn_min)
+    model, scored, groups, learning = linked.model, linked.scored, linked.groups, linked.learning
     model_path = config.output.dir / "model.json"
     write_private(work / model_path.name, model.to_json() + "\n")
-    scored = score.score(compared, records, cset, model)
-    log.info("fit and score: %.1fs", lap("score"))
-
-    def score_fn(pairs: pl.DataFrame) -> pl.DataFrame:
-        return score.score(compare.compare(records, pairs, cset), records, cset, model)
-
-    groups = cluster.cluster(scored, records, score_fn, threshold=MATCH_THRESHOLD, keep_rules=rules,
-                             same=_with_rids(resolution.same, records),
-                             different=_with_rids(resolution.different, records))
-    groups = _note_decisions(groups, resolution.struck)
-    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
     ids = ["voter_id", "source"]
     listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
     pairs = _pairs_table(listed, cset)
     same_nik = scored.filter((pl.col("lvl_nik") == cset.level_index("nik", "sama"))
-                             & (pl.col("match_probability") < MATCH_THRESHOLD))
+                             & (pl.col("match_probability") < CLAIM))
     conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
     # Decided pairs that go back to a reviewer, scored tonight wherever they are not listed anyway.
@@ -485,7 +449,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     extra = _with_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
     again = pairs.head(0)
     if extra.height:
-        rescored = score_fn(extra.select("rid_l", "rid_r")).select(
+        rescored = linked.rescore(tonight, extra.select("rid_l", "rid_r")).select(
             [c for c in scored.columns if c != "pass_mask"]).with_columns(
             pl.lit(0, scored.schema["pass_mask"]).alias("pass_mask"))     # no blocking pass found them tonight
         again = _pairs_table(compare.attach(records, rescored, ids), cset)
@@ -494,18 +458,18 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
                                              rules, run_id, read_previous(db, "review_exports"),
                                              read_previous(db, "review_exported_voters"))
     review_summary = review.summary(pairs, records, history, names)
-    residents = border.border_report(records, pairs, lc.border_areas, MATCH_THRESHOLD)
+    residents = border.border_report(records, pairs, lc.border_areas, CLAIM)
     border_files = [str(config.output.dir / border.write_csv(residents, records, area, work / "border")
                         .relative_to(work)) for area in lc.border_areas]
     blocking = pl.DataFrame([{**dataclasses.asdict(r), "largest_blocks": json.dumps(r.largest_blocks)}
-                             for r in reports])
+                             for r in tonight.blocking])
     info: dict[str, object] = {
-        "mode": "incremental" if cache is not None else "full", **reuse,
+        "mode": tonight.mode, **tonight.reuse,
         "candidate_pairs": scored.height, "listed_pairs": pairs.height,
-        "claimed_pairs": int((pairs["match_probability"] >= MATCH_THRESHOLD).sum()),
+        "claimed_pairs": int((pairs["match_probability"] >= CLAIM).sum()),
         "groups": int(groups["group_id"].n_unique()) if groups.height else 0,
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
-        "blocking": [dataclasses.asdict(r) for r in reports],
+        "blocking": [dataclasses.asdict(r) for r in tonight.blocking],
         "border": border.border_summary(residents).to_dicts(), "border_files": border_files,
         "review_files": len(exported.paths), "review_summary": review_summary.to_dicts(),
         "decisions": {k: int((standing["keputusan"] == k).sum()) for k in (*decisions.KEPUTUSAN, decisions.KONFLIK)},
@@ -541,14 +505,6 @@ def _with_rids(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     rid = records.select("voter_id", "rid")
     return (frame.join(rid.rename({"voter_id": "voter_id_l", "rid": "rid_l"}), on="voter_id_l")
             .join(rid.rename({"voter_id": "voter_id_r", "rid": "rid_r"}), on="voter_id_r"))
-
-
-def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:
-    """Say in a group member's reason that a person's SAMA takes its TPS, and for which record."""
-    why = struck.select("voter_id", pl.concat_str([pl.lit("; dicoret dari TPS: SAMA dengan "), pl.col("kept_voter_id"),
-                                                   pl.lit(" (dikonfirmasi petugas)")]).alias("_struck"))
-    return groups.join(why, on="voter_id", how="left").with_columns(
-        pl.concat_str([pl.col("reason"), pl.col("_struck").fill_null("")]).alias("reason")).drop("_struck")
 
 
 def pair_ids(frame: pl.DataFrame) -> pl.Series:
@@ -595,49 +551,3 @@ def keep_ranks(config: Config, voters: pl.DataFrame) -> tuple[pl.DataFrame, list
     records = voters.with_columns(border.legal_side(config.linkage.border_areas).alias("_border_legal"))
     rules = decisions.default_keep_rules("_border_legal")
     return decisions.rule_columns(records, rules), rules
-
-
-def _learn_from_decisions(model: score.FellegiSunter, compared: pl.DataFrame, records: pl.DataFrame,
-                          cset: compare.ComparisonSet, decided: pl.DataFrame, minimum: int
-                          ) -> tuple[score.FellegiSunter, dict[str, object]]:
-    """Once reviewers have decided `minimum` pairs each way, their SAMA pairs may estimate m beside EM. A
-    fifth of the decisions is held out (chosen by pair_id, so the same every night); the model learnt on
-    the rest is adopted, learning from them all, only if the held-out F1 does not fall. `info` says which
-    happened and why."""
-    labelled = decided.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])).join(
-        compared, on=["rid_l", "rid_r"], how="inner")
-    n_same = int((labelled["keputusan"] == decisions.SAMA).sum())
-    n_diff = labelled.height - n_same
-    info: dict[str, object] = {"sama": n_same, "beda": n_diff, "minimum": minimum, "used": False}
-    if n_same < minimum or n_diff < minimum:
-        info["reason"] = f"fewer than {minimum} SAMA or BEDA decisions on compared pairs"
-        return model, info
-    held = labelled["pair_id"].str.slice(0, 1).is_in(["0", "1", "2"])
-    train, test = labelled.filter(~held), labelled.filter(held)
-    if test.height == 0 or train.height == 0:
-        info["reason"] = "no decisions to hold out, so no way to check that learning helps"
-        return model, info
-
-    def levels_of_same(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.col("keputusan") == decisions.SAMA)
-
-    def measure(m: score.FellegiSunter) -> dict[str, float]:
-        s = score.score(test, records, cset, m)
-        claimed = s["match_probability"] >= MATCH_THRESHOLD
-        same = s["keputusan"] == decisions.SAMA
-        tp = int((claimed & same).sum())
-        p, r = tp / max(int(claimed.sum()), 1), tp / max(int(same.sum()), 1)
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4)}
-
-    info["held_out"] = test.height
-    info["before"] = measure(model)
-    info["after"] = measure(score.with_decisions(model, levels_of_same(train), cset))
-    before, after = info["before"]["f1"], info["after"]["f1"]  # type: ignore[index]
-    if after < before:
-        info["reason"] = f"held-out F1 would fall ({before} -> {after}): the EM model is kept"
-        log.warning("learning from decisions not adopted: held-out F1 would fall from %s to %s", before, after)
-        return model, info
-    info["used"] = True
-    info["reason"] = f"held-out F1 {before} -> {after}"
-    log.info("learning from %d SAMA and %d BEDA decisions: held-out F1 %s -> %s", n_same, n_diff, before, after)
-    return score.with_decisions(model, levels_of_same(labelled), cset), info

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from dpt_pipeline.core.keys import desa_key
-
 PAIR_SCHEMA = {"rid_l": pl.UInt32, "rid_r": pl.UInt32}
 _SHIFT = 1 << 32
 
@@ -283,33 +281,3 @@ def pass_bits(names: Sequence[str], passes: Sequence[BlockingPass | NikEditPass]
     if unknown:
         raise ValueError(f"unknown blocking passes {unknown}; known: {list(known)}")
     return sum(1 << known[n] for n in names)
-
-
-# Tokens so common, or so much a prefix of rank or clan, that sharing one says little (domain.md: "common
-# tokens are weak evidence"). Removed from `nama_inti`, the part of a name that tells people apart.
-COMMON_NAME_TOKENS: tuple[str, ...] = (
-    "MUHAMMAD", "SITI", "NUR", "NURUL", "SRI", "ABDUL", "ABD", "AHMAD", "ACHMAD", "DEWI", "BIN", "BINTI",
-    "ANDI", "LA", "WA", "DAENG", "GUSTI", "ANTUNG", "ANANG", "GALUH", "AJI", "AWANG", "DAYANG", "HAJI", "HAJAH",
-)
-
-
-def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
-    """Sort by voter_id, number the rows (`rid`) and add the keys the DPT passes and comparisons read beside
-    standardize's: the birth date as YYYYMMDD text and number, the NIK as a number and its three parts
-    (region, date, serial), a desa key (its code, else its name), `nama_inti`, the name without its common
-    tokens (the whole name when nothing else is left), and its first token."""
-    nik_num = pl.col("nik_std").cast(pl.UInt64, strict=False)
-    inti = (pl.col("nama_std").str.split(" ").list.filter(~pl.element().is_in(list(COMMON_NAME_TOKENS)))
-            .list.join(" "))
-    return (standardized.sort("voter_id").with_row_index("rid")
-            .with_columns(pl.col("tanggal_lahir").dt.strftime("%Y%m%d").alias("tanggal_text"),
-                          pl.col("tanggal_lahir").dt.strftime("%Y%m%d").cast(pl.UInt32).alias("tanggal_num"),
-                          nik_num.alias("nik_num"),
-                          (nik_num // 10**10).alias("nik_wilayah"),
-                          (nik_num // 10**4 % 10**6).alias("nik_tanggal6"),
-                          (nik_num % 10**4).alias("nik_urut"),
-                          pl.when(inti.str.len_chars() > 0).then(inti).otherwise(pl.col("nama_std"))
-                          .alias("nama_inti"),
-                          pl.when(inti.str.len_chars() > 0).then(inti.str.split(" ").list.first())
-                          .otherwise(pl.col("nama_depan")).alias("nama_depan_inti"),
-                          desa_key().alias("desa_key")))

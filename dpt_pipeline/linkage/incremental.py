@@ -33,8 +33,8 @@ from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import dpt, standardize
 from dpt_pipeline.linkage import model as score
-from dpt_pipeline.linkage import standardize
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,11 @@ def _code_files() -> list[Path]:
 
 
 def _standard_tables() -> dict[str, str]:
-    """Every standardisation table (an upper-case module constant of `standardize` and block's common name
-    tokens) as text."""
+    """Every standardisation table (an upper-case module constant of `standardize`: spellings, placeholder
+    dates, common name tokens) as text."""
     out = {f"standardize.{k}": repr(sorted(v) if isinstance(v, frozenset) else v)
            for k, v in vars(standardize).items()
            if k.isupper() and isinstance(v, tuple | dict | frozenset | str | int | float)}
-    out["block.COMMON_NAME_TOKENS"] = repr(block.COMMON_NAME_TOKENS)
     return out
 
 
@@ -110,7 +109,7 @@ def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
     refuses) is a warning, never a failed run: it is only a shortcut. `cset` defaults to the DPT
     comparisons. The checksums are checked before any file is parsed: a corrupt parquet file can bring the
     reader down with the process."""
-    cset = compare.dpt_comparisons() if cset is None else cset
+    cset = dpt.dpt_comparisons() if cset is None else cset
     folder = out_dir / CACHE_DIR
     if not folder.exists():
         log.info("no incremental cache yet: a full run")

@@ -41,6 +41,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from dpt_pipeline.core.keys import desa_key
+
 log = logging.getLogger(__name__)
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
@@ -461,3 +463,33 @@ __all__ = [
     "add_name_columns", "normalize_place_expr", "place_key_expr", "normalize_address_expr",
     "placeholder_date_expr", "number16_expr",
 ]
+
+
+# Tokens so common, or so much a prefix of rank or clan, that sharing one says little (domain.md: "common
+# tokens are weak evidence"). Removed from `nama_inti`, the part of a name that tells people apart.
+COMMON_NAME_TOKENS: tuple[str, ...] = (
+    "MUHAMMAD", "SITI", "NUR", "NURUL", "SRI", "ABDUL", "ABD", "AHMAD", "ACHMAD", "DEWI", "BIN", "BINTI",
+    "ANDI", "LA", "WA", "DAENG", "GUSTI", "ANTUNG", "ANANG", "GALUH", "AJI", "AWANG", "DAYANG", "HAJI", "HAJAH",
+)
+
+
+def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
+    """Sort by voter_id, number the rows (`rid`) and add the keys the DPT passes and comparisons read beside
+    standardize's: the birth date as YYYYMMDD text and number, the NIK as a number and its three parts
+    (region, date, serial), a desa key (its code, else its name), `nama_inti`, the name without its common
+    tokens (the whole name when nothing else is left), and its first token."""
+    nik_num = pl.col("nik_std").cast(pl.UInt64, strict=False)
+    inti = (pl.col("nama_std").str.split(" ").list.filter(~pl.element().is_in(list(COMMON_NAME_TOKENS)))
+            .list.join(" "))
+    return (standardized.sort("voter_id").with_row_index("rid")
+            .with_columns(pl.col("tanggal_lahir").dt.strftime("%Y%m%d").alias("tanggal_text"),
+                          pl.col("tanggal_lahir").dt.strftime("%Y%m%d").cast(pl.UInt32).alias("tanggal_num"),
+                          nik_num.alias("nik_num"),
+                          (nik_num // 10**10).alias("nik_wilayah"),
+                          (nik_num // 10**4 % 10**6).alias("nik_tanggal6"),
+                          (nik_num % 10**4).alias("nik_urut"),
+                          pl.when(inti.str.len_chars() > 0).then(inti).otherwise(pl.col("nama_std"))
+                          .alias("nama_inti"),
+                          pl.when(inti.str.len_chars() > 0).then(inti.str.split(" ").list.first())
+                          .otherwise(pl.col("nama_depan")).alias("nama_depan_inti"),
+                          desa_key().alias("desa_key")))

@@ -9,7 +9,7 @@ import pytest
 from dpt_pipeline.core.schema import VOTER_SCHEMA
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import standardize
+from dpt_pipeline.linkage import dpt, standardize
 
 BASE: dict[str, Any] = {
     "source": "kutim", "nkk": None, "nik": None, "nama": "BUDI SANTOSO", "tempat_lahir": "SANGATTA",
@@ -33,12 +33,12 @@ def voters(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return block.prepare_records(standardize.standardize(voters(rows)))
+    return standardize.prepare_records(standardize.standardize(voters(rows)))
 
 
 def levels(a: dict[str, Any], b: dict[str, Any]) -> dict[str, str]:
     """Level code of every DPT comparison for the pair (a, b)."""
-    cset = compare.dpt_comparisons()
+    cset = dpt.dpt_comparisons()
     recs = records([a, b])
     pairs = pl.DataFrame({"rid_l": [0], "rid_r": [1]}, schema=block.PAIR_SCHEMA)
     out = compare.compare(recs, pairs, cset)

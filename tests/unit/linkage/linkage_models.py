@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import dpt
 from dpt_pipeline.linkage import model as score
 
 
@@ -10,7 +11,7 @@ def even_model(cset: compare.ComparisonSet | None = None) -> score.FellegiSunter
     """A valid model of the DPT comparisons: m and u spread evenly over each comparison's levels (u over
     the levels whose u is conditional, where the comparison has plain-u levels)."""
     comps = []
-    for c in (cset or compare.dpt_comparisons()).comparisons:
+    for c in (cset or dpt.dpt_comparisons()).comparisons:
         n = len(c.codes) - 1
         m = [0.0] + [1 / n] * n
         plain = c.u_plain_codes

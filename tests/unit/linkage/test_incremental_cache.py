@@ -18,9 +18,9 @@ from linkage_models import even_model
 
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import incremental
+from dpt_pipeline.linkage import dpt, incremental
 
-CSET = compare.dpt_comparisons()
+CSET = dpt.dpt_comparisons()
 SIG = "a" * 64
 ROWS: list[dict[str, Any]] = [
     {"nik": "6408134505800001", "nama": "BUDI SANTOSO"},
@@ -273,7 +273,7 @@ def _signature(cset: compare.ComparisonSet | None = None) -> str:
     from dpt_pipeline.config import load_config
 
     config = load_config(Path(__file__).parents[3] / "config" / "pipeline.toml")
-    return incremental.signature(config, cset or compare.dpt_comparisons())
+    return incremental.signature(config, cset or dpt.dpt_comparisons())
 
 
 def test_the_cache_key_changes_with_a_level_condition() -> None:
@@ -281,7 +281,7 @@ def test_the_cache_key_changes_with_a_level_condition() -> None:
 
     base = _signature()
     assert _signature() == base                      # the same code: the same key
-    cset = compare.dpt_comparisons()
+    cset = dpt.dpt_comparisons()
     tempat = cset.comparisons[3]
     mirip = dataclasses.replace(tempat.levels[1], condition=compare.sim("tempat_lahir_key", "jaro_winkler") >= 0.9)
     changed = dataclasses.replace(tempat, levels=(tempat.levels[0], mirip, *tempat.levels[2:]))
@@ -293,7 +293,7 @@ def test_the_cache_key_changes_with_a_level_condition() -> None:
 @pytest.mark.parametrize(("module", "name", "value"), [
     ("linkage.standardize", "OLD_SPELLING", (("OE", "U"),)),
     ("linkage.standardize", "PLACEHOLDER_DATES", ((1, 7),)),
-    ("linkage.blocking", "COMMON_NAME_TOKENS", ("SITI",)),
+    ("linkage.standardize", "COMMON_NAME_TOKENS", ("SITI",)),
 ])
 def test_the_cache_key_changes_with_a_standardisation_table(monkeypatch: pytest.MonkeyPatch, module: str,
                                                            name: str, value: object) -> None:

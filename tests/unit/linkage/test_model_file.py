@@ -15,9 +15,10 @@ from linkage_models import even_model
 
 from dpt_pipeline.errors import ConfigError, StorageError
 from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import dpt
 from dpt_pipeline.linkage import model as score
 
-CSET = compare.dpt_comparisons()
+CSET = dpt.dpt_comparisons()
 
 
 model = even_model

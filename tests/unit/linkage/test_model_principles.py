@@ -20,8 +20,9 @@ from linkage_models import even_model
 from dpt_pipeline.core.thresholds import CLAIM, HELD_AT
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import dpt
 from dpt_pipeline.linkage import model as score
-from dpt_pipeline.linkage.model import ModelFileError
+from dpt_pipeline.linkage.model import ModelFileError, em
 
 # EM recovers m and the prior within this (absolute) on 200,000 pairs of a three-comparison mixture.
 TOLERANCE = 0.01
@@ -37,7 +38,7 @@ def _mixture(rng: np.random.Generator, n: int, lam: float, m: list[np.ndarray], 
         col = np.where(match, rng.choice(len(mk), n, p=mk), rng.choice(len(uk), n, p=uk))
         cols.append(col)
     levels = np.stack(cols, axis=1).astype(np.int16)
-    pats, _, counts = score._unique_rows(levels)
+    pats, _, counts = em._unique_rows(levels)
     return pats, counts.astype(float)
 
 
@@ -53,7 +54,7 @@ def _start(levels: int) -> np.ndarray:
 def test_em_recovers_a_known_mixture() -> None:
     rng = np.random.default_rng(7)
     pats, counts = _mixture(rng, 200_000, 0.15, M, U)
-    m_list, lam, it = score._em(pats, counts, U, [_start(4)] * 3, 0.5, np.zeros(len(pats)), [0, 1, 2],
+    m_list, lam, it = em._em(pats, counts, U, [_start(4)] * 3, 0.5, np.zeros(len(pats)), [0, 1, 2],
                                 {0, 1, 2}, 500, 1e-9)
     assert abs(lam - 0.15) < TOLERANCE
     for got, want in zip(m_list, M, strict=True):
@@ -70,13 +71,13 @@ def test_a_fixed_level_enters_em_with_its_fixed_weight_only() -> None:
     weight_nats = math.log(M[2][3] / U[2][3])
     fixed_w = np.where(pats[:, 2] == 3, weight_nats, 0.0)
     fixed_levels = [np.zeros(4, bool), np.zeros(4, bool), np.array([False, False, False, True])]
-    m_list, lam, _ = score._em(pats, counts, U, [_start(4)] * 3, 0.5, fixed_w, [0, 1, 2], {0, 1, 2}, 500, 1e-9,
+    m_list, lam, _ = em._em(pats, counts, U, [_start(4)] * 3, 0.5, fixed_w, [0, 1, 2], {0, 1, 2}, 500, 1e-9,
                                fixed_levels)
     assert abs(lam - 0.15) < TOLERANCE
     for got, want in zip(m_list, M, strict=True):
         np.testing.assert_allclose(got[1:], want[1:], atol=TOLERANCE)
     # The same fixed weight counted twice (the old way) misses the prior.
-    _, lam_twice, _ = score._em(pats, counts, U, [_start(4)] * 3, 0.5, fixed_w, [0, 1, 2], {0, 1, 2}, 500, 1e-9)
+    _, lam_twice, _ = em._em(pats, counts, U, [_start(4)] * 3, 0.5, fixed_w, [0, 1, 2], {0, 1, 2}, 500, 1e-9)
     assert abs(lam_twice - 0.15) > abs(lam - 0.15)
 
 
@@ -89,7 +90,7 @@ def _two_records(make_records, left: dict, right: dict) -> tuple[pl.DataFrame, p
 def test_term_frequency_adjustment_is_symmetric(make_records) -> None:
     # A level that accepts unequal values (here: the name's "sama" level reads nama_std, but the tf column
     # is another) must weigh the pair the same whichever record is on the left: the larger frequency.
-    nama = dataclasses.replace(compare.dpt_comparisons().comparisons[0], tf_column="nama_inti")
+    nama = dataclasses.replace(dpt.dpt_comparisons().comparisons[0], tf_column="nama_inti")
     cset = compare.ComparisonSet((nama,))
     # Four SITI AMINAH and one BUDI SANTOSO; the pair (SITI AMINAH, ...) shares nama_std by a title dropped.
     rows = [{"nama": "SITI AMINAH"}] * 4 + [{"nama": "BUDI SANTOSO"}]
@@ -129,16 +130,16 @@ def fitted_small():
         if i % 4 == 0:
             rows.append(rows[-1] | {})  # a plain double: same NIK, name and date
     recs = records(rows)
-    cset = compare.dpt_comparisons()
+    cset = dpt.dpt_comparisons()
     cands, _ = block.candidate_pairs(recs)
     compared = compare.compare(recs, cands, cset, slim=True)
-    half = score.fit(compared, recs, cset, score.dpt_training(), random_pairs=10_000, prior_recall=0.5)
-    quarter = score.fit(compared, recs, cset, score.dpt_training(), random_pairs=10_000, prior_recall=0.25)
+    half = score.fit(compared, recs, cset, dpt.dpt_training(), random_pairs=10_000, prior_recall=0.5)
+    quarter = score.fit(compared, recs, cset, dpt.dpt_training(), random_pairs=10_000, prior_recall=0.25)
     return recs, cset, compared, half, quarter
 
 
 def test_a_model_fitted_on_other_conditions_is_refused() -> None:
-    cset = compare.dpt_comparisons()
+    cset = dpt.dpt_comparisons()
     text = even_model(cset).to_json()
     score.FellegiSunter.from_json(text, "model.json", cset)          # the same code: accepted
     # The code changes one level's condition (a threshold) after the model was fitted.
@@ -165,7 +166,7 @@ def _level_frame(cset: compare.ComparisonSet, levels: dict[str, int]) -> pl.Data
         pl.lit(0, pl.UInt32).alias("rid_l"), pl.lit(1, pl.UInt32).alias("rid_r"))
 
 
-CSET = compare.dpt_comparisons()
+CSET = dpt.dpt_comparisons()
 NIK = CSET.comparisons[1]
 KELUARGA = CSET.comparisons[5]
 POLA = CSET.comparisons[6]
@@ -230,7 +231,7 @@ def test_aligned_pairs_carry_the_left_date_digits_and_an_office_day_serial() -> 
     right = pl.concat([recs[[3]], other_day, recs[[3]].with_columns(pl.lit(None, pl.UInt64).alias("nik_num"))])
     seen = set()
     for seed in range(20):
-        out = compare.align_nik_dates(recs, left, right, np.random.default_rng(seed))
+        out = dpt.align_nik_dates(recs, left, right, np.random.default_rng(seed))
         # Another office: its region and serial stay, the date digits become the left's.
         assert out["nik_num"][0] == 6474014505800011 and out["nik_tanggal6"][0] == 450580
         # The same office: the serial is another NIK's of the left's office and day, never the left's own.
@@ -262,7 +263,7 @@ def test_u_of_the_nik_is_counted_given_the_date_digits(make_records) -> None:
 
 
 def test_a_model_file_with_another_fixed_weight_is_refused() -> None:
-    cset = compare.dpt_comparisons()
+    cset = dpt.dpt_comparisons()
     model = json.loads(even_model(cset).to_json())
     pola = next(c for c in model["comparisons"] if c["name"] == "pola")
     next(lv for lv in pola["levels"] if lv["code"] == "kembar")["weight"] = 40.0

@@ -11,8 +11,8 @@ import pytest
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import clustering as cluster
 from dpt_pipeline.linkage import comparisons as compare
+from dpt_pipeline.linkage import dpt, standardize
 from dpt_pipeline.linkage import model as score
-from dpt_pipeline.linkage import standardize
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,11 +25,11 @@ def fitted(tmp_path_factory):
 
     cfg = load_config(ROOT / "config" / "pipeline.toml")
     voters = ingest.run(cfg).voters
-    recs = block.prepare_records(standardize.standardize(voters))
-    cset = compare.dpt_comparisons()
+    recs = standardize.prepare_records(standardize.standardize(voters))
+    cset = dpt.dpt_comparisons()
     cands, _ = block.candidate_pairs(recs)
     compared = compare.compare(recs, cands, cset, slim=True)
-    model = score.fit(compared, recs, cset, score.dpt_training(), random_pairs=50_000, seed=1)
+    model = score.fit(compared, recs, cset, dpt.dpt_training(), random_pairs=50_000, seed=1)
     return recs, cset, cands, model
 
 

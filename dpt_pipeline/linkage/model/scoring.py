@@ -1,0 +1,55 @@
+"""Scoring pairs with a fitted model: the match weight of each level pattern, adjusted by term frequency
+(two records that share a rare name are stronger evidence than two that share SITI), the holds that keep
+some pairs below a claim, and the match probability."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from dpt_pipeline.linkage.comparisons import ComparisonSet
+from dpt_pipeline.linkage.model.fellegi_sunter import M_FLOOR, TF_MAX_BOOST, FellegiSunter, level_matrix
+
+
+def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Share of records holding each value of `column` (value, tf)."""
+    n = records.height
+    return (records.group_by(column).len().drop_nulls(column)
+            .select(pl.col(column).alias("value"), (pl.col("len") / n).alias("tf")))
+
+
+def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter
+          ) -> pl.DataFrame:
+    """Add `w_<comparison>` (bits), match_weight and match_probability to the compared pairs (rid_l,
+    rid_r and the level columns)."""
+    model.check(cset)
+    levels = level_matrix(candidates, cset)
+    total = np.full(len(candidates), model.prior_weight)
+    cols = []
+    for k, (c, p) in enumerate(zip(cset.comparisons, model.comparisons, strict=True)):
+        w = p.weights()[levels[:, k]]
+        tf_levels = [i + 1 for i, lv in enumerate(c.levels) if lv.tf]
+        if c.tf_column and tf_levels:
+            # Each record's value frequency once, then the larger of the pair's two (symmetric: a pair scores
+            # the same whichever record is on the left, also where the level accepts unequal values).
+            tf = records.select(pl.col(c.tf_column).alias("value")).join(
+                term_frequencies(records, c.tf_column), on="value", how="left", maintain_order="left")["tf"]
+            values = np.fmax(tf.gather(candidates["rid_l"]).to_numpy(), tf.gather(candidates["rid_r"]).to_numpy())
+            for idx in tf_levels:
+                at = (levels[:, k] == idx) & ~np.isnan(values)
+                # u for agreeing on this value is its frequency (Splink's term-frequency adjustment); without
+                # tf_boost never below the level's average, so a common value (01-07-1970) weighs less and a
+                # value seen once no more than an average agreement.
+                # A rare value may count up to 8 times (3 bits) more than the average agreement: beyond
+                # that, "seen once among a million" is chance, not identity.
+                floor = p.u[idx] / TF_MAX_BOOST if c.tf_boost else p.u[idx]
+                u_v = np.maximum(values[at], floor)
+                w[at] = np.log2(max(p.m[idx], M_FLOOR) / u_v)
+        total += w
+        cols.append(pl.Series(f"w_{c.name}", w.astype(np.float32)))
+    prob = 1.0 / (1.0 + np.exp2(-total))
+    # A hold keeps a pair below a claim, whatever its weight: a case for a person (`Hold`).
+    for hold in cset.holds:
+        held = candidates.select(hold.condition.fill_null(False))[:, 0].to_numpy()
+        prob = np.where(held, np.minimum(prob, hold.at_most), prob)
+    return candidates.with_columns(*cols, pl.Series("match_weight", total), pl.Series("match_probability", prob))

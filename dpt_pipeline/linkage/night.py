@@ -1,0 +1,123 @@
+"""The nightly run's linkage, in two calls the pipeline makes around the reviewers' decisions:
+
+- `compare_tonight`: standardise, block, compare (reusing last night's comparisons where the cache allows)
+  and fit (or reuse last night's fit, or a pinned model);
+- `score_tonight`: learn from the decisions where that proves better, score every candidate pair and group
+  the claimed ones into duplicate groups, the decisions' SAMA and BEDA binding.
+
+What a decision means, and who is struck, is `core.decisions`; the pipeline reads the decisions and hands
+them in, so this stage reads nothing but its cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dpt_pipeline.config import Config
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.thresholds import CLAIM
+from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, standardize
+from dpt_pipeline.linkage.comparisons import ComparisonSet, compare
+from dpt_pipeline.linkage.model import FellegiSunter, fit, score
+from dpt_pipeline.linkage.model.learning import learn_from_decisions
+
+log = logging.getLogger(__name__)
+
+Lap = Callable[[str], float]   # told that a step ended; returns its seconds
+
+
+@dataclass
+class Tonight:
+    """Tonight's records (row i is rid i), their compared candidate pairs and the model that scores them."""
+
+    records: pl.DataFrame
+    comparisons: ComparisonSet
+    compared: pl.DataFrame
+    model: FellegiSunter
+    blocking: list[blocking.PassReport]
+    mode: str                                  # "full" or "incremental"
+    reuse: dict[str, int] = field(default_factory=dict)
+
+
+def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, *, full: bool) -> Tonight:
+    """Standardise and block `voters`, compare the candidate pairs (last night's comparisons reused unless
+    `full`), and take the model: the pinned one (`[linkage] model`), else the last full run's fit when the
+    comparisons were reused, else a fit tonight. The comparisons and the model are saved for the next night
+    into the staging folder `work`."""
+    lc = config.linkage
+    cset = dpt.dpt_comparisons()
+    # A pinned model is read (and refused, if it is not a usable fit) before minutes of blocking.
+    pinned = None if lc.model is None else FellegiSunter.load(lc.model, cset)
+    records = standardize.prepare_records(standardize.standardize(voters))
+    lap("standardize")
+    candidates, reports = blocking.candidate_pairs(records)
+    for r in reports:
+        log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
+                 r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
+    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
+    sig = incremental.signature(config, cset)
+    cache = None if full else incremental.load(config.output.dir, sig, cset)
+    reuse: dict[str, int] = {}
+    if cache is not None:
+        compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
+        log.info("compare: %d pairs known from the last run, %d compared, %.1fs", reuse["reused_pairs"],
+                 reuse["compared_pairs"], lap("compare"))
+    else:
+        compared = compare(records, candidates, cset, slim=True)
+        log.info("compare: %.1fs", lap("compare"))
+    if pinned is not None:
+        model = pinned
+    elif cache is not None:
+        model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
+    else:
+        model = fit(compared, records, cset, dpt.dpt_training(), random_pairs=lc.random_pairs, seed=lc.seed,
+                    prior_recall=lc.prior_recall)
+    incremental.save(work, sig, compared, records, cset, model)
+    return Tonight(records, cset, compared, model, reports, "incremental" if cache is not None else "full", reuse)
+
+
+@dataclass
+class Scored:
+    """Every candidate pair scored, the duplicate groups, the model that scored them and what learning from
+    the decisions did (`learning`)."""
+
+    scored: pl.DataFrame
+    groups: pl.DataFrame
+    model: FellegiSunter
+    learning: dict[str, object]
+
+    def rescore(self, tonight: Tonight, pairs: pl.DataFrame) -> pl.DataFrame:
+        """Compare and score `pairs` (rid_l, rid_r) that blocking did not find tonight."""
+        return score(compare(tonight.records, pairs, tonight.comparisons), tonight.records, tonight.comparisons,
+                     self.model)
+
+
+def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl.DataFrame, different: pl.DataFrame,
+                  struck: pl.DataFrame, keep_rules: list[decisions.KeepRule], learn_min: int) -> Scored:
+    """Learn from the `decided` pairs (SAMA/BEDA, with rid_l, rid_r) once there are `learn_min` each way and
+    a held-out share says the claims get no worse; score every compared pair; group the pairs at or above
+    the claim, `same` pairs (a person's SAMA) joined and `different` ones (BEDA) kept apart, each group's
+    record to keep chosen by `keep_rules`; a `struck` record's reason says which record its SAMA kept."""
+    records, cset = tonight.records, tonight.comparisons
+    model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
+    scored = score(tonight.compared, records, cset, model)
+    log.info("fit and score: %.1fs", lap("score"))
+    result = Scored(scored, pl.DataFrame(), model, learning)
+    groups = clustering.cluster(scored, records, lambda pairs: result.rescore(tonight, pairs), threshold=CLAIM,
+                                keep_rules=keep_rules, same=same, different=different)
+    result.groups = _note_decisions(groups, struck)
+    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
+    return result
+
+
+def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:
+    """Say in a group member's reason that a person's SAMA takes its TPS, and for which record."""
+    why = struck.select("voter_id", pl.concat_str([pl.lit("; dicoret dari TPS: SAMA dengan "), pl.col("kept_voter_id"),
+                                                   pl.lit(" (dikonfirmasi petugas)")]).alias("_struck"))
+    return groups.join(why, on="voter_id", how="left").with_columns(
+        pl.concat_str([pl.col("reason"), pl.col("_struck").fill_null("")]).alias("reason")).drop("_struck")
