@@ -30,23 +30,39 @@ _DUA_NIK_SIDRAP, _DUA_NIK_ALL, _DUA_NIK_MIN = 0.10, 0.045, 0.01
 # Share of copies given a NIK slip and a date slip on purpose (chance adds about as many again).
 _DUA_SALAH_FORCED = 0.012
 
+# Corruption kinds of a copy: (tag, weight, group); a copy gets at most one kind per group.
+_KINDS = [
+    ("ejaan_lama", 0.12, 0), ("muhammad", 0.45, 0), ("varian_nama", 0.10, 0), ("gelar", 0.10, 1),
+    ("bin", 0.30, 2), ("typo_nama", 0.14, 3), ("spasi", 0.06, 4), ("tukar_token", 0.04, 5),
+    ("nik_typo", 0.08, 6), ("nik_transposisi", 0.06, 6), ("nik_kosong", 0.04, 6),
+    ("nik_invalid", 0.03, 6), ("tgl_tukar", 0.05, 7), ("tgl_digit", 0.06, 7),
+    ("tgl_placeholder", 0.045, 7), ("tempat_lahir", 0.04, 8),
+]
+
 
 class Corruption(_State):
-    """The corrupt() stage."""
+    """The corrupt() stage, in steps that draw in a fixed order."""
 
     def corrupt(self) -> None:
         """Per-row identity fields, the copies' corruptions and their tags, and the truth case of every row."""
-        rng, R, P = self.rng, self.R, self.P
-        n = self.n_rows
-        person = R["person"]
-        self.tags: dict[str, np.ndarray] = {}
+        self.tags = {}
+        self._row_fields()
+        cp = np.flatnonzero(self.is_copy)
+        slips, dua_nik = self._choose(cp)
+        self._slip_names(slips)
+        self._slip_titles_place(slips)
+        self._slip_nik_dates(slips, cp[dua_nik])
+        self._cases()
 
-        def tag(name: str, mask: np.ndarray) -> None:
-            if name not in self.tags:
-                self.tags[name] = np.zeros(self.n_rows, dtype=bool)
-            self.tags[name][: mask.size] |= mask
+    def _tag(self, name: str, mask: np.ndarray) -> None:
+        """Mark the rows of `mask` (a prefix of the rows, or all) with the tag `name`."""
+        if name not in self.tags:
+            self.tags[name] = np.zeros(self.n_rows, dtype=bool)
+        self.tags[name][: mask.size] |= mask
 
-        # row-level identity fields
+    def _row_fields(self) -> None:
+        """Every row starts with its person's fields (the reject rows malformed() adds copy a row's)."""
+        person = self.R["person"]
         self.r_title = self.title[person]
         self.r_degree = self.degree[person]
         self.r_bin = self.binp[person]
@@ -55,10 +71,11 @@ class Corruption(_State):
         self.r_y, self.r_m, self.r_d = self.y[person].copy(), self.m[person].copy(), self.d[person].copy()
         self.r_sex = self.sex[person].copy()
         self.r_nik = self.nik[person].copy()
-        self.r_nik_txt: dict[int, str] = {}
+        self.r_nik_txt = {}
 
-        cp = np.flatnonzero(self.is_copy)
-        lay = self.lay
+    def _choose(self, cp: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Which copies (rows cp) get which corruption kinds: {kind: rows}, and the mask of cp with two NIKs."""
+        rng, R, lay = self.rng, self.R, self.lay
         # one person, two NIKs: chosen first, kept apart from NIK, date and place slips
         sid_cp = (R["kind"][cp] == 2) & (R["desa"][cp] == lay.i_marta)
         n_sid = int(sid_cp.sum())
@@ -66,16 +83,9 @@ class Corruption(_State):
         dua_nik = np.zeros(cp.size, bool)
         dua_nik[_sample_k(rng, np.flatnonzero(sid_cp), max(1, round(_DUA_NIK_SIDRAP * n_sid)))] = True
         dua_nik[_sample_k(rng, np.flatnonzero(~sid_cp), max(1, round(p_rest * (cp.size - n_sid))))] = True
-        kinds = [
-            ("ejaan_lama", 0.12, 0), ("muhammad", 0.45, 0), ("varian_nama", 0.10, 0), ("gelar", 0.10, 1),
-            ("bin", 0.30, 2), ("typo_nama", 0.14, 3), ("spasi", 0.06, 4), ("tukar_token", 0.04, 5),
-            ("nik_typo", 0.08, 6), ("nik_transposisi", 0.06, 6), ("nik_kosong", 0.04, 6),
-            ("nik_invalid", 0.03, 6), ("tgl_tukar", 0.05, 7), ("tgl_digit", 0.06, 7),
-            ("tgl_placeholder", 0.045, 7), ("tempat_lahir", 0.04, 8),
-        ]
         body = self.r_body.gather(cp)
         ntok = body.str.count_matches(" ").to_numpy() + 1
-        appl = np.ones((cp.size, len(kinds)), dtype=bool)
+        appl = np.ones((cp.size, len(_KINDS)), dtype=bool)
         appl[:, 0] = _rule_applicable(body, _EJAAN_RULES)
         appl[:, 1] = body.str.contains(_MUH_PATTERN).to_numpy()
         appl[:, 2] = _rule_applicable(body, _VARIAN_RULES)
@@ -86,10 +96,10 @@ class Corruption(_State):
         appl[:, 12] = (dd <= 12) & (dd != mm)
         appl[:, 14] = ~(((mm == 7) & (dd == 1)) | ((mm == 12) & (dd == 31)))
         appl[:, 15] = _rule_applicable(self.r_tempat.gather(cp), _TEMPAT_RULES)
-        groups = np.array([k[2] for k in kinds])
+        groups = np.array([k[2] for k in _KINDS])
         # a person with two NIKs: name, date, place and sex agree (a light name slip at most, mostly none)
         appl[np.ix_(dua_nik, np.isin(groups, (6, 7, 8)))] = False
-        w = np.array([k[1] for k in kinds])
+        w = np.array([k[1] for k in _KINDS])
         key = np.where(appl, rng.exponential(1.0, appl.shape) / w, np.inf)
         order = np.argsort(key, axis=1, kind="stable")
         ncorr = rng.choice(4, cp.size, p=[0.22, 0.43, 0.25, 0.10])
@@ -97,7 +107,7 @@ class Corruption(_State):
         chosen = np.zeros(appl.shape, dtype=bool)
         group_used = np.zeros((cp.size, 9), dtype=bool)
         count = np.zeros(cp.size, dtype=np.int64)
-        for j in range(len(kinds)):
+        for j in range(len(_KINDS)):
             kj = order[:, j]
             ok = np.isfinite(key[np.arange(cp.size), kj]) & (count < ncorr)
             g = groups[kj]
@@ -105,7 +115,7 @@ class Corruption(_State):
             chosen[np.flatnonzero(ok), kj[ok]] = True
             group_used[np.flatnonzero(ok), g[ok]] = True
             count += ok
-        names = [k[0] for k in kinds]
+        names = [k[0] for k in _KINDS]
         # two slips at once: a NIK slip and a date slip on the same copy, for a visible share of copies
         forced = np.zeros(cp.size, bool)
         forced[_sample_k(rng, np.flatnonzero(~dua_nik), max(2, round(_DUA_SALAH_FORCED * cp.size)))] = True
@@ -117,17 +127,17 @@ class Corruption(_State):
         fi = np.flatnonzero(forced)
         chosen[fi, nik_slip[fi]] = True
         chosen[fi, date_slip[fi]] = True
-        # apply in a fixed order: rules first, then structure, then typos
+        return {k: cp[chosen[:, j]] for j, k in enumerate(names)}, dua_nik
 
-        def rows_of(kind: str) -> np.ndarray:
-            return cp[chosen[:, names.index(kind)]]
-
+    def _slip_names(self, slips: dict[str, np.ndarray]) -> None:
+        """Name slips, in a fixed order: rules first, then structure, then typos."""
+        rng, n = self.rng, self.n_rows
         full = self.r_body
         for kind, rules in (("ejaan_lama", _EJAAN_RULES), ("varian_nama", _VARIAN_RULES)):
-            full, ch = _apply_rules(full, rows_of(kind), rules, rng)
-            tag(kind, ch)
+            full, ch = _apply_rules(full, slips[kind], rules, rng)
+            self._tag(kind, ch)
         # Muhammad variants
-        rr = rows_of("muhammad")
+        rr = slips["muhammad"]
         if rr.size:
             before = full.gather(rr)
             var = rng.integers(0, len(_MUHAMMAD_VARIANTS), rr.size)
@@ -143,9 +153,9 @@ class Corruption(_State):
                             _MUH_PATTERN, _MUHAMMAD_VARIANTS[vv] + "${2}", n=1))
             ch = np.zeros(n, bool)
             ch[rr] = (full.gather(rr) != before).to_numpy()
-            tag("muhammad", ch)
+            self._tag("muhammad", ch)
         # spacing
-        rr = rows_of("spasi")
+        rr = slips["spasi"]
         if rr.size:
             full = full.clone()
             sub = full.gather(rr)
@@ -161,8 +171,8 @@ class Corruption(_State):
             full.scatter(rr, new)
             ch = np.zeros(n, bool)
             ch[rr] = (new != sub).to_numpy()
-            tag("spasi", ch)
-        rr = rows_of("tukar_token")
+            self._tag("spasi", ch)
+        rr = slips["tukar_token"]
         if rr.size:
             full = full.clone()
             sub = full.gather(rr)
@@ -170,8 +180,8 @@ class Corruption(_State):
             full.scatter(rr, new)
             ch = np.zeros(n, bool)
             ch[rr] = (new != sub).to_numpy()
-            tag("tukar_token", ch)
-        rr = rows_of("typo_nama")
+            self._tag("tukar_token", ch)
+        rr = slips["typo_nama"]
         if rr.size:
             full = full.clone()
             sub = full.gather(rr)
@@ -195,11 +205,14 @@ class Corruption(_State):
             full.scatter(rr, new)
             ch = np.zeros(n, bool)
             ch[rr] = (new != sub).to_numpy()
-            tag("typo_nama", ch)
+            self._tag("typo_nama", ch)
         self.r_body = full
 
+    def _slip_titles_place(self, slips: dict[str, np.ndarray]) -> None:
+        """Titles and degrees dropped or added, bin/binti dropped, the place of birth written otherwise."""
+        rng, n, person = self.rng, self.n_rows, self.R["person"]
         # titles / degrees
-        rr = rows_of("gelar")
+        rr = slips["gelar"]
         if rr.size:
             has_t = self.r_title[rr] != None  # noqa: E711
             has_d = self.r_degree[rr] != None  # noqa: E711
@@ -217,19 +230,22 @@ class Corruption(_State):
             self.r_degree[rr[ad_d]] = _pick(rng, _DEGREES, int(ad_d.sum()))
             ch = np.zeros(n, bool)
             ch[rr] = True
-            tag("gelar", ch)
-        rr = rows_of("bin")
+            self._tag("gelar", ch)
+        rr = slips["bin"]
         self.r_bin[rr] = None
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("bin", ch)
-        rr = rows_of("tempat_lahir")
+        self._tag("bin", ch)
+        rr = slips["tempat_lahir"]
         self.r_tempat, ch = _apply_rules(self.r_tempat, rr, _TEMPAT_RULES, rng)
-        tag("tempat_lahir", ch)
+        self._tag("tempat_lahir", ch)
 
+    def _slip_nik_dates(self, slips: dict[str, np.ndarray], dua: np.ndarray) -> None:
+        """NIK slips, the second NIK of the rows `dua`, and date slips."""
+        rng, n = self.rng, self.n_rows
         # NIK
         p10 = 10 ** np.arange(15, -1, -1, dtype=np.int64)
-        rr = rows_of("nik_typo")
+        rr = slips["nik_typo"]
         if rr.size:
             pos = rng.integers(1, 16, rr.size)
             nk = self.r_nik[rr]
@@ -238,8 +254,8 @@ class Corruption(_State):
             self.r_nik[rr] = nk + (nd - dig) * p10[pos]
             ch = np.zeros(n, bool)
             ch[rr] = True
-            tag("nik_typo", ch)
-        rr = rows_of("nik_transposisi")
+            self._tag("nik_typo", ch)
+        rr = slips["nik_transposisi"]
         if rr.size:
             nk = self.r_nik[rr]
             digits = (nk[:, None] // p10[None, :]) % 10
@@ -253,14 +269,14 @@ class Corruption(_State):
             self.r_nik[rr[ok]] = new[ok]
             ch = np.zeros(n, bool)
             ch[rr[ok]] = True
-            tag("nik_transposisi", ch)
-        rr = rows_of("nik_kosong")
+            self._tag("nik_transposisi", ch)
+        rr = slips["nik_kosong"]
         for i in rr:
             self.r_nik_txt[int(i)] = ""
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("nik_kosong", ch)
-        rr = rows_of("nik_invalid")
+        self._tag("nik_kosong", ch)
+        rr = slips["nik_invalid"]
         drop = rng.integers(0, 16, rr.size)
         extra = rng.integers(0, 10, rr.size)
         for j, i in enumerate(rr):
@@ -268,20 +284,20 @@ class Corruption(_State):
             self.r_nik_txt[int(i)] = t[: drop[j]] + t[drop[j] + 1:] if extra[j] < 6 else t + str(extra[j])
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("nik_invalid", ch)
-        rr = cp[dua_nik]
+        self._tag("nik_invalid", ch)
+        rr = dua
         self.r_nik[rr] = self._second_nik(rr)
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("nik_kedua", ch)
+        self._tag("nik_kedua", ch)
 
         # dates
-        rr = rows_of("tgl_tukar")
+        rr = slips["tgl_tukar"]
         self.r_d[rr], self.r_m[rr] = self.r_m[rr].copy(), self.r_d[rr].copy()
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("tgl_tukar", ch)
-        rr = rows_of("tgl_digit")
+        self._tag("tgl_tukar", ch)
+        rr = slips["tgl_digit"]
         if rr.size:
             which = rng.random(rr.size) < 0.5
             yy, mo, da = self.r_y[rr], self.r_m[rr], self.r_d[rr]
@@ -293,26 +309,30 @@ class Corruption(_State):
             self.r_y[rr], self.r_d[rr] = yy, da
             ch = np.zeros(n, bool)
             ch[rr] = True
-            tag("tgl_digit", ch)
-        rr = rows_of("tgl_placeholder")
+            self._tag("tgl_digit", ch)
+        rr = slips["tgl_placeholder"]
         k = rng.random(rr.size) < 0.6
         self.r_m[rr] = np.where(k, 7, 12)
         self.r_d[rr] = np.where(k, 1, 31)
         ch = np.zeros(n, bool)
         ch[rr] = True
-        tag("tgl_placeholder", ch)
+        self._tag("tgl_placeholder", ch)
 
+    def _cases(self) -> None:
+        """Address and NKK tags of the copies, a relative's NIK on the carriers' rows, and every row's case."""
+        R, P, n = self.R, self.P, self.n_rows
+        person = R["person"]
         # addresses, NKK, TPS differences
         hh = self.hh[person]
-        tag("alamat_beda", self.is_copy & (R["addr_id"] != hh))
-        tag("nkk_beda", self.is_copy & (R["nkk_id"] != hh))
+        self._tag("alamat_beda", self.is_copy & (R["addr_id"] != hh))
+        self._tag("nkk_beda", self.is_copy & (R["nkk_id"] != hh))
 
         # hard negative: a relative's NIK on the carrier's row
         car = self.nik_carrier
         self.r_nik[car] = self.nik[self.nik_owner]
         ch = np.zeros(n, bool)
         ch[car] = True
-        tag("nik_kerabat", ch)
+        self._tag("nik_kerabat", ch)
 
         # cases
         case = np.full(n, "unik", dtype=object)
