@@ -11,10 +11,12 @@ import polars as pl
 
 
 def _w(text: str, sep: str = " ") -> list[str]:
+    """The non-empty words of text split at sep."""
     return [t for t in text.split(sep) if t]
 
 
 def _pick(rng: np.random.Generator, items: list[str], n: int) -> np.ndarray:
+    """n items drawn with replacement, as an object array."""
     arr = np.array(items, dtype=object)
     return arr[rng.integers(0, len(items), n)]
 
@@ -48,6 +50,7 @@ def _unique_serial(key: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 
 def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day numbers of datetime64 days."""
     d = days.astype("datetime64[D]")
     y = d.astype("datetime64[Y]")
     m = d.astype("datetime64[M]")
@@ -59,6 +62,7 @@ def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Days in month m of year y."""
     first = (y - 1970) * 12 + (m - 1)
     a = first.astype("datetime64[M]").astype("datetime64[D]")
     b = (first + 1).astype("datetime64[M]").astype("datetime64[D]")
@@ -66,19 +70,23 @@ def _days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def _s(values: np.ndarray | list[str]) -> pl.Series:
+    """A String Series of the values (None stays null)."""
     return pl.Series(values=list(values) if isinstance(values, np.ndarray) else values, dtype=pl.String)
 
 
 def _zfill(a: np.ndarray, width: int) -> pl.Series:
+    """Integers as text, zero-padded to width."""
     return pl.Series(a.astype(np.int64)).cast(pl.String).str.zfill(width)
 
 
 def _join_parts(parts: list[pl.Series], sep: str = " ") -> pl.Series:
+    """Row-wise join of the parts with sep, nulls left out."""
     df = pl.DataFrame({f"c{i}": p for i, p in enumerate(parts)})
     return df.select(pl.concat_str(pl.all(), separator=sep, ignore_nulls=True).alias("s")).to_series()
 
 
 def _where(mask: np.ndarray, a: pl.Series, b: pl.Series) -> pl.Series:
+    """a where mask, else b (String)."""
     return pl.select(pl.when(pl.Series(mask)).then(a).otherwise(b)).to_series().cast(pl.String)
 
 
@@ -105,6 +113,7 @@ def _apply_rules(
 
 
 def _rule_applicable(s: pl.Series, rules: list[tuple[str, str, bool]]) -> np.ndarray:
+    """Mask of the values at least one rule's pattern matches."""
     out = np.zeros(len(s), dtype=bool)
     for p, _, _ in rules:
         out |= s.str.contains(p).fill_null(False).to_numpy()

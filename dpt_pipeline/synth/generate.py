@@ -78,6 +78,7 @@ def generate(out_dir: Path, voters: int, seed: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: write the lists (--out, --voters, --seed) and print the summary as JSON."""
     ap = argparse.ArgumentParser(description="Write synthetic DPT lists with a ground truth.")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--voters", type=int, default=5000)

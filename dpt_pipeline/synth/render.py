@@ -21,7 +21,7 @@ from dpt_pipeline.synth.state import _State
 
 
 class Rendering(_State):
-    """The render() stage."""
+    """The render() stage: the texts of every field, then a file per source, truth.csv and the RT points."""
 
     def render(self, out_dir: Path) -> dict[str, object]:
         """Write the three lists, truth.csv and rt_coordinates.csv into out_dir; return the summary."""
@@ -44,81 +44,9 @@ class Rendering(_State):
         dis_n = self.dis[pp]
         ket = _s(self.ket[pp])
         tags = self.tags
-        vr, vk = self.defect_rows, self.defect_kind
-
-        def rows_with(t: str) -> np.ndarray:
-            return vr[vk == VOTER_DEFECT_TAGS.index(t)]
-
-        # voter defects on NIK / NKK / sex text
-        nik_l = nik_txt.to_list()
-        nkk_l = nkk_txt.to_list()
-        jk_l = jk.to_list()
-        u = rng.random(vr.size + 1)
-        for i in rows_with("nik_excel"):
-            v = int(self.r_nik[i])
-            nik_l[i] = f"{v / 1e15:.5f}E+15"
-        for i in rows_with("nik_apostrof"):
-            nik_l[i] = "'" + nik_l[i]
-        for j, i in enumerate(rows_with("nik_spasi")):
-            t = nik_l[i]
-            nik_l[i] = (f"{t[:4]} {t[4:8]} {t[8:12]} {t[12:]}" if u[j] < 0.4 else
-                        f"{t[:2]}.{t[2:4]}.{t[4:6]}.{t[6:12]}.{t[12:]}" if u[j] < 0.7 else f" {t} ")
-        for j, i in enumerate(rows_with("nik_palsu")):
-            nik_l[i] = str(1 + (j * 7 + int(i)) % 9) * 16
-        for j, i in enumerate(rows_with("nik_panjang")):
-            t = nik_l[i]
-            nik_l[i] = t[:15] if u[j] < 0.5 else t + "0"
-        for i in rows_with("nik_kosong"):
-            nik_l[i] = ""
-        for i in rows_with("nkk_kosong"):
-            nkk_l[i] = ""
-        for j, i in enumerate(rows_with("nkk_rusak")):
-            t = nkk_l[i]
-            nkk_l[i] = t[:14] if u[j] < 0.4 else ("0" if u[j] < 0.6 else t[:6] + "**********")
-        for j, i in enumerate(rows_with("jk_teks")):
-            jk_l[i] = (["LAKI-LAKI", "Lk"] if self.r_sex[i] == 0 else ["PEREMPUAN", "Pr"])[int(u[j] < 0.5)]
-        nik_txt, nkk_txt, jk = _s(nik_l), _s(nkk_l), _s(jk_l)
-        name_l = name.to_list()
-        for i in np.flatnonzero(tags["nama_kosong"]):
-            name_l[i] = ""
-        name = _s(name_l)
-        impossible = rows_with("tanggal_mustahil")
-
-        # region texts
-        desa_i = R["desa"]
-        kec_i = lay.kec[desa_i]
-        rr = self.region_rng
-        desa_txt = np.array(lay.name, dtype=object)[desa_i]
-        for i in range(len(lay.kode)):
-            sel = np.flatnonzero(self.var_desa & (desa_i == i))
-            if sel.size == 0:
-                continue
-            nm = lay.name[i]
-            pre = "KEL. " if lay.jenis[i] == "KELURAHAN" else "DESA "
-            vars_ = _DESA_ALIASES.get(lay.kode[i], []) * 3 + [nm.title(), pre + nm, nm.title()]
-            desa_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 0] % len(vars_)]
-        sel = np.flatnonzero(self.unknown_desa)
-        desa_txt[sel] = np.array(_UNKNOWN_DESA, dtype=object)[rr[sel, 0] % len(_UNKNOWN_DESA)]
-        kec_txt = np.array(lay.kec_name, dtype=object)[kec_i]
-        for k in range(len(lay.kec_kode)):
-            sel = np.flatnonzero(self.var_kec & (kec_i == k))
-            if sel.size == 0:
-                continue
-            nm = lay.kec_name[k]
-            vars_ = _KEC_ALIASES.get(lay.kec_kode[k], []) + ["KEC. " + nm, nm.title(), "KECAMATAN " + nm]
-            kec_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 1] % len(vars_)]
-        src = R["src"]
-        kab_txt = np.empty(tot, dtype=object)
-        for s, (canon, vars_) in _KAB_TEXT.items():
-            kab_txt[src == s] = canon
-            sel = np.flatnonzero((src == s) & self.var_kab)
-            kab_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 2] % len(vars_)]
-        kab_txt[src == 2] = ""
-        var_any = (desa_txt != np.array(lay.name, dtype=object)[desa_i]) & ~self.unknown_desa
-        var_any |= kec_txt != np.array(lay.kec_name, dtype=object)[kec_i]
-        var_any |= (kab_txt != np.array([_KAB_TEXT[0][0], _KAB_TEXT[1][0], ""], dtype=object)[src])
-        tags["wilayah_varian"] = var_any
-        tags["desa_tak_dikenal"] = self.unknown_desa.copy()
+        nik_txt, nkk_txt, jk, name, impossible = self._defect_texts(nik_txt, nkk_txt, jk, name)
+        desa_txt, kec_txt, kab_txt = self._region_texts()
+        desa_i, src = R["desa"], R["src"]
 
         # file order: desa, TPS, RT, household, registration
         desa_rank = np.arange(len(lay.kode))[desa_i]
@@ -250,20 +178,8 @@ class Rendering(_State):
         truth = pl.concat(truth_parts)
         truth.write_csv(out_dir / "truth.csv")
 
-        # coordinates
-        coords = _rt_coordinates(rng, lay)
+        n_keys, n_dropped = self._write_coordinates(out_dir)
         real = R["person"] >= 0
-        k1 = np.unique((desa_i[real] * 1000 + R["rw"][real]) * 10000 + R["rt"][real])
-        key = np.stack([k1 // 10_000_000, (k1 // 10000) % 1000, k1 % 10000], axis=1)
-        drop = np.zeros(key.shape[0], bool)
-        drop[rng.choice(key.shape[0], max(1, round(0.02 * key.shape[0])), replace=False)] = True
-        kept = key[~drop]
-        lat = np.array([coords[(int(a), int(b), int(c))][0] for a, b, c in kept])
-        lon = np.array([coords[(int(a), int(b), int(c))][1] for a, b, c in kept])
-        pl.DataFrame({
-            "kode_desa": _s(np.array(lay.kode, dtype=object)[kept[:, 0]]),
-            "rw": kept[:, 1], "rt": kept[:, 2], "lat": lat, "lon": lon,
-        }).write_csv(out_dir / "rt_coordinates.csv", float_precision=6)
 
         cases = {c: int((truth["case"] == c).sum()) for c in CASES}
         corr_counts = {t: int(tags[t].sum()) for t in tag_names if tags[t].any()}
@@ -279,6 +195,110 @@ class Rendering(_State):
             "cases": cases,
             "expect": {"voter": int(real.sum()), "reject": int((~real).sum())},
             "corruptions": corr_counts,
-            "rt_keys": int(key.shape[0]),
-            "rt_keys_without_coordinates": int(drop.sum()),
+            "rt_keys": n_keys,
+            "rt_keys_without_coordinates": n_dropped,
         }
+
+    def _defect_texts(
+        self, nik_txt: pl.Series, nkk_txt: pl.Series, jk: pl.Series, name: pl.Series
+    ) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series, np.ndarray]:
+        """The damaged voters' NIK, NKK and sex texts and the empty names; and the rows of impossible dates."""
+        rng, tags = self.rng, self.tags
+        vr, vk = self.defect_rows, self.defect_kind
+
+        def rows_with(t: str) -> np.ndarray:
+            return vr[vk == VOTER_DEFECT_TAGS.index(t)]
+
+        # voter defects on NIK / NKK / sex text
+        nik_l = nik_txt.to_list()
+        nkk_l = nkk_txt.to_list()
+        jk_l = jk.to_list()
+        u = rng.random(vr.size + 1)
+        for i in rows_with("nik_excel"):
+            v = int(self.r_nik[i])
+            nik_l[i] = f"{v / 1e15:.5f}E+15"
+        for i in rows_with("nik_apostrof"):
+            nik_l[i] = "'" + nik_l[i]
+        for j, i in enumerate(rows_with("nik_spasi")):
+            t = nik_l[i]
+            nik_l[i] = (f"{t[:4]} {t[4:8]} {t[8:12]} {t[12:]}" if u[j] < 0.4 else
+                        f"{t[:2]}.{t[2:4]}.{t[4:6]}.{t[6:12]}.{t[12:]}" if u[j] < 0.7 else f" {t} ")
+        for j, i in enumerate(rows_with("nik_palsu")):
+            nik_l[i] = str(1 + (j * 7 + int(i)) % 9) * 16
+        for j, i in enumerate(rows_with("nik_panjang")):
+            t = nik_l[i]
+            nik_l[i] = t[:15] if u[j] < 0.5 else t + "0"
+        for i in rows_with("nik_kosong"):
+            nik_l[i] = ""
+        for i in rows_with("nkk_kosong"):
+            nkk_l[i] = ""
+        for j, i in enumerate(rows_with("nkk_rusak")):
+            t = nkk_l[i]
+            nkk_l[i] = t[:14] if u[j] < 0.4 else ("0" if u[j] < 0.6 else t[:6] + "**********")
+        for j, i in enumerate(rows_with("jk_teks")):
+            jk_l[i] = (["LAKI-LAKI", "Lk"] if self.r_sex[i] == 0 else ["PEREMPUAN", "Pr"])[int(u[j] < 0.5)]
+        nik_txt, nkk_txt, jk = _s(nik_l), _s(nkk_l), _s(jk_l)
+        name_l = name.to_list()
+        for i in np.flatnonzero(tags["nama_kosong"]):
+            name_l[i] = ""
+        name = _s(name_l)
+        impossible = rows_with("tanggal_mustahil")
+        return nik_txt, nkk_txt, jk, name, impossible
+
+    def _region_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Desa, kecamatan and kabupaten text of every row (variants, unknown desa); tags the rows that differ."""
+        R, lay, tot, tags = self.R, self.lay, self.n_rows, self.tags
+        desa_i = R["desa"]
+        kec_i = lay.kec[desa_i]
+        rr = self.region_rng
+        desa_txt = np.array(lay.name, dtype=object)[desa_i]
+        for i in range(len(lay.kode)):
+            sel = np.flatnonzero(self.var_desa & (desa_i == i))
+            if sel.size == 0:
+                continue
+            nm = lay.name[i]
+            pre = "KEL. " if lay.jenis[i] == "KELURAHAN" else "DESA "
+            vars_ = _DESA_ALIASES.get(lay.kode[i], []) * 3 + [nm.title(), pre + nm, nm.title()]
+            desa_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 0] % len(vars_)]
+        sel = np.flatnonzero(self.unknown_desa)
+        desa_txt[sel] = np.array(_UNKNOWN_DESA, dtype=object)[rr[sel, 0] % len(_UNKNOWN_DESA)]
+        kec_txt = np.array(lay.kec_name, dtype=object)[kec_i]
+        for k in range(len(lay.kec_kode)):
+            sel = np.flatnonzero(self.var_kec & (kec_i == k))
+            if sel.size == 0:
+                continue
+            nm = lay.kec_name[k]
+            vars_ = _KEC_ALIASES.get(lay.kec_kode[k], []) + ["KEC. " + nm, nm.title(), "KECAMATAN " + nm]
+            kec_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 1] % len(vars_)]
+        src = R["src"]
+        kab_txt = np.empty(tot, dtype=object)
+        for s, (canon, vars_) in _KAB_TEXT.items():
+            kab_txt[src == s] = canon
+            sel = np.flatnonzero((src == s) & self.var_kab)
+            kab_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 2] % len(vars_)]
+        kab_txt[src == 2] = ""
+        var_any = (desa_txt != np.array(lay.name, dtype=object)[desa_i]) & ~self.unknown_desa
+        var_any |= kec_txt != np.array(lay.kec_name, dtype=object)[kec_i]
+        var_any |= (kab_txt != np.array([_KAB_TEXT[0][0], _KAB_TEXT[1][0], ""], dtype=object)[src])
+        tags["wilayah_varian"] = var_any
+        tags["desa_tak_dikenal"] = self.unknown_desa.copy()
+        return desa_txt, kec_txt, kab_txt
+
+    def _write_coordinates(self, out_dir: Path) -> tuple[int, int]:
+        """rt_coordinates.csv: a point per desa/RW/RT of the voters, about 2 % left out; (RT keys, left out)."""
+        rng, R, lay = self.rng, self.R, self.lay
+        desa_i = R["desa"]
+        coords = _rt_coordinates(rng, lay)
+        real = R["person"] >= 0
+        k1 = np.unique((desa_i[real] * 1000 + R["rw"][real]) * 10000 + R["rt"][real])
+        key = np.stack([k1 // 10_000_000, (k1 // 10000) % 1000, k1 % 10000], axis=1)
+        drop = np.zeros(key.shape[0], bool)
+        drop[rng.choice(key.shape[0], max(1, round(0.02 * key.shape[0])), replace=False)] = True
+        kept = key[~drop]
+        lat = np.array([coords[(int(a), int(b), int(c))][0] for a, b, c in kept])
+        lon = np.array([coords[(int(a), int(b), int(c))][1] for a, b, c in kept])
+        pl.DataFrame({
+            "kode_desa": _s(np.array(lay.kode, dtype=object)[kept[:, 0]]),
+            "rw": kept[:, 1], "rt": kept[:, 2], "lat": lat, "lon": lon,
+        }).write_csv(out_dir / "rt_coordinates.csv", float_precision=6)
+        return int(key.shape[0]), int(drop.sum())
