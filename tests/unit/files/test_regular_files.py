@@ -72,7 +72,7 @@ def test_a_review_file_that_is_a_fifo_is_refused_before_anything_is_read(tmp_pat
 
     import polars as pl
 
-    from dpt_pipeline.review import exchange as review
+    from dpt_pipeline import review
 
     fifo = _kinds(tmp_path)["FIFO"]
     empty = pl.DataFrame()

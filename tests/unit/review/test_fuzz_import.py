@@ -33,11 +33,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from dpt_pipeline import pipeline
+from dpt_pipeline import pipeline, review
 from dpt_pipeline.config import Config, load_config
 from dpt_pipeline.errors import DptError
 from dpt_pipeline.io.spreadsheet import write_csv_for_excel
-from dpt_pipeline.review import exchange as review
 from dpt_pipeline.synth import generate
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -15,11 +15,11 @@ import openpyxl
 import polars as pl
 import pytest
 
+from dpt_pipeline import review
 from dpt_pipeline.core import decisions
 from dpt_pipeline.errors import InputError
 from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.io.spreadsheet import neutralise_formulas
-from dpt_pipeline.review import exchange as review
 from dpt_pipeline.review import sheet as review_sheet
 
 WHEN = dt.datetime(2026, 11, 28, 1, 0)
