@@ -16,7 +16,7 @@ from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import DptError
 
 if TYPE_CHECKING:
-    from dpt_pipeline.review.exchange import ImportReport
+    from dpt_pipeline.review import ImportReport
 
 EXIT_CODES = """exit codes:
   0  success

@@ -311,8 +311,8 @@ def format_report(ev: Evaluation) -> str:
 def evaluate_decisions(database: Path, threshold: float = CLAIM) -> Scores:
     """The pipeline's claims (pairs >= threshold) against reviewers' latest decisions: SAMA pairs are true
     pairs, BEDA pairs are not; RAGU and undecided pairs are left out."""
+    from dpt_pipeline import review
     from dpt_pipeline.core import decisions
-    from dpt_pipeline.review import exchange as review
 
     with duckdb.connect(str(database), read_only=True) as con:
         pairs = con.sql("SELECT pair_id, match_probability FROM duplicate_pairs").pl()

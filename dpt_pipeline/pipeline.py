@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dpt_pipeline import __version__, ingest, tps
+from dpt_pipeline import __version__, ingest, review, tps
 from dpt_pipeline.config import Config
 from dpt_pipeline.core import decisions
 from dpt_pipeline.core.thresholds import CLAIM
@@ -29,7 +29,6 @@ from dpt_pipeline.linkage import comparisons as compare
 from dpt_pipeline.linkage import night
 from dpt_pipeline.outputs import border
 from dpt_pipeline.outputs.publish import publish, replace_tables
-from dpt_pipeline.review import exchange as review
 
 log = logging.getLogger(__name__)
 

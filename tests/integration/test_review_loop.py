@@ -14,11 +14,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from dpt_pipeline import cli, pipeline
+from dpt_pipeline import cli, pipeline, review
 from dpt_pipeline.config import Config, load_config
 from dpt_pipeline.core import decisions
 from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
-from dpt_pipeline.review import exchange as review
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = ROOT / "sample_data" / "truth.csv"
