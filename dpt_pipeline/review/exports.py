@@ -41,14 +41,6 @@ def slug(text: str | None) -> str:
     return re.sub(r"[^a-z0-9]+", "-", (text or "tidak dikenal").lower()).strip("-") or "tidak-dikenal"
 
 
-def mask_number(col: str) -> pl.Expr:
-    """First 6 and last 4 digits visible: 640813******0001."""
-    c = pl.col(col)
-    return pl.when(c.str.len_chars() == 16).then(
-        pl.concat_str([c.str.slice(0, 6), pl.lit("******"), c.str.slice(12, 4)])).otherwise(
-        pl.when(c.is_not_null()).then(pl.lit("(tidak sah)")))
-
-
 NIK_PARTS = (("provinsi", 0, 2), ("kabupaten", 2, 4), ("kecamatan", 4, 6), ("tanggal lahir", 6, 12),
              ("nomor urut", 12, 16))
 

@@ -35,8 +35,6 @@ REOPENED_SCHEMA: dict[str, pl.DataType] = {
 LOG_SCHEMA: dict[str, pl.DataType] = {
     "imported_at": pl.Datetime("us"), "file": pl.String(), "baris": pl.Int64(), "pair_id": pl.String(),
     "hasil": pl.String(), "kolom": pl.String(), "pesan": pl.String()}
-REVIEW_TABLES = ("review_decisions", "review_exports", "review_exported_voters", "review_reopened",
-                 "review_import_log")
 
 
 def table(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
