@@ -8,6 +8,8 @@ carrier's row. Then each row's `case` in truth.csv, by precedence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -129,6 +131,21 @@ class Corruption(_State):
         chosen[fi, date_slip[fi]] = True
         return {k: cp[chosen[:, j]] for j, k in enumerate(names)}, dua_nik
 
+    def _slip(self, full: pl.Series, kind: str, rows: np.ndarray,
+              change: Callable[[pl.Series], pl.Series]) -> pl.Series:
+        """`full` with the names at `rows` replaced by `change` of them (which may draw), the rows it changed
+        tagged `kind`."""
+        if not rows.size:
+            return full
+        full = full.clone()
+        sub = full.gather(rows)
+        new = change(sub)
+        full.scatter(rows, new)
+        ch = np.zeros(self.n_rows, bool)
+        ch[rows] = (new != sub).to_numpy()
+        self._tag(kind, ch)
+        return full
+
     def _slip_names(self, slips: dict[str, np.ndarray]) -> None:
         """Name slips, in a fixed order: rules first, then structure, then typos."""
         rng, n = self.rng, self.n_rows
@@ -155,57 +172,42 @@ class Corruption(_State):
             ch[rr] = (full.gather(rr) != before).to_numpy()
             self._tag("muhammad", ch)
         # spacing
-        rr = slips["spasi"]
-        if rr.size:
-            full = full.clone()
-            sub = full.gather(rr)
+        def spacing(sub: pl.Series) -> pl.Series:
+            m = sub.len()
             multi = sub.str.contains(" ").to_numpy()
-            first_space = rng.random(rr.size) < 0.5
+            first_space = rng.random(m) < 0.5
             joined = _where(first_space, sub.str.replace(" ", "", literal=True, n=1),
                             sub.str.replace(r"^(.*\S) (\S+)$", "${1}${2}"))
             ln = sub.str.len_chars().to_numpy()
-            cut = np.maximum(3, ln // 2 + rng.integers(-1, 2, rr.size))
+            cut = np.maximum(3, ln // 2 + rng.integers(-1, 2, m))
             split = pl.select(pl.lit(sub).str.slice(0, pl.Series(cut)) + " " +
                               pl.lit(sub).str.slice(pl.Series(cut))).to_series()
-            new = _where(multi, joined, split)
-            full.scatter(rr, new)
-            ch = np.zeros(n, bool)
-            ch[rr] = (new != sub).to_numpy()
-            self._tag("spasi", ch)
-        rr = slips["tukar_token"]
-        if rr.size:
-            full = full.clone()
-            sub = full.gather(rr)
-            new = sub.str.replace(r"^(\S+) (\S+)", "${2} ${1}")
-            full.scatter(rr, new)
-            ch = np.zeros(n, bool)
-            ch[rr] = (new != sub).to_numpy()
-            self._tag("tukar_token", ch)
-        rr = slips["typo_nama"]
-        if rr.size:
-            full = full.clone()
-            sub = full.gather(rr)
+            return _where(multi, joined, split)
+
+        def typo(sub: pl.Series) -> pl.Series:
+            m = sub.len()
             ln = sub.str.len_chars().to_numpy()
-            pos = 1 + (rng.random(rr.size) * np.maximum(ln - 2, 1)).astype(np.int64)
-            op = rng.choice(4, rr.size, p=[0.45, 0.2, 0.15, 0.2])
+            pos = 1 + (rng.random(m) * np.maximum(ln - 2, 1)).astype(np.int64)
+            op = rng.choice(4, m, p=[0.45, 0.2, 0.15, 0.2])
             letters = np.array(list("ABCDEFGHIJKLMNOPRSTUWYZ"), dtype=object)
-            li = rng.integers(0, letters.size, rr.size)
+            li = rng.integers(0, letters.size, m)
             df = pl.DataFrame({"s": sub, "p": pos, "op": op, "c1": letters[li].astype(str),
                                "c2": letters[(li + 1) % letters.size].astype(str)})
             c = pl.col
             at = c("s").str.slice(c("p"), 1)
             repl = pl.when(at == c("c1")).then(c("c2")).otherwise(c("c1"))
-            new = df.select(
+            return df.select(
                 pl.when(c("op") == 0).then(c("s").str.slice(0, c("p")) + repl + c("s").str.slice(c("p") + 1))
                 .when(c("op") == 1).then(c("s").str.slice(0, c("p")) + c("s").str.slice(c("p") + 1))
                 .when(c("op") == 2).then(c("s").str.slice(0, c("p") + 1) + c("s").str.slice(c("p")))
                 .otherwise(c("s").str.slice(0, c("p")) + c("s").str.slice(c("p") + 1, 1) + at
                            + c("s").str.slice(c("p") + 2))
             ).to_series()
-            full.scatter(rr, new)
-            ch = np.zeros(n, bool)
-            ch[rr] = (new != sub).to_numpy()
-            self._tag("typo_nama", ch)
+
+        full = self._slip(full, "spasi", slips["spasi"], spacing)
+        full = self._slip(full, "tukar_token", slips["tukar_token"],
+                          lambda sub: sub.str.replace(r"^(\S+) (\S+)", "${2} ${1}"))
+        full = self._slip(full, "typo_nama", slips["typo_nama"], typo)
         self.r_body = full
 
     def _slip_titles_place(self, slips: dict[str, np.ndarray]) -> None:

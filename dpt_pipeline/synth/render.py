@@ -9,6 +9,7 @@ point per desa/RW/RT, a few left out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -251,25 +252,31 @@ class Rendering(_State):
         desa_i = R["desa"]
         kec_i = lay.kec[desa_i]
         rr = self.region_rng
-        desa_txt = np.array(lay.name, dtype=object)[desa_i]
-        for i in range(len(lay.kode)):
-            sel = np.flatnonzero(self.var_desa & (desa_i == i))
-            if sel.size == 0:
-                continue
+        def spell(txt: np.ndarray, region: np.ndarray, varied: np.ndarray, count: int,
+                  spellings: Callable[[int], list[str]], draw: int) -> np.ndarray:
+            """`txt` with each region's `varied` rows written in one of its `spellings` (by column `draw`)."""
+            for i in range(count):
+                sel = np.flatnonzero(varied & (region == i))
+                if sel.size:
+                    vs = spellings(i)
+                    txt[sel] = np.array(vs, dtype=object)[rr[sel, draw] % len(vs)]
+            return txt
+
+        def desa_spellings(i: int) -> list[str]:
             nm = lay.name[i]
             pre = "KEL. " if lay.jenis[i] == "KELURAHAN" else "DESA "
-            vars_ = _DESA_ALIASES.get(lay.kode[i], []) * 3 + [nm.title(), pre + nm, nm.title()]
-            desa_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 0] % len(vars_)]
+            return _DESA_ALIASES.get(lay.kode[i], []) * 3 + [nm.title(), pre + nm, nm.title()]
+
+        def kec_spellings(k: int) -> list[str]:
+            nm = lay.kec_name[k]
+            return _KEC_ALIASES.get(lay.kec_kode[k], []) + ["KEC. " + nm, nm.title(), "KECAMATAN " + nm]
+
+        desa_txt = spell(np.array(lay.name, dtype=object)[desa_i], desa_i, self.var_desa, len(lay.kode),
+                         desa_spellings, 0)
         sel = np.flatnonzero(self.unknown_desa)
         desa_txt[sel] = np.array(_UNKNOWN_DESA, dtype=object)[rr[sel, 0] % len(_UNKNOWN_DESA)]
-        kec_txt = np.array(lay.kec_name, dtype=object)[kec_i]
-        for k in range(len(lay.kec_kode)):
-            sel = np.flatnonzero(self.var_kec & (kec_i == k))
-            if sel.size == 0:
-                continue
-            nm = lay.kec_name[k]
-            vars_ = _KEC_ALIASES.get(lay.kec_kode[k], []) + ["KEC. " + nm, nm.title(), "KECAMATAN " + nm]
-            kec_txt[sel] = np.array(vars_, dtype=object)[rr[sel, 1] % len(vars_)]
+        kec_txt = spell(np.array(lay.kec_name, dtype=object)[kec_i], kec_i, self.var_kec, len(lay.kec_kode),
+                        kec_spellings, 1)
         src = R["src"]
         kab_txt = np.empty(tot, dtype=object)
         for s, (canon, vars_) in _KAB_TEXT.items():
