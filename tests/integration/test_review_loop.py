@@ -255,9 +255,9 @@ def test_learning_is_adopted_only_when_the_held_out_f1_does_not_fall(tmp_path: P
     # When what it learns makes the held-out fifth worse (here: a model that claims nothing), it is not adopted.
     import dataclasses
 
-    from dpt_pipeline.linkage import model as score
+    from dpt_pipeline.linkage.model import learning
 
-    monkeypatch.setattr(score, "with_decisions", lambda m, *a, **k: dataclasses.replace(m, lambda_=1e-30))
+    monkeypatch.setattr(learning, "with_decisions", lambda m, *a, **k: dataclasses.replace(m, lambda_=1e-30))
     bad = pipeline.run(cfg).linkage["learning_from_decisions"]
     assert bad["after"]["f1"] < bad["before"]["f1"] and bad["used"] is False and "kept" in bad["reason"]
     assert (cfg.output.dir / "model.json").read_text() == em_only
