@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from dpt_pipeline import tps
 from dpt_pipeline.errors import InputError
-from dpt_pipeline.tps import solver
+from dpt_pipeline.tps import numbering, stage
 
 
 def _check(xy: np.ndarray, w: np.ndarray, cap: int) -> tps.DesaResult:
@@ -310,8 +310,8 @@ def test_desa_solved_in_worker_processes_give_the_same_tps(monkeypatch: pytest.M
     parts = [_desa(f"64.08.13.20{i:02d}", f"DESA {i}", 12, 20 + i) for i in range(3)]
     voters, coords = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
     alone = tps.assign(voters, coords, 600)
-    monkeypatch.setattr(solver, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(solver.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(stage, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(stage.os, "cpu_count", lambda: 2)
     shared = tps.assign(voters, coords, 600)
     assert shared.assignments.equals(alone.assignments) and shared.quality.equals(alone.quality)
 
@@ -353,8 +353,8 @@ def _assert_second_night_moves_nobody(voters: pl.DataFrame, coords: pl.DataFrame
     assert second.assignments.equals(first.assignments)
     assert second.summary.equals(first.summary)
     assert second.quality["moved"].sum() == 0
-    real = solver._with_last_night
-    with mock.patch.object(solver, "_with_last_night", lambda hh, previous: real(hh, previous).with_columns(
+    real = numbering.with_last_night
+    with mock.patch.object(numbering, "with_last_night", lambda hh, previous: real(hh, previous).with_columns(
             pl.lit(False).alias("unchanged"))):
         solved = tps.assign(voters, coords, cap, previous=first.assignments)
     moved = solved.assignments.join(first.assignments, on="voter_id").filter(pl.col("tps") != pl.col("tps_right"))

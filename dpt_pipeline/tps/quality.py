@@ -1,0 +1,78 @@
+"""What the stage reports: tps_summary (one row per TPS) and tps_quality (one row per desa: every hard
+rule checked on the result, balance, distances, fallbacks, churn), and the churn over all desa."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dpt_pipeline.core.keys import desa_key
+
+
+def overall_churn(quality: pl.DataFrame) -> float | None:
+    """Voters who changed TPS, as a share of the voters who had a TPS in the same desa both nights (None
+    without a previous night)."""
+    both = quality["voters_both_nights"].sum() if quality.height else 0
+    return float(quality["moved"].sum()) / float(both) if both else None
+
+
+def tps_summary(per_voter: pl.DataFrame) -> pl.DataFrame:
+    """Per TPS: its desa, voters, households, RTs, point and distances."""
+    return per_voter.group_by("kode_desa", "tps").agg(
+        pl.col("desa").first(), pl.len().cast(pl.Int64).alias("voters"),
+        pl.col("household").n_unique().cast(pl.Int64).alias("households"),
+        pl.struct("rw", "rt").n_unique().cast(pl.Int64).alias("rts"),
+        pl.col("tps_lat").first().alias("lat"), pl.col("tps_lon").first().alias("lon"),
+        pl.col("distance_m").mean().alias("mean_distance_m"),
+        pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
+        pl.col("distance_m").max().alias("max_distance_m"),
+    ).select("kode_desa", "desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
+             "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+
+
+def tps_quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: pl.DataFrame,
+                kept: pl.DataFrame, prev_assign: pl.DataFrame | None) -> pl.DataFrame:
+    """Per desa: every hard rule checked on the result, balance, distances, fallbacks and churn."""
+    split = (per_voter.group_by("kode_desa", "kk").agg(pl.col("tps").n_unique().alias("n"),
+                                                      pl.col("oversize").first())
+             .group_by("kode_desa").agg(((pl.col("n") > 1) & ~pl.col("oversize")).sum().cast(pl.Int64)
+                                        .alias("split_households"),
+                                        pl.col("oversize").sum().cast(pl.Int64).alias("oversize_households")))
+    rts = (per_voter.group_by("kode_desa", "rw", "rt").agg(pl.col("tps").n_unique().alias("n"),
+                                                           (pl.col("lokasi") != "rt").any().alias("fb"))
+           .group_by("kode_desa").agg((pl.col("n") > 1).sum().cast(pl.Int64).alias("rts_split"),
+                                      pl.col("fb").sum().cast(pl.Int64).alias("rts_fallback")))
+    sizes = summary.group_by("kode_desa").agg(
+        pl.col("voters").sum().alias("n"), pl.len().cast(pl.Int64).alias("tps"),
+        (pl.col("voters") > cap).sum().cast(pl.Int64).alias("over_cap"),
+        (pl.col("voters") - pl.col("voters").sum() / pl.len()).abs().max().alias("max_deviation"))
+    base = per_voter.group_by("kode_desa").agg(
+        pl.col("desa").first(), pl.len().cast(pl.Int64).alias("voters"),
+        pl.col("household").n_unique().cast(pl.Int64).alias("households"),
+        pl.col("extra_tps").first(),
+        pl.col("distance_m").mean().alias("mean_distance_m"),
+        pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
+        pl.col("distance_m").max().alias("max_distance_m"))
+    struck = (voters.join(kept.select("voter_id"), on="voter_id", how="anti")
+              .group_by(desa_key(within_kecamatan=True).alias("kode_desa"))
+              .agg(pl.len().cast(pl.Int64).alias("struck_duplicates")))
+    q = (base.join(sizes, on="kode_desa").join(split, on="kode_desa").join(rts, on="kode_desa")
+         .join(struck, on="kode_desa", how="left")
+         .with_columns(((pl.col("voters") + cap - 1) // cap).cast(pl.Int64).alias("tps_minimum"),
+                       pl.col("struck_duplicates").fill_null(0)))
+    if prev_assign is not None:
+        churn = (per_voter.select("voter_id", "kode_desa", "tps")
+                 .join(prev_assign.select("voter_id", "kode_desa", pl.col("tps").alias("tps_prev")),
+                       on=["voter_id", "kode_desa"])
+                 .group_by("kode_desa").agg(pl.len().cast(pl.Int64).alias("voters_both_nights"),
+                                            (pl.col("tps") != pl.col("tps_prev")).sum().cast(pl.Int64).alias("moved")))
+        q = q.join(churn, on="kode_desa", how="left").with_columns(
+            pl.col("voters_both_nights", "moved").fill_null(0)).with_columns(
+            pl.when(pl.col("voters_both_nights") > 0).then(pl.col("moved") / pl.col("voters_both_nights"))
+            .alias("churn"))
+    else:
+        q = q.with_columns(pl.lit(None, pl.Int64).alias("voters_both_nights"), pl.lit(None, pl.Int64).alias("moved"),
+                           pl.lit(None, pl.Float64).alias("churn"))
+    return q.select("kode_desa", "desa", "voters", "households", "tps", "tps_minimum", "extra_tps", "over_cap",
+                    "split_households", "oversize_households", "rts_split", "rts_fallback", "max_deviation",
+                    "mean_distance_m", "p95_distance_m", "max_distance_m", "voters_both_nights", "moved", "churn",
+                    "struck_duplicates").sort("kode_desa")
