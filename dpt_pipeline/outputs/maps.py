@@ -3,7 +3,9 @@
 `write_maps` writes into one directory a PNG per desa (the voters' points coloured by TPS, one marker per
 point and TPS with its area growing with the voters there; each TPS point as a star labelled with its
 number) and `index.html`: every desa with its quality figures, linking to a section with its map and its
-per-TPS table. Only aggregates are drawn or written: no name, NIK or voter id.
+per-TPS table. Only aggregates are drawn or written: no name, NIK or voter id. The page is
+templates/maps.html (over base.html, styled by maps.css): this module formats the figures, the template lays
+them out and escapes them.
 
 Legend: up to `LEGEND_MAX_TPS` TPS the map carries a legend "TPS 3: 587 pemilih" to the right of the axes;
 above that (a desa can have 90 TPS) the legend is left out and the TPS are read from the numbers beside
@@ -22,7 +24,6 @@ spawned processes.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ from matplotlib.transforms import offset_copy
 
 from dpt_pipeline.io.files import FILE_MODE, write_private
 from dpt_pipeline.io.workers import pool as workers_pool
+from dpt_pipeline.outputs.pages import render
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +55,6 @@ _TAB20 = colormaps["tab20"](np.arange(20))
 PALETTE = np.concatenate([_TAB20[0::2], _TAB20[1::2]])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 DASH = "–"
-
-_CSS = """
-body { font-family: sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; }
-th { background: #eee; }
-td.n { text-align: right; }
-.over, .over td { color: #c00; font-weight: bold; }
-section { margin-top: 2em; border-top: 2px solid #ccc; }
-.nocoord { color: #888; font-style: italic; }
-"""
 
 
 def file_stem(desa_key: str) -> str:
@@ -98,7 +89,7 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
             old.unlink()
 
     index = out_dir / "index.html"
-    write_private(index, _html(desas, tps_by, drawn, max_voters))
+    write_private(index, _page(desas, tps_by, drawn, max_voters))
     log.info("wrote %d TPS maps and %s", len(jobs), index)
     return index
 
@@ -229,66 +220,31 @@ def _fmt(value: object, spec: str = "d") -> str:
     return format(value, spec)
 
 
-def _td(text: str, cls: str = "n") -> str:
-    return f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>"
-
-
-def _tr(over: bool) -> str:
-    return '<tr class="over">' if over else "<tr>"
-
-
-def _html(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: int) -> str:
-    esc = html.escape
-    total_voters = sum(d["voters"] or 0 for d in desas)
-    total_tps = sum(d["tps"] or 0 for d in desas)
-    out = ['<!DOCTYPE html>', '<html lang="id">', '<head>', '<meta charset="utf-8">', '<title>Peta TPS</title>',
-           f'<style>{_CSS}</style>', '</head>', '<body>', '<h1 id="daftar">Peta TPS</h1>',
-           f'<p>Kapasitas: {max_voters} pemilih per TPS. {len(desas)} desa, {total_voters} pemilih, '
-           f'{total_tps} TPS. Merah: melebihi kapasitas.</p>',
-           '<table>', '<tr><th>Desa</th><th>Kode</th><th>Pemilih</th><th>KK</th><th>TPS</th>'
-           '<th>Rata-rata jarak (m)</th><th>Jarak p95 (m)</th><th>Jarak maks. (m)</th>'
-           '<th>Penyimpangan maks. dari n/k</th><th>Melebihi kapasitas</th><th>KK terpisah</th>'
-           '<th>RT tanpa koordinat</th><th>Perpindahan dari malam sebelumnya</th><th>Peta</th></tr>']
+def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: int) -> str:
+    """index.html: the figures formatted here, laid out (and escaped) by templates/maps.html."""
+    rows = []
     for d in desas:
         key = d["kode_desa"]
-        anchor = esc(f"desa-{file_stem(key)}")
         n_tps = _fmt(d["tps"])
         if d["tps"] is not None and d["tps_minimum"] is not None and d["tps"] != d["tps_minimum"]:
             n_tps += f" (min. {d['tps_minimum']})"
         churn = DASH if d["churn"] is None else f"{_fmt(d['moved'])} ({d['churn']:.1%})"
-        over = (d["over_cap"] or 0) > 0
-        out.append(
-            _tr(over) + f'<td><a href="#{anchor}">{esc(str(d["desa"] or key))}</a></td><td>{esc(key)}</td>'
-            + _td(_fmt(d["voters"])) + _td(_fmt(d["households"])) + _td(n_tps)
-            + _td(_fmt(d["mean_distance_m"], ".0f")) + _td(_fmt(d["p95_distance_m"], ".0f"))
-            + _td(_fmt(d["max_distance_m"], ".0f")) + _td(_fmt(d["max_deviation"], ".1f"))
-            + _td(_fmt(d["over_cap"])) + _td(_fmt(d["split_households"])) + _td(_fmt(d["rts_fallback"]))
-            + _td(esc(churn)) + _td("ya" if key in drawn else '<span class="nocoord">tanpa koordinat</span>', cls="")
-            + '</tr>')
-    out.append('</table>')
-
-    for d in desas:
-        key = d["kode_desa"]
-        out.append(f'<section id="{esc(f"desa-{file_stem(key)}")}">')
-        out.append(f'<h2>{esc(_title(d))}</h2>')
-        if key in drawn:
-            side = int(FIG_INCHES * DPI)
-            out.append(f'<img src="{esc(drawn[key])}" width="{side}" height="{side}" '
-                       f'alt="{esc("Peta TPS " + _title(d))}">')
-        else:
-            out.append('<p class="nocoord">tanpa koordinat: peta tidak dapat digambar</p>')
-        out.append('<table><tr><th>TPS</th><th>Pemilih</th><th>KK</th><th>RT</th><th>Rata-rata jarak (m)</th>'
-                   '<th>Jarak p95 (m)</th><th>Jarak maks. (m)</th><th>Lintang</th><th>Bujur</th></tr>')
-        rows = tps_by.get((key,))
-        for t in rows.to_dicts() if rows is not None else []:
-            over = t["voters"] is not None and t["voters"] > max_voters
-            out.append(
-                _tr(over) + _td(_fmt(t["tps"])) + _td(_fmt(t["voters"]) + (" (melebihi kapasitas)" if over else ""))
-                + _td(_fmt(t["households"])) + _td(_fmt(t["rts"])) + _td(_fmt(t["mean_distance_m"], ".0f"))
-                + _td(_fmt(t["p95_distance_m"], ".0f")) + _td(_fmt(t["max_distance_m"], ".0f"))
-                + _td(_fmt(t["lat"], ".5f")) + _td(_fmt(t["lon"], ".5f")) + '</tr>')
-        out.append('</table>')
-        out.append('<p><a href="#daftar">↑ Daftar desa</a></p>')
-        out.append('</section>')
-    out += ['</body>', '</html>', '']
-    return "\n".join(out)
+        stations = []
+        found = tps_by.get((key,))
+        for t in found.to_dicts() if found is not None else []:
+            stations.append({
+                "over": t["voters"] is not None and t["voters"] > max_voters, "tps": _fmt(t["tps"]),
+                "voters": _fmt(t["voters"]),
+                "figures": [_fmt(t["households"]), _fmt(t["rts"]), _fmt(t["mean_distance_m"], ".0f"),
+                            _fmt(t["p95_distance_m"], ".0f"), _fmt(t["max_distance_m"], ".0f"),
+                            _fmt(t["lat"], ".5f"), _fmt(t["lon"], ".5f")]})
+        rows.append({
+            "key": key, "name": str(d["desa"] or key), "title": _title(d), "anchor": f"desa-{file_stem(key)}",
+            "over": (d["over_cap"] or 0) > 0, "image": drawn.get(key),
+            "figures": [_fmt(d["voters"]), _fmt(d["households"]), n_tps, _fmt(d["mean_distance_m"], ".0f"),
+                        _fmt(d["p95_distance_m"], ".0f"), _fmt(d["max_distance_m"], ".0f"),
+                        _fmt(d["max_deviation"], ".1f"), _fmt(d["over_cap"]), _fmt(d["split_households"]),
+                        _fmt(d["rts_fallback"]), churn],
+            "stations": stations})
+    return render("maps.html", desas=rows, max_voters=max_voters, side=int(FIG_INCHES * DPI),
+                  total_voters=sum(d["voters"] or 0 for d in desas), total_tps=sum(d["tps"] or 0 for d in desas))

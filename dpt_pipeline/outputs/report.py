@@ -15,24 +15,26 @@ tables are missing (an ingest-only run has no linkage tables; an older database 
 8. change since the previous 'ok' run: every stage count of either run, before, now and the difference.
 
 Privacy: only aggregates are read from the database into the page: never a voter_id, NIK, NKK, name, birth
-date or a rejected row's `raw` text; every string is HTML-escaped. Speed: every aggregation is one DuckDB
-query; Python only formats the (small) aggregated results; charts are matplotlib's Figure API (Agg, no
-pyplot) at 80 dpi.
+date or a rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
+every aggregation is one DuckDB query; Python only formats the (small) aggregated results; charts are
+matplotlib's Figure API (Agg, no pyplot) at 80 dpi.
+
+Layout: each section's builder returns blocks (a paragraph, a table of formatted cells, a chart, ...);
+templates/report.html (over base.html, styled by report.css) lays them out and escapes every text.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import numpy as np
@@ -42,6 +44,7 @@ from matplotlib.figure import Figure
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.outputs import border
+from dpt_pipeline.outputs.pages import render
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +58,6 @@ DASH = "–"
 TPS_INDEX = Path("tps") / "index.html"
 _COLOURS = colormaps["tab10"](np.arange(10))
 BORDER_STATUSES = (border.BOTH, border.UNSURE, border.ONE)     # the columns' order
-
-_CSS = """
-body { font-family: sans-serif; margin: 1.5em; color: #222; }
-h1 { margin-bottom: 0.2em; }
-h2 { margin-top: 0; }
-h2 small, h3 small, th small { font-weight: normal; color: #666; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.85em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; vertical-align: top; }
-th { background: #eee; text-align: left; }
-td.n { text-align: right; white-space: nowrap; }
-tr.total td { font-weight: bold; background: #f6f6f6; }
-tr.warn td { color: #c00; }
-section { margin-top: 2em; border-top: 2px solid #ccc; padding-top: 0.5em; }
-.note { color: #666; font-style: italic; }
-.alert { color: #c00; font-weight: bold; }
-img { display: block; margin: 0.5em 0 1em; }
-"""
-
 
 class Num(str):
     """A cell already formatted as a number: right-aligned."""
@@ -123,49 +108,118 @@ def _duration(start: object, end: object) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def _cell(value: Cell) -> str:
-    esc = html.escape
+# -- blocks: what a section shows, laid out by templates/report.html -------------------------------------
+
+@dataclass(frozen=True)
+class _Td:
+    """A table cell: its formatted text; `n`: a number (right-aligned)."""
+    text: str
+    n: bool
+
+
+@dataclass(frozen=True)
+class _Tr:
+    """A table row; `cls`: "warn" (a problem, red), "total" (bold) or none."""
+    cells: list[_Td]
+    cls: str = ""
+
+
+@dataclass(frozen=True)
+class _Th:
+    """A column heading and its hint (shown small below it; may be empty)."""
+    text: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    kind: ClassVar[str] = "table"
+    id: str
+    headers: list[_Th]
+    rows: list[_Tr]
+
+
+@dataclass(frozen=True)
+class _P:
+    """A paragraph; `cls`: "note" (grey, italic), "alert" (red) or none."""
+    kind: ClassVar[str] = "p"
+    text: str
+    cls: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class _H3:
+    kind: ClassVar[str] = "h3"
+    text: str
+    gloss: str = ""         # shown small, in parentheses: the English words
+
+
+@dataclass(frozen=True)
+class _Link:
+    kind: ClassVar[str] = "link"
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Unrecorded:
+    """The run section's line when no 'ok' run is recorded, with the reason why."""
+    kind: ClassVar[str] = "unrecorded"
+    why: str
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """A PNG embedded as base64 (the template writes its data: URI)."""
+    kind: ClassVar[str] = "chart"
+    data: str
+    width: int
+    height: int
+    alt: str
+
+
+_Block = _P | _H3 | _Link | _Unrecorded | _Table | _Chart
+
+
+@dataclass(frozen=True)
+class _Section:
+    key: str
+    title: str
+    gloss: str
+    blocks: list[_Block] = field(default_factory=list)
+    failed: bool = False        # its builder failed: the heading without its gloss, and a note
+
+
+def _cell(value: Cell) -> _Td:
     if isinstance(value, Num):
-        return f'<td class="n">{esc(value)}</td>'
+        return _Td(str(value), True)
     if isinstance(value, str):
-        return f"<td>{esc(value)}</td>"
+        return _Td(value, False)
     if isinstance(value, bool):
-        return f"<td>{'ya' if value else 'tidak'}</td>"
+        return _Td("ya" if value else "tidak", False)
     if isinstance(value, int):
-        return f'<td class="n">{_int(value)}</td>'
+        return _Td(_int(value), True)
     if isinstance(value, float):
-        return f'<td class="n">{_dec(value)}</td>'
-    return f'<td class="n">{DASH}</td>'
+        return _Td(_dec(value), True)
+    return _Td(DASH, True)
 
 
 def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
-           total: Sequence[Cell] | None = None, warn: Sequence[bool] | None = None) -> str:
-    """An HTML table; headers may hold a hint after '|' (shown small)."""
-    esc = html.escape
-
-    def th(h: str) -> str:
-        text, _, hint = h.partition("|")
-        return f"<th>{esc(text)}" + (f"<br><small>{esc(hint)}</small>" if hint else "") + "</th>"
-
-    out = [f'<table id="{esc(table_id)}">', "<tr>" + "".join(th(h) for h in headers) + "</tr>"]
-    for i, row in enumerate(rows):
-        cls = ' class="warn"' if warn is not None and warn[i] else ""
-        out.append(f"<tr{cls}>" + "".join(_cell(c) for c in row) + "</tr>")
+           total: Sequence[Cell] | None = None, warn: Sequence[bool] | None = None) -> _Table:
+    """A table of formatted cells; headers may hold a hint after '|' (shown small)."""
+    body = [_Tr([_cell(c) for c in row], "warn" if warn is not None and warn[i] else "")
+            for i, row in enumerate(rows)]
     if total is not None:
-        out.append('<tr class="total">' + "".join(_cell(c) for c in total) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+        body.append(_Tr([_cell(c) for c in total], "total"))
+    return _Table(table_id, [_Th(*h.partition("|")[::2]) for h in headers], body)
 
 
-def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
+def _note(text: str) -> _P:
+    return _P(text, cls="note")
 
 
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
-
-
-def _missing(*names: str) -> str:
+def _missing(*names: str) -> _P:
     listed = ", ".join(names)
     return _note(f"Bagian ini dilewati: tabel {listed} tidak ada dalam database ini "
                  f"(table missing: e.g. an ingest-only run).")
@@ -178,8 +232,9 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, xlabel: str, alt: str) -> str:
-    """A horizontal (stacked) bar chart, first label on top, as an <img> with the PNG embedded. Shows at
+def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, xlabel: str,
+           alt: str) -> _Chart:
+    """A horizontal (stacked) bar chart, first label on top, as a PNG to embed in the page. Shows at
     most CHART_MAX_BARS bars: the caller passes them largest first when there may be more."""
     labels = [_plain(str(s)) for s in labels[:CHART_MAX_BARS]]
     n = len(labels)
@@ -209,15 +264,14 @@ def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<img src="data:image/png;base64,{data}" width="{int(CHART_WIDTH * DPI)}" '
-            f'height="{int(round(height * DPI))}" alt="{html.escape(alt)}">')
+    return _Chart(data, int(CHART_WIDTH * DPI), int(round(height * DPI)), alt)
 
 
-def _top(rows: list[tuple], key: Callable[[tuple], float]) -> tuple[list[tuple], str]:
+def _top(rows: list[tuple], key: Callable[[tuple], float]) -> tuple[list[tuple], _P | None]:
     """The rows a chart shows (largest first) and a note when some are left out."""
     ranked = sorted(rows, key=key, reverse=True)
     if len(ranked) <= CHART_MAX_BARS:
-        return ranked, ""
+        return ranked, None
     return ranked[:CHART_MAX_BARS], _note(f"Grafik: {CHART_MAX_BARS} terbesar dari {len(ranked)}; "
                                           f"tabel memuat semuanya.")
 
@@ -296,13 +350,12 @@ def _stages(run: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 
 # -- sections ----------------------------------------------------------------------------------------------
 
-def _section_run(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Informasi proses <small>(run)</small></h2>']
+def _section_run(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     run = runs.current
     if run is None:
         why = "tabel runs tidak ada (database lama)" if not runs.present else "belum ada proses berstatus ok"
-        out.append(f'<p>Proses: <strong>tidak tercatat</strong> <span class="note">({html.escape(why)}; '
-                   f'run not recorded)</span></p>')
+        out.append(_Unrecorded(why))
     else:
         out.append(_table("tabel-proses", ["Keterangan|field", "Nilai|value"], [
             ("ID proses (run id)", run.get("run_id") or DASH),
@@ -323,28 +376,27 @@ def _section_run(db: _Db, runs: _Runs) -> list[str]:
                 rows_n = item.get("rows")
                 rows.append([str(item.get("source") or DASH), str(item.get("path") or DASH),
                              rows_n if isinstance(rows_n, int) else None, str(item.get("sha256") or "")[:12] or DASH])
-            out.append('<h3>Berkas masukan <small>(input files)</small></h3>')
+            out.append(_H3("Berkas masukan", "input files"))
             out.append(_table("tabel-masukan", ["Sumber|source", "Berkas|path", "Baris|rows", "sha256|first 12"], rows))
         else:
             out.append(_note("Berkas masukan tidak tercatat (no input files recorded)."))
     latest = runs.latest
     if latest is not None and latest is not run and latest.get("status") != "ok":
         error = str(latest.get("error") or "")
-        out.append(f'<p class="alert">Perhatian: proses terakhir {html.escape(str(latest.get("run_id") or DASH))} '
-                   f'({html.escape(_when(latest.get("started_at")))}) berstatus '
-                   f'{html.escape(str(latest.get("status")))}' + (f": {html.escape(error[:300])}" if error else "")
-                   + '. Laporan ini dari proses ok terakhir.</p>')
+        out.append(_P(f"Perhatian: proses terakhir {latest.get('run_id') or DASH} ({_when(latest.get('started_at'))}) "
+                      f"berstatus {latest.get('status')}" + (f": {error[:300]}" if error else "")
+                      + ". Laporan ini dari proses ok terakhir.", cls="alert"))
     if db.has("ingest_summary"):
         rows2 = db.rows("SELECT source, format, data_rows, voters, rejects FROM ingest_summary ORDER BY source")
-        out.append('<h3>Pemilih dan penolakan per sumber <small>(voters and rejects per source)</small></h3>')
+        out.append(_H3("Pemilih dan penolakan per sumber", "voters and rejects per source"))
         out.append(_table("tabel-sumber", ["Sumber|source", "Format", "Baris data|data rows", "Pemilih|voters",
                                            "Ditolak|rejects"], [list(r) for r in rows2],
                           total=["Jumlah", "", *(sum(r[i] or 0 for r in rows2) for i in (2, 3, 4))]))
     return out
 
 
-def _section_stages(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Jumlah per tahap <small>(counts per stage)</small></h2>']
+def _section_stages(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if runs.current is None:
         out.append(_note("Tahap tidak tercatat: tidak ada proses ok dalam tabel runs (no run recorded)."))
         return out
@@ -367,8 +419,8 @@ def _section_stages(db: _Db, runs: _Runs) -> list[str]:
     return out
 
 
-def _section_rejects(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Penolakan per alasan <small>(rejected rows by reason)</small></h2>']
+def _section_rejects(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if not db.has("rejects"):
         return out + [_missing("rejects")]
     counts = db.rows("SELECT reason, source, count(*) FROM rejects GROUP BY ALL")
@@ -376,7 +428,7 @@ def _section_rejects(db: _Db, runs: _Runs) -> list[str]:
         {r[0] for r in db.rows("SELECT source FROM ingest_summary") if r[0] is not None}
         if db.has("ingest_summary") else set()))
     if not counts:
-        out.append(_p("Tidak ada baris yang ditolak (no rejected rows)."))
+        out.append(_P("Tidak ada baris yang ditolak (no rejected rows)."))
         return out
     by: dict[str, dict[str, int]] = {}
     for reason, source, n in counts:
@@ -385,15 +437,15 @@ def _section_rejects(db: _Db, runs: _Runs) -> list[str]:
     rows: list[list[Cell]] = [[r, *(by[r].get(s, 0) for s in sources), sum(by[r].values())] for r in reasons]
     total: list[Cell] = ["Jumlah", *(sum(by[r].get(s, 0) for r in reasons) for s in sources),
                          sum(n for *_, n in counts)]
-    out.append(_p("Baris yang bukan pemilih sama sekali; isi barisnya tidak ditampilkan (data pribadi)."))
+    out.append(_P("Baris yang bukan pemilih sama sekali; isi barisnya tidak ditampilkan (data pribadi)."))
     out.append(_table("tabel-penolakan", ["Alasan|reason", *sources, "Jumlah|total"], rows, total=total))
     out.append(_chart(reasons, [(s, [by[r].get(s, 0) for r in reasons]) for s in sources],
                       xlabel="baris ditolak (rejected rows)", alt="Penolakan per alasan dan sumber"))
     return out
 
 
-def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Calon ganda per kecamatan <small>(duplicate pairs by kecamatan)</small></h2>']
+def _section_duplicates(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if not db.has("duplicate_pairs", "voters"):
         return out + [_missing(*(t for t in ("duplicate_pairs", "voters") if not db.has(t)))]
     rows = db.rows(f"""
@@ -412,7 +464,7 @@ def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
     rows = [r for r in rows if any(r[2:])]
     claimed = sum(r[2] + r[3] for r in rows)
     check = sum(r[4] + r[5] for r in rows)
-    out.append(_p(f"Pasangan diklaim satu orang (peluang ≥ {_dec(CLAIM, 1)}): {_int(claimed)}; "
+    out.append(_P(f"Pasangan diklaim satu orang (peluang ≥ {_dec(CLAIM, 1)}): {_int(claimed)}; "
                   f"perlu diperiksa (di bawah {_dec(CLAIM, 1)}, dari ambang daftar periksa): {_int(check)}. "
                   "Dihitung di kecamatan rekaman pertama pasangan. Dalam = satu sumber, lintas = antar sumber."))
     extra = []
@@ -428,9 +480,9 @@ def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
         extra.append(f"Konflik NIK (satu NIK, dua orang; nik_conflicts): {_int(conflicts)}.")
     else:
         extra.append("Tabel nik_conflicts tidak ada.")
-    out.append(f'<p id="ringkasan-ganda">{html.escape(" ".join(extra))}</p>')
+    out.append(_P(" ".join(extra), id="ringkasan-ganda"))
     if not rows:
-        out.append(_p("Tidak ada pasangan calon ganda (no duplicate pairs)."))
+        out.append(_P("Tidak ada pasangan calon ganda (no duplicate pairs)."))
         return out
     headers = ["Kabupaten", "Kecamatan", "Dalam diklaim|within, claimed", "Lintas diklaim|across, claimed",
                "Dalam perlu diperiksa|within, to check", "Lintas perlu diperiksa|across, to check", "Jumlah|total"]
@@ -450,8 +502,8 @@ def _section_duplicates(db: _Db, runs: _Runs) -> list[str]:
     return out
 
 
-def _section_border(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Wilayah perbatasan <small>(border areas)</small></h2>']
+def _section_border(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if not db.has("border_residents"):
         return out + [_missing("border_residents")]
     counts = db.rows(f"""
@@ -461,7 +513,7 @@ def _section_border(db: _Db, runs: _Runs) -> list[str]:
         FROM border_residents b LEFT JOIN names n ON n.kode = b.kode_desa
         GROUP BY b.area, b.kode_desa, b.status""")
     if not counts:
-        out.append(_p("Tidak ada penduduk wilayah perbatasan (no border residents)."))
+        out.append(_P("Tidak ada penduduk wilayah perbatasan (no border residents)."))
         return out
     found = {r[3] for r in counts}
     statuses = [s for s in BORDER_STATUSES if s in found] + sorted(found - set(BORDER_STATUSES))
@@ -472,23 +524,23 @@ def _section_border(db: _Db, runs: _Runs) -> list[str]:
     rows: list[list[Cell]] = [[*k, *(by[k].get(s, 0) for s in statuses), sum(by[k].values())] for k in keys]
     total: list[Cell] = ["Jumlah", "", "", *(sum(by[k].get(s, 0) for k in keys) for s in statuses),
                          sum(sum(v.values()) for v in by.values())]
-    out.append(_p("Penduduk tiap sisi wilayah perbatasan menurut status pendaftarannya."))
+    out.append(_P("Penduduk tiap sisi wilayah perbatasan menurut status pendaftarannya."))
     out.append(_table("tabel-perbatasan", ["Wilayah|area", "Kode desa", "Desa",
                                            *statuses, "Jumlah|total"], rows, total=total))
     return out
 
 
-def _section_review(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Kemajuan pemeriksaan <small>(review progress)</small></h2>']
+def _section_review(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if not db.has("review_summary"):
         return out + [_missing("review_summary")]
     rows = db.rows("SELECT kabupaten, kecamatan, terbuka, sama, beda, ragu FROM review_summary "
                    "ORDER BY kabupaten, kecamatan")
     if not rows:
-        out.append(_p("Tidak ada pasangan untuk diperiksa (nothing to review)."))
+        out.append(_P("Tidak ada pasangan untuk diperiksa (nothing to review)."))
         return out
     rows = [(r[0] or DASH, r[1] or DASH, *(int(x or 0) for x in r[2:])) for r in rows]
-    out.append(_p("Pasangan per kecamatan: terbuka (belum diputuskan), SAMA, BEDA, RAGU. Pasangan lintas "
+    out.append(_P("Pasangan per kecamatan: terbuka (belum diputuskan), SAMA, BEDA, RAGU. Pasangan lintas "
                   "kecamatan dihitung di kedua kecamatan."))
     total = ["Jumlah", "", *(sum(r[i] for r in rows) for i in range(2, 6)), sum(sum(r[2:]) for r in rows)]
     out.append(_table("tabel-pemeriksaan", ["Kabupaten", "Kecamatan", "Terbuka|open", "SAMA|same", "BEDA|different",
@@ -506,10 +558,10 @@ def _section_review(db: _Db, runs: _Runs) -> list[str]:
     return out
 
 
-def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[str]:
-    out = ['<h2>Kualitas TPS <small>(polling-station quality)</small></h2>']
+def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[_Block]:
+    out: list[_Block] = []
     if (report_path.parent / TPS_INDEX).exists():
-        out.append(f'<p><a href="{html.escape(TPS_INDEX.as_posix())}">Peta TPS per desa (TPS maps)</a></p>')
+        out.append(_Link(TPS_INDEX.as_posix(), "Peta TPS per desa (TPS maps)"))
     if not db.has("tps_quality"):
         return out + [_missing("tps_quality")]
     (desa, voters, households, tps, tps_min, over_cap, split, extra, max_dev, mean_dist, max_dist, moved, both,
@@ -521,7 +573,7 @@ def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[str]:
                max(max_distance_m), sum(moved), sum(voters_both_nights), sum(rts_fallback), sum(struck_duplicates)
         FROM tps_quality""")
     if not desa:
-        out.append(_p("Tidak ada desa dalam tabel tps_quality."))
+        out.append(_P("Tidak ada desa dalam tabel tps_quality."))
         return out
     churn = moved / both if both else None
     total_rows: list[list[Cell]] = [
@@ -555,7 +607,7 @@ def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[str]:
                      Num(_dec(mean_d, 0)), Num(_dec(p95, 0)), Num(_dec(mx, 0)),
                      Num(DASH if ch is None else f"{_int(mv)} ({_pct(ch)})"), st])
         warn.append(bool(oc) or bool(sp))
-    out.append('<h3>Per desa</h3>')
+    out.append(_H3("Per desa"))
     out.append(_table("tabel-tps", [
         "Kode desa", "Desa", "Pemilih|voters", "KK|households", "TPS", "Melebihi kapasitas|over cap",
         "KK terpisah|split", "RT terbagi|RTs split", "RT tanpa koordinat|fallback", "Penyimpangan maks.|max deviation",
@@ -564,8 +616,8 @@ def _section_tps(db: _Db, runs: _Runs, report_path: Path) -> list[str]:
     return out
 
 
-def _section_change(db: _Db, runs: _Runs) -> list[str]:
-    out = ['<h2>Perubahan sejak proses sebelumnya <small>(change since the previous run)</small></h2>']
+def _section_change(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
     if not runs.present:
         out.append(_note("Bagian ini dilewati: tabel runs tidak ada dalam database ini (older database)."))
         return out
@@ -573,10 +625,10 @@ def _section_change(db: _Db, runs: _Runs) -> list[str]:
         out.append(_note("Tidak ada proses ok yang tercatat (no successful run recorded)."))
         return out
     if runs.previous is None:
-        out.append(_p("Belum ada proses sebelumnya (no previous run)."))
+        out.append(_P("Belum ada proses sebelumnya (no previous run)."))
         return out
     prev, cur = _stages(runs.previous), _stages(runs.current)
-    out.append(_p(f"Proses sebelumnya: {runs.previous.get('run_id') or DASH} "
+    out.append(_P(f"Proses sebelumnya: {runs.previous.get('run_id') or DASH} "
                   f"({_when(runs.previous.get('started_at'))}); sekarang: {runs.current.get('run_id') or DASH} "
                   f"({_when(runs.current.get('started_at'))})."))
     keys: list[tuple[str, str]] = []
@@ -597,15 +649,17 @@ def _section_change(db: _Db, runs: _Runs) -> list[str]:
     return out
 
 
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("proses", "Informasi proses"),
-    ("tahap", "Jumlah per tahap"),
-    ("penolakan", "Penolakan per alasan"),
-    ("ganda", "Calon ganda per kecamatan"),
-    ("perbatasan", "Wilayah perbatasan"),
-    ("pemeriksaan", "Kemajuan pemeriksaan"),
-    ("tps", "Kualitas TPS"),
-    ("perubahan", "Perubahan sejak proses sebelumnya"),
+# key (the section's id), title (its heading, and its entry in the contents), gloss (the English words shown
+# small after the heading).
+SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("proses", "Informasi proses", "run"),
+    ("tahap", "Jumlah per tahap", "counts per stage"),
+    ("penolakan", "Penolakan per alasan", "rejected rows by reason"),
+    ("ganda", "Calon ganda per kecamatan", "duplicate pairs by kecamatan"),
+    ("perbatasan", "Wilayah perbatasan", "border areas"),
+    ("pemeriksaan", "Kemajuan pemeriksaan", "review progress"),
+    ("tps", "Kualitas TPS", "polling-station quality"),
+    ("perubahan", "Perubahan sejak proses sebelumnya", "change since the previous run"),
 )
 
 
@@ -618,7 +672,7 @@ def write_report(database: Path, path: Path) -> Path:
                                             "WHERE table_schema = 'main'").fetchall()}
         db = _Db(con, tables)
         runs = _load_runs(db)
-        builders: dict[str, Callable[[], list[str]]] = {
+        builders: dict[str, Callable[[], list[_Block]]] = {
             "proses": lambda: _section_run(db, runs),
             "tahap": lambda: _section_stages(db, runs),
             "penolakan": lambda: _section_rejects(db, runs),
@@ -629,33 +683,22 @@ def write_report(database: Path, path: Path) -> Path:
             "perubahan": lambda: _section_change(db, runs),
         }
         sections = []
-        for key, title in SECTIONS:
+        for key, title, gloss in SECTIONS:
             try:
-                parts = builders[key]()
+                sections.append(_Section(key, title, gloss, builders[key]()))
             except duckdb.Error as e:
                 # Only the error's type: a DuckDB message can quote a value, and values are personal data.
                 log.warning("report section %s failed: %s", key, type(e).__name__)
-                parts = [f"<h2>{html.escape(title)}</h2>",
-                         _note(f"Bagian ini tidak dapat dibuat ({type(e).__name__}); lihat log.")]
-            sections.append(f'<section id="{key}">\n' + "\n".join(parts) + "\n</section>")
+                sections.append(_Section(key, title, gloss, [
+                    _note(f"Bagian ini tidak dapat dibuat ({type(e).__name__}); lihat log.")], failed=True))
     finally:
         con.close()
 
     run = runs.current
     subtitle = (f"Proses {run.get('run_id') or DASH}, {_when(run.get('started_at'))}, status {run.get('status')}"
                 if run else "Proses tidak tercatat")
-    esc = html.escape
-    toc = "".join(f'<li><a href="#{key}">{esc(title)}</a></li>' for key, title in SECTIONS)
-    page = [
-        "<!DOCTYPE html>", '<html lang="id">', "<head>", '<meta charset="utf-8">',
-        "<title>Laporan proses DPT</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-        "<h1>Laporan proses DPT <small>(DPT run report)</small></h1>",
-        f"<p>{esc(subtitle)}. Laporan dibuat {esc(dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S'))} dari "
-        f"{esc(database.name)}. Hanya angka agregat: tanpa nama, NIK, NKK atau tanggal lahir.</p>",
-        f"<nav><ol>{toc}</ol></nav>",
-        *sections,
-        "</body>", "</html>", "",
-    ]
-    write_private(path, "\n".join(page))
+    page = render("report.html", sections=sections, subtitle=subtitle, database=database.name,
+                  made=dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
+    write_private(path, page)
     log.info("wrote the run report %s", path)
     return path

@@ -387,6 +387,25 @@ def test_first_run_escaped_and_damaged_json(database: Path, tmp_path: Path) -> N
     assert "Berkas masukan tidak tercatat" in section(page, "proses")
 
 
+def test_values_reach_the_page_escaped_by_the_templates(database: Path, tmp_path: Path) -> None:
+    """The templates' autoescaping is the only escaping: a reason, a file name, a source and a run id with
+    markup in them arrive as text. Fails if autoescaping is switched off."""
+    copy = _copy(database, tmp_path)
+    evil = "<script>alert(1)</script> & co"
+    inputs = [{"source": "kutim", "path": f"/data/{evil}.csv", "sha256": SHA, "rows": 3}]
+    _set_runs(copy, [(f"run {evil}", "run", "2026-11-28 01:00:00", "2026-11-28 01:00:05", "ok", "full", "h",
+                      json.dumps(inputs), json.dumps(CURRENT_STAGES), "0.2.0", None)])
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE rejects SET reason = ? WHERE reason = (SELECT min(reason) FROM rejects)", [evil])
+    page = write_report(copy, tmp_path / "report.html").read_text(encoding="utf-8")
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+    assert "<script" not in page and "& co" not in page
+    assert f"/data/{escaped}.csv" in section(page, "proses")          # a file name
+    assert f"Proses run {escaped}," in page                           # the run id, in the page's heading
+    assert [evil] in [row[:1] for row in tables(page)["tabel-penolakan"]]   # a reason, read back as text
+    assert escaped in section(page, "penolakan")
+
+
 def test_a_table_of_another_shape_costs_its_section_only(database: Path, tmp_path: Path) -> None:
     copy = _copy(database, tmp_path)
     with duckdb.connect(str(copy)) as con:
