@@ -73,7 +73,8 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
     # One marker per (point, TPS): the plot never sees single voters. is_finite is false for null and NaN.
     points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
               .group_by("kode_desa", "lat", "lon", "tps")
-              .agg(pl.len().alias("voters"), (pl.col("lokasi") != "rt").any().alias("approx")))
+              .agg(pl.len().alias("voters"), (pl.col("lokasi") != "rt").any().alias("approx"))
+              .sort("kode_desa", "tps", "lat", "lon"))   # a fixed drawing order: the same PNG for the same map
     points_by = points.partition_by("kode_desa", as_dict=True)
     tps = summary.select("kode_desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
                          "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
