@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from dpt_pipeline.linkage import (
     BlockingPass,
@@ -92,3 +93,13 @@ def test_across_keeps_only_pairs_between_the_two_files() -> None:
     files = linked.records["file"]
     assert linked.scored.height > 0
     assert (files.gather(linked.scored["rid_l"]) != files.gather(linked.scored["rid_r"])).all()
+
+
+def test_the_package_face_names_the_engine_and_the_run() -> None:
+    import dpt_pipeline as dpt
+    from dpt_pipeline import config, linkage, pipeline
+
+    assert dpt.link is linkage.link and dpt.Comparison is linkage.Comparison and dpt.run is pipeline.run
+    assert dpt.load_config is config.load_config
+    with pytest.raises(AttributeError):
+        dpt.no_such_name  # noqa: B018
