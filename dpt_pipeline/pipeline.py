@@ -23,8 +23,7 @@ from dpt_pipeline.ingest.regions import RegionTable
 from dpt_pipeline.io import runs
 from dpt_pipeline.io.database import read_previous, replace_table, source_counts
 from dpt_pipeline.io.files import write_private
-from dpt_pipeline.io.hashing import md5_hex, sha256_file
-from dpt_pipeline.linkage import blocking as block
+from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.linkage import comparisons as compare
 from dpt_pipeline.linkage import night
 from dpt_pipeline.outputs import border
@@ -370,14 +369,17 @@ def _refresh_review(config: Config, database: Path, work: Path, run_id: str,
             state = review.read_state(con, config.output.database_path)
     ranks, rules = keep_ranks(config, state.voters)
     standing = decisions.standing(state.history)
-    attention = pl.concat([decisions.resolve(standing, ranks).attention, review_reopened(state.reopened, standing)])
+    attention = pl.concat([decisions.resolve(standing, ranks).attention,
+                           review.reopened_rows(state.reopened, standing)])
     # A pair the run did not score (it came back after the run): its figures from its last export.
     last = state.exports.sort("diekspor").group_by("pair_id", maintain_order=True).last()
     missing = attention.join(state.listed.select("pair_id"), on="pair_id", how="anti").join(
         last.select("pair_id", "match_probability", "alasan"), on="pair_id", how="left")
     listed = pl.concat([state.listed, missing.select(state.listed.columns)], how="diagonal_relaxed")
-    exported, tables = _review_export(config, work, state.voters, listed, state.history, attention, state.names,
-                                      ranks, rules, run_id, state.exports, state.shown)
+    exported, tables = review.export_remembered(
+        work / "review", state.voters, listed, state.history, attention, state.names, ranks, rules,
+        export_id=run_id, exported_at=runs.now(), show_nik=config.review.show_nik, xlsx=config.review.xlsx,
+        exports_before=state.exports, shown_before=state.shown)
     tables.pop("review_pairs")
     with duckdb.connect(str(database)) as con:   # a staged copy: written in place, moved into place on commit
         con.execute("BEGIN TRANSACTION")
@@ -437,13 +439,13 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     write_private(work / model_path.name, model.to_json() + "\n")
     ids = ["voter_id", "source"]
     listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
-    pairs = _pairs_table(listed, cset)
+    pairs = night.pairs_table(listed, cset)
     same_nik = scored.filter((pl.col("lvl_nik") == cset.level_index("nik", "sama"))
                              & (pl.col("match_probability") < CLAIM))
-    conflicts = _pairs_table(compare.attach(records, same_nik, ids), cset).select(
+    conflicts = night.pairs_table(compare.attach(records, same_nik, ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
     # Decided pairs that go back to a reviewer, scored tonight wherever they are not listed anyway.
-    reopened = review_reopened(read_previous(db, "review_reopened"), standing)
+    reopened = review.reopened_rows(read_previous(db, "review_reopened"), standing)
     attention = pl.concat([resolution.attention, reopened])
     extra = _with_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
     again = pairs.head(0)
@@ -451,11 +453,12 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         rescored = linked.rescore(tonight, extra.select("rid_l", "rid_r")).select(
             [c for c in scored.columns if c != "pass_mask"]).with_columns(
             pl.lit(0, scored.schema["pass_mask"]).alias("pass_mask"))     # no blocking pass found them tonight
-        again = _pairs_table(compare.attach(records, rescored, ids), cset)
+        again = night.pairs_table(compare.attach(records, rescored, ids), cset)
     review_pairs = pl.concat([pairs, again])
-    exported, review_tables = _review_export(config, work, records, review_pairs, history, attention, names, ranks,
-                                             rules, run_id, read_previous(db, "review_exports"),
-                                             read_previous(db, "review_exported_voters"))
+    exported, review_tables = review.export_remembered(
+        work / "review", records, review_pairs, history, attention, names, ranks, rules, export_id=run_id,
+        exported_at=runs.now(), show_nik=config.review.show_nik, xlsx=config.review.xlsx,
+        exports_before=read_previous(db, "review_exports"), shown_before=read_previous(db, "review_exported_voters"))
     review_summary = review.summary(pairs, records, history, names)
     residents = border.border_report(records, pairs, lc.border_areas, CLAIM)
     border_files = [str(config.output.dir / border.write_csv(residents, records, area, work / "border")
@@ -484,65 +487,12 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     return tables, info
 
 
-def _pairs_table(scored: pl.DataFrame, cset: compare.ComparisonSet) -> pl.DataFrame:
-    """The published shape of scored pairs: ids, probability, weight, one level column per comparison,
-    the reason in words, and whether the pair lies within one source or across two."""
-    ids = pair_ids(scored)
-    levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
-              for c in cset.comparisons]
-    return scored.with_columns(ids.alias("pair_id"), compare.explain(scored, cset)).select(
-        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, "alasan",
-        pl.when(pl.col("source_l") == pl.col("source_r")).then(pl.lit("dalam")).otherwise(pl.lit("lintas"))
-        .alias("scope"),
-        block.pass_names(pl.col("pass_mask"), block.default_passes()).alias("blocking_passes"),
-    ).sort("match_probability", "pair_id", descending=[True, False])
-
-
 def _with_rids(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     """`frame` (pairs by voter_id_l, voter_id_r) with rid_l, rid_r, for the pairs whose two records are both
     still on the roll. A changed record has a new voter_id, so a decision on its old row no longer applies."""
     rid = records.select("voter_id", "rid")
     return (frame.join(rid.rename({"voter_id": "voter_id_l", "rid": "rid_l"}), on="voter_id_l")
             .join(rid.rename({"voter_id": "voter_id_r", "rid": "rid_r"}), on="voter_id_r"))
-
-
-def pair_ids(frame: pl.DataFrame) -> pl.Series:
-    """pair_id of each (voter_id_l, voter_id_r): the first 16 hex of md5 of the two ids, stable for the
-    same two records."""
-    key = pl.concat_str([pl.col("voter_id_l"), pl.col("voter_id_r")], separator="|")
-    return md5_hex(frame.select(key.alias("k"))["k"]).str.slice(0, 16).alias("pair_id")
-
-
-def review_reopened(reopened: pl.DataFrame | None, standing: pl.DataFrame) -> pl.DataFrame:
-    """Pairs reopened by an import (a record changed since it was decided) that nobody decided since, as
-    review rows with the reason (decisions.ATTENTION_SCHEMA)."""
-    if reopened is None or reopened.height == 0:
-        return pl.DataFrame(schema=decisions.ATTENTION_SCHEMA)
-    r = reopened.with_columns(pair_ids(reopened)).sort("dibuka_at").unique("pair_id", keep="last",
-                                                                           maintain_order=True)
-    r = r.join(standing.select("pair_id"), on="pair_id", how="anti")
-    return r.select("pair_id", "voter_id_l", "voter_id_r", pl.concat_str(
-        [pl.lit(review.STATUS_DIBUKA + " ("), pl.col("berubah").fill_null("berubah"), pl.lit("; keputusan lama "),
-         pl.col("keputusan_lama"), pl.lit(")")]).alias("status")).cast(decisions.ATTENTION_SCHEMA)  # type: ignore[arg-type]
-
-
-def _review_export(config: Config, work: Path, voters: pl.DataFrame, review_pairs: pl.DataFrame,
-                   history: pl.DataFrame, attention: pl.DataFrame, names: dict[str, str], ranks: pl.DataFrame,
-                   rules: list[decisions.KeepRule], run_id: str, exports_before: pl.DataFrame | None,
-                   shown_before: pl.DataFrame | None) -> tuple[review.Exported, dict[str, pl.DataFrame]]:
-    """The review files into the staging folder, and the tables that remember what they showed, added to
-    what was remembered before (`exports_before`, `shown_before`)."""
-    shutil.rmtree(work / "review", ignore_errors=True)
-    exported = review.export(review_pairs, voters, history, attention, work / "review", names, ranks=ranks,
-                             reasons=[r.reason for r in rules], export_id=run_id, exported_at=runs.now(),
-                             show_nik=config.review.show_nik, xlsx=config.review.xlsx)
-    exports = exported.exports if exports_before is None else pl.concat([exports_before, exported.exports],
-                                                                         how="diagonal_relaxed")
-    # A record as each review file showed it (the same record can be shown at another row another night).
-    key = ["voter_id", "source", "source_row"]
-    shown = exported.shown if shown_before is None or shown_before.height == 0 else pl.concat(
-        [shown_before, exported.shown.join(shown_before.select(key), on=key, how="anti")], how="diagonal_relaxed")
-    return exported, {"review_pairs": review_pairs, "review_exports": exports, "review_exported_voters": shown}
 
 
 def keep_ranks(config: Config, voters: pl.DataFrame) -> tuple[pl.DataFrame, list[decisions.KeepRule]]:

@@ -20,9 +20,10 @@ import polars as pl
 
 from dpt_pipeline.config import Config
 from dpt_pipeline.core import decisions
+from dpt_pipeline.core.keys import pair_ids
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, standardize
-from dpt_pipeline.linkage.comparisons import ComparisonSet, compare
+from dpt_pipeline.linkage.comparisons import ComparisonSet, compare, explain
 from dpt_pipeline.linkage.model import FellegiSunter, fit, score
 from dpt_pipeline.linkage.model.learning import learn_from_decisions
 
@@ -121,3 +122,17 @@ def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:
                                                    pl.lit(" (dikonfirmasi petugas)")]).alias("_struck"))
     return groups.join(why, on="voter_id", how="left").with_columns(
         pl.concat_str([pl.col("reason"), pl.col("_struck").fill_null("")]).alias("reason")).drop("_struck")
+
+
+def pairs_table(scored: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
+    """The published shape of scored pairs: ids, probability, weight, one level column per comparison,
+    the reason in words, and whether the pair lies within one source or across two."""
+    ids = pair_ids(scored)
+    levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
+              for c in cset.comparisons]
+    return scored.with_columns(ids.alias("pair_id"), explain(scored, cset)).select(
+        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, "alasan",
+        pl.when(pl.col("source_l") == pl.col("source_r")).then(pl.lit("dalam")).otherwise(pl.lit("lintas"))
+        .alias("scope"),
+        blocking.pass_names(pl.col("pass_mask"), blocking.default_passes()).alias("blocking_passes"),
+    ).sort("match_probability", "pair_id", descending=[True, False])

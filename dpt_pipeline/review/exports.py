@@ -24,6 +24,7 @@ import polars as pl
 
 from dpt_pipeline.core import decisions
 from dpt_pipeline.core.decisions import BEDA, RAGU, SAMA
+from dpt_pipeline.core.keys import pair_ids
 from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.review import sheet as review_sheet
 from dpt_pipeline.review.state import EXPORTS_SCHEMA, SIDE_FIELDS, SIDE_NAMES
@@ -263,3 +264,36 @@ def summary(pairs: pl.DataFrame, voters: pl.DataFrame, history: pl.DataFrame, na
         (pl.col("keputusan") == RAGU).sum().alias("ragu"),
         (pl.col("keputusan") == decisions.KONFLIK).sum().alias("konflik"),
     ).sort("kabupaten", "kecamatan"))
+
+
+def reopened_rows(reopened: pl.DataFrame | None, standing: pl.DataFrame) -> pl.DataFrame:
+    """Pairs reopened by an import (a record changed since it was decided) that nobody decided since, as
+    review rows with the reason (decisions.ATTENTION_SCHEMA)."""
+    if reopened is None or reopened.height == 0:
+        return pl.DataFrame(schema=decisions.ATTENTION_SCHEMA)
+    r = reopened.with_columns(pair_ids(reopened)).sort("dibuka_at").unique("pair_id", keep="last",
+                                                                           maintain_order=True)
+    r = r.join(standing.select("pair_id"), on="pair_id", how="anti")
+    return r.select("pair_id", "voter_id_l", "voter_id_r", pl.concat_str(
+        [pl.lit(STATUS_DIBUKA + " ("), pl.col("berubah").fill_null("berubah"), pl.lit("; keputusan lama "),
+         pl.col("keputusan_lama"), pl.lit(")")]).alias("status")).cast(decisions.ATTENTION_SCHEMA)  # type: ignore[arg-type]
+
+
+def export_remembered(folder: Path, voters: pl.DataFrame, review_pairs: pl.DataFrame, history: pl.DataFrame,
+                      attention: pl.DataFrame, names: dict[str, str], ranks: pl.DataFrame,
+                      rules: list[decisions.KeepRule], *, export_id: str, exported_at: dt.datetime, show_nik: bool,
+                      xlsx: bool, exports_before: pl.DataFrame | None, shown_before: pl.DataFrame | None
+                      ) -> tuple[Exported, dict[str, pl.DataFrame]]:
+    """The review files into `folder` (emptied first; in the staging folder), and the tables that remember what
+    they showed, added to what was remembered before (`exports_before`, `shown_before`)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    exported = export(review_pairs, voters, history, attention, folder, names, ranks=ranks,
+                      reasons=[r.reason for r in rules], export_id=export_id, exported_at=exported_at,
+                      show_nik=show_nik, xlsx=xlsx)
+    exports = exported.exports if exports_before is None else pl.concat([exports_before, exported.exports],
+                                                                         how="diagonal_relaxed")
+    # A record as each review file showed it (the same record can be shown at another row another night).
+    key = ["voter_id", "source", "source_row"]
+    shown = exported.shown if shown_before is None or shown_before.height == 0 else pl.concat(
+        [shown_before, exported.shown.join(shown_before.select(key), on=key, how="anti")], how="diagonal_relaxed")
+    return exported, {"review_pairs": review_pairs, "review_exports": exports, "review_exported_voters": shown}

@@ -17,6 +17,7 @@ import pytest
 from dpt_pipeline import cli, pipeline, review
 from dpt_pipeline.config import Config, load_config
 from dpt_pipeline.core import decisions
+from dpt_pipeline.core.keys import pair_ids
 from dpt_pipeline.evaluate import evaluate_decisions, simulated_reviewer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,7 +311,7 @@ def test_a_decided_pair_no_longer_listed_comes_back_scored(tmp_path: Path, night
     for (left, right), word, owner in (((a, b), "RAGU", "kutai-timur/teluk-pandan"),
                                        ((c, d), "SAMA", "kutai-timur/teluk-pandan"),
                                        ((c, d), "BEDA", "bontang/bontang-utara")):
-        pid = pipeline.pair_ids(pl.DataFrame({"voter_id_l": [left], "voter_id_r": [right]})).item()
+        pid = pair_ids(pl.DataFrame({"voter_id_l": [left], "voter_id_r": [right]})).item()
         rows.append({"pair_id": pid, "voter_id_l": left, "voter_id_r": right, "keputusan": word, "catatan": "x",
                      "file": "f.csv", "baris": 2, "imported_at": dt.datetime(2026, 11, 30), "berkas": owner,
                      "diekspor": dt.datetime(2026, 11, 29)})
