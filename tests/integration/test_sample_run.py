@@ -205,3 +205,16 @@ def test_dpt_tps_maps_the_published_voters_again_and_keeps_the_rest(run_db: Path
     # An ingest-only run keeps the last TPS map, so the next night still starts from it.
     assert cli.main(["ingest", "--config", str(cfg), "--quiet"]) == 0
     assert _q(run_db, "SELECT voter_id, tps FROM tps_assignments").sort("voter_id").equals(first.sort("voter_id"))
+
+
+def test_the_public_link_claims_what_the_nightly_run_claims(run_db: Path) -> None:
+    # The notebook's engine and the nightly run are one engine: on the published voters, `link` with the DPT
+    # declarations claims the same pairs with the same probabilities (a first run: no decisions to learn from).
+    from dpt_pipeline.linkage import link
+
+    claimed = _q(run_db, "SELECT voter_id_l, voter_id_r, match_probability FROM duplicate_pairs "
+                         "WHERE match_probability >= 0.5")
+    mine = link(_q(run_db, "SELECT * FROM voters")).pairs().select("voter_id_l", "voter_id_r", "match_probability")
+    both = mine.join(claimed, on=["voter_id_l", "voter_id_r"], how="full", coalesce=True)
+    assert claimed.height > 100 and both.height == claimed.height == mine.height
+    assert (both["match_probability"] - both["match_probability_right"]).abs().max() < 1e-12
