@@ -1,0 +1,177 @@
+"""A CSV file into text cells: decoded and its separator sniffed (`dpt_pipeline.io.text`), records that span
+lines joined, RFC 4180 records parsed in bulk and those with a stray quote one by one, each row's field count
+checked against the header's (trailing empty fields allowed as `read_csv_source` says).
+
+The frame it returns has source_row, raw, reason (null = readable, else why the row is a reject) and one
+String column c0..cN per header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import polars as pl
+
+from dpt_pipeline.config import SourceConfig
+from dpt_pipeline.core.schema import REJECT_EMPTY_ROW, REJECT_TOO_FEW, REJECT_TOO_MANY, REJECT_UNREADABLE
+from dpt_pipeline.errors import InputError
+from dpt_pipeline.io.files import read_regular
+from dpt_pipeline.io.text import decode, separator
+
+
+def _join_multiline(raw: pl.Series, delimiter: str, max_lines: int = 20) -> pl.Series:
+    """Join physical lines that belong to one record: a line whose last field opens a quote (RFC 4180: at
+    the start of the field) that a following line closes. A stray quote inside a field (JL MERDEKA 5")
+    opens nothing, so that line stays a record of its own."""
+    sep = _re_escape(delimiter)
+    quoted = r'"(?:[^"]|"")*"'
+    opens = re.compile(rf'^(?:(?:{quoted}|[^"{sep}]*){sep})*"(?:[^"]|"")*$')
+    odd = (raw.str.count_matches('"', literal=True) % 2 == 1).arg_true().to_list()
+    lines = raw.to_list()
+    merges: list[tuple[int, int]] = []
+    end = -1
+    for i in odd:  # only lines with an odd number of quotes, a handful
+        if i <= end or not opens.match(lines[i]):
+            continue
+        quotes, j = lines[i].count('"'), i
+        while quotes % 2 == 1 and j + 1 < len(lines) and j - i < max_lines:
+            j += 1
+            quotes += lines[j].count('"')
+        if quotes % 2 == 0:
+            merges.append((i, j))
+            end = j
+    if not merges:
+        return raw
+    out: list[str] = []
+    start = 0
+    for i, j in merges:
+        out.extend(lines[start:i])
+        out.append(" ".join(lines[i:j + 1]))
+        start = j + 1
+    out.extend(lines[start:])
+    return pl.Series("raw", out, dtype=pl.String)
+
+
+def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, str]:
+    """Read a CSV into (headers, frame of source_row/raw/reason/c0..cN, encoding, delimiter).
+
+    Trailing empty fields: a header line ending in the delimiter (`A;B;C;`) has its empty last header(s)
+    dropped, and a row may carry, beyond the header's fields, as many empty (or blank) fields as the header
+    line had empty ones at its end plus one (`a;b;c;` under `A;B;C`, an export habit). A row with more
+    fields than that, or with a value among them, is `kolom lebih`.
+    """
+    path = cfg.path
+    data = read_regular(path, "[sources].path")
+    text, encoding = decode(data, path, encoding=cfg.encoding, setting="[sources].encoding")
+    del data
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    header_line, _, body = text.partition("\n")
+    del text
+    if not header_line.strip():
+        raise InputError("the first line (the header) is empty", path=path, row=0)
+    delimiter = cfg.delimiter or separator(header_line)
+    try:
+        headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter), [])]
+    except csv.Error as e:
+        raise InputError("the first line (the header) cannot be split into fields", path=path, row=0) from e
+    spare = 0  # empty headers at the end of the header line
+    while len(headers) > 1 and headers[-1] == "":
+        headers.pop()
+        spare += 1
+    if not any(headers):
+        raise InputError("the first line (the header) holds no column names", path=path, row=0)
+    # Trailing blank lines are not data rows. The split happens in polars, without a Python string a line.
+    # Cut at the newline that ends the last line holding data; its own trailing tabs are empty fields.
+    end = body.find("\n", len(body.rstrip()))
+    if end != -1:
+        body = body[:end]
+    raw = (pl.Series("raw", [body], dtype=pl.String).str.split("\n").explode()
+           if body.strip() else pl.Series("raw", [], dtype=pl.String))
+    del body
+    if raw.len() and (raw.str.count_matches('"', literal=True) % 2 == 1).any():
+        raw = _join_multiline(raw, delimiter)
+    n = len(headers)
+    cols = [f"c{i}" for i in range(n)]
+    frame = pl.DataFrame(raw).with_row_index("source_row", offset=1).with_columns(
+        pl.col("source_row").cast(pl.Int64)
+    )
+    del raw
+    # Records whose quoting is RFC 4180 (quotes only around whole fields) are counted and parsed in
+    # bulk; the rare record with a stray quote goes through Python's csv module, so that the same
+    # parser that splits a record also decides whether it has the right number of fields.
+    sep = _re_escape(delimiter)
+    quoted = r'"(?:[^"]|"")*"'
+    rfc = rf'^(?:{quoted}|[^"{sep}]*)(?:{sep}(?:{quoted}|[^"{sep}]*))*$'
+    frame = frame.with_columns(pl.col("raw").str.contains(rfc).alias("_rfc"))
+    unquoted = pl.col("raw").str.replace_all(quoted, "Q")  # a quoted field counts as one non-empty field
+    n_fields = unquoted.str.count_matches(delimiter, literal=True) + 1
+    empty_tail = (unquoted.str.extract(rf"((?:{sep}[ \t]*)+)$", 1).str.count_matches(delimiter, literal=True)
+                  .fill_null(0))
+    extra = n_fields - n
+    blank = pl.col("raw").str.strip_chars(f' \t"{delimiter}').str.len_chars() == 0
+    frame = frame.with_columns(
+        pl.when(blank).then(pl.lit(REJECT_EMPTY_ROW))
+        .when(pl.col("raw").str.contains("\x00", literal=True)).then(pl.lit(REJECT_UNREADABLE))
+        .when(~pl.col("_rfc")).then(pl.lit(None, dtype=pl.String))
+        .when(n_fields < n).then(pl.lit(REJECT_TOO_FEW))
+        .when((extra > 0) & ((extra > spare + 1) | (empty_tail < extra))).then(pl.lit(REJECT_TOO_MANY))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("reason")
+    )
+    bulk = frame.filter(pl.col("reason").is_null() & pl.col("_rfc"))
+    if bulk.height:
+        blob = bulk["raw"].str.join("\n").item().encode("utf-8")
+        # The empty fields beyond the header's (checked above) are dropped by the parser.
+        try:
+            parsed = pl.read_csv(io.BytesIO(blob), has_header=False, separator=delimiter, quote_char='"',
+                                 schema=dict.fromkeys(cols, pl.String), truncate_ragged_lines=True,
+                                 extra_columns="ignore")
+        except pl.exceptions.PolarsError as e:  # pragma: no cover - the records were checked above
+            # The parser's text is not repeated: it may quote a cell.
+            raise InputError(f"the CSV parser failed ({type(e).__name__}); please report this file to the "
+                             "maintainers", path=path) from e
+        del blob
+        if parsed.height != bulk.height:  # pragma: no cover - guards the alignment of rows
+            raise InputError(f"parser returned {parsed.height} rows for {bulk.height} records; "
+                             "please report this file to the maintainers", path=path)
+        bulk = pl.concat([bulk, parsed], how="horizontal")
+    else:
+        bulk = bulk.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in cols])
+    stray = frame.filter(pl.col("reason").is_null() & ~pl.col("_rfc"))
+    parts = [bulk, _parse_stray_quotes(stray, delimiter, cols, spare)]
+    bad = frame.filter(pl.col("reason").is_not_null()).with_columns(
+        [pl.lit(None, dtype=pl.String).alias(c) for c in cols]
+    )
+    out = pl.concat([*parts, bad]).drop("_rfc").sort("source_row")
+    return headers, out, encoding, delimiter
+
+
+def _parse_stray_quotes(stray: pl.DataFrame, delimiter: str, cols: list[str], spare: int) -> pl.DataFrame:
+    """Records with quotes inside unquoted fields, parsed one by one (there are few of them). The same rule
+    for trailing empty fields as in the bulk path (see `read_csv_source`)."""
+    n = len(cols)
+    reasons: list[str | None] = []
+    cells: list[list[str | None]] = []
+    for record in stray["raw"].to_list():
+        try:
+            fields = next(csv.reader([record], delimiter=delimiter), [])
+        except csv.Error:  # a field over the csv module's size limit
+            reasons.append(REJECT_UNREADABLE)
+            cells.append([None] * n)
+            continue
+        extra = fields[n:]
+        too_many = bool(extra) and (len(extra) > spare + 1 or any(f.strip() for f in extra))
+        reasons.append(REJECT_TOO_FEW if len(fields) < n else REJECT_TOO_MANY if too_many else None)
+        cells.append([f if f != "" else None for f in fields[:n]] + [None] * max(0, n - len(fields)))
+    values = pl.DataFrame(cells, schema=dict.fromkeys(cols, pl.String), orient="row")
+    return pl.concat([stray.with_columns(pl.Series("reason", reasons, dtype=pl.String)), values],
+                     how="horizontal").with_columns(
+        [pl.when(pl.col("reason").is_null()).then(pl.col(c)).alias(c) for c in cols])
+
+
+def _re_escape(ch: str) -> str:
+    return "\\t" if ch == "\t" else ("\\" + ch if ch in "|.^$*+?()[]{}\\" else ch)
