@@ -9,26 +9,11 @@ nightly run's linkage, `linking.link` the same engine for a notebook:
 """
 
 from dpt_pipeline.linkage.blocking import BlockingPass, NikEditPass, PassReport, candidate_pairs, default_passes
-from dpt_pipeline.linkage.comparisons import (
-    Comparison,
-    ComparisonSet,
-    Hold,
-    L,
-    Level,
-    R,
-    Similarity,
-    compare,
-    edit_comparison,
-    either_null,
-    explain,
-    same,
-    sim,
-)
+from dpt_pipeline.linkage.comparisons import Comparison, ComparisonSet, Hold, Level, Similarity, either_null, same, sim
 from dpt_pipeline.linkage.dpt import dpt_comparisons, dpt_training
 from dpt_pipeline.linkage.linking import Linked, link
 from dpt_pipeline.linkage.model import FellegiSunter, TrainingSession, fit, score
 
-__all__ = ["BlockingPass", "Comparison", "ComparisonSet", "FellegiSunter", "Hold", "L", "Level", "Linked",
-           "NikEditPass", "PassReport", "R", "Similarity", "TrainingSession", "candidate_pairs", "compare",
-           "default_passes", "dpt_comparisons", "dpt_training", "edit_comparison", "either_null", "explain", "fit",
-           "link", "same", "score", "sim"]
+__all__ = ["BlockingPass", "Comparison", "ComparisonSet", "FellegiSunter", "Hold", "Level", "Linked", "NikEditPass",
+           "PassReport", "Similarity", "TrainingSession", "candidate_pairs", "default_passes", "dpt_comparisons",
+           "dpt_training", "either_null", "fit", "link", "same", "score", "sim"]

@@ -111,31 +111,26 @@ def _duration(start: object, end: object) -> str:
 # -- blocks: what a section shows, laid out by templates/report.html -------------------------------------
 
 @dataclass(frozen=True)
-class _Td:
-    """A table cell: its formatted text; `n`: a number (right-aligned)."""
+class _Cell:
+    """A table cell or a column heading: its formatted text; `n`: a number (right-aligned); `hint`: a
+    heading's hint, shown small below it (may be empty)."""
     text: str
-    n: bool
+    n: bool = False
+    hint: str = ""
 
 
 @dataclass(frozen=True)
 class _Tr:
     """A table row; `cls`: "warn" (a problem, red), "total" (bold) or none."""
-    cells: list[_Td]
+    cells: list[_Cell]
     cls: str = ""
-
-
-@dataclass(frozen=True)
-class _Th:
-    """A column heading and its hint (shown small below it; may be empty)."""
-    text: str
-    hint: str
 
 
 @dataclass(frozen=True)
 class _Table:
     kind: ClassVar[str] = "table"
     id: str
-    headers: list[_Th]
+    headers: list[_Cell]
     rows: list[_Tr]
 
 
@@ -191,18 +186,18 @@ class _Section:
     failed: bool = False        # its builder failed: the heading without its gloss, and a note
 
 
-def _cell(value: Cell) -> _Td:
+def _cell(value: Cell) -> _Cell:
     if isinstance(value, Num):
-        return _Td(str(value), True)
+        return _Cell(str(value), True)
     if isinstance(value, str):
-        return _Td(value, False)
+        return _Cell(value, False)
     if isinstance(value, bool):
-        return _Td("ya" if value else "tidak", False)
+        return _Cell("ya" if value else "tidak", False)
     if isinstance(value, int):
-        return _Td(_int(value), True)
+        return _Cell(_int(value), True)
     if isinstance(value, float):
-        return _Td(_dec(value), True)
-    return _Td(DASH, True)
+        return _Cell(_dec(value), True)
+    return _Cell(DASH, True)
 
 
 def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
@@ -212,7 +207,7 @@ def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]]
             for i, row in enumerate(rows)]
     if total is not None:
         body.append(_Tr([_cell(c) for c in total], "total"))
-    return _Table(table_id, [_Th(*h.partition("|")[::2]) for h in headers], body)
+    return _Table(table_id, [_Cell(h.partition("|")[0], hint=h.partition("|")[2]) for h in headers], body)
 
 
 def _note(text: str) -> _P:

@@ -8,6 +8,7 @@ Martadinata (Kutim) and Kelurahan Guntung (Bontang), and both lists carry it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -26,37 +27,11 @@ _KEC: dict[str, tuple[str, int, float, float]] = {
     "64.02.05": ("MUARA BADAK", 2, -0.320, 117.400),
 }
 _KEC_ALIASES = {"64.08.04": ["SANGATA UTARA"], "64.08.12": ["SANGATA SELATAN"]}
-# kode desa, nama, relative population
+# kode desa, nama, relative population (bobot): a data file beside this module, in the order drawn from
 _DESA: list[tuple[str, str, float]] = [
-    ("64.08.13.2001", "TELUK PANDAN", 1.0), ("64.08.13.2002", "SUKA RAHMAT", 0.8),
-    ("64.08.13.2003", "SUKA DAMAI", 0.7), ("64.08.13.2004", "KANDOLO", 0.9),
-    ("64.08.13.2005", "DANAU REDAN", 0.6), ("64.08.13.2006", "MARTADINATA", 0.7),
-    ("64.08.04.1010", "TELUK LINGGA", 3.0), ("64.08.04.2001", "SANGATTA UTARA", 4.0),
-    ("64.08.04.2011", "SINGA GEMBARA", 3.0), ("64.08.04.2012", "SWARGA BARA", 3.0),
-    ("64.08.12.1002", "SINGA GEWEH", 2.0), ("64.08.12.2001", "SANGATTA SELATAN", 2.0),
-    ("64.08.12.2003", "SANGKIMA", 0.8), ("64.08.12.2004", "TELUK SINGKAMA", 1.2),
-    ("64.74.01.1001", "BONTANG KUALA", 0.7), ("64.74.01.1002", "BONTANG BARU", 1.0),
-    ("64.74.01.1003", "LOK TUAN", 1.5), ("64.74.01.1004", "GUNTUNG", 0.8),
-    ("64.74.01.1005", "GUNUNG ELAI", 1.0), ("64.74.01.1006", "API-API", 1.2),
-    ("64.74.02.1001", "TANJUNG LAUT", 1.2), ("64.74.02.1002", "BERBAS TENGAH", 1.0),
-    ("64.74.02.1003", "BERBAS PANTAI", 0.9), ("64.74.02.1004", "SATIMPO", 0.8),
-    ("64.74.02.1005", "BONTANG LESTARI", 0.7), ("64.74.02.1006", "TANJUNG LAUT INDAH", 1.5),
-    ("64.74.03.1001", "BELIMBING", 1.2), ("64.74.03.1002", "GUNUNG TELIHAN", 0.9),
-    ("64.74.03.1003", "KANAAN", 0.8),
-    ("64.02.17.2001", "SEBUNTAL", 0.8), ("64.02.17.2002", "SANTAN ULU", 0.7),
-    ("64.02.17.2003", "SANTAN TENGAH", 0.7), ("64.02.17.2004", "SANTAN ILIR", 0.8),
-    ("64.02.17.2005", "KERSIK", 0.6), ("64.02.17.2006", "BUNGA PUTIH", 0.7),
-    ("64.02.17.2007", "MAKARTI", 0.6), ("64.02.17.2008", "PRANGAT SELATAN", 0.5),
-    ("64.02.17.2009", "PRANGAT BARU", 0.6), ("64.02.17.2010", "SEMANGKO", 0.5),
-    ("64.02.17.2011", "SAMBERA BARU", 0.6),
-    ("64.02.05.2001", "SALIKI", 0.7), ("64.02.05.2002", "SALOK PALAI", 0.6),
-    ("64.02.05.2003", "MUARA BADAK ULU", 1.6), ("64.02.05.2004", "MUARA BADAK ILIR", 1.4),
-    ("64.02.05.2005", "TANJUNG LIMAU", 1.0), ("64.02.05.2006", "TANAH DATAR", 0.8),
-    ("64.02.05.2007", "BADAK BARU", 1.5), ("64.02.05.2008", "SUKA DAMAI", 0.8),
-    ("64.02.05.2009", "BADAK MEKAR", 1.0), ("64.02.05.2010", "GAS ALAM BADAK I", 0.6),
-    ("64.02.05.2011", "BATU-BATU", 0.7), ("64.02.05.2012", "SALLO CELA", 0.5),
-    ("64.02.05.2013", "SUNGAI BAWANG", 0.6),
-]
+    (r["kode_desa"], r["nama"], r["bobot"])
+    for r in pl.read_csv(Path(__file__).with_name("desa.csv"), schema={"kode_desa": pl.String, "nama": pl.String,
+                                                                         "bobot": pl.Float64}).iter_rows(named=True)]
 _DESA_ALIASES = {
     "64.08.13.2006": ["MARTA DINATA"],
     "64.74.01.1005": ["GUNUNG LAI"],
