@@ -1,7 +1,14 @@
-"""The keys every stage agrees on. The pair id: one id for a pair of records, the same every night. The
-desa key: which desa a voter belongs to, for the TPS (one desa per TPS) and for the linkage (two
-records of one desa). Its Kemendagri code, else `desa:` and its name as written, spaces, punctuation and case
-folded (`Kampung-Baru`, `KAMPUNG  BARU` and `kampung baru` are one desa)."""
+"""The keys every stage agrees on, each defined here once.
+
+- The pair id: one id for a pair of records, the same every night.
+- The desa keys. Both are the desa's Kemendagri code where the region table gave one; they differ only for
+  a desa written by name alone, because they serve two purposes:
+  - `desa_key()` (the linkage: are two records of one desa?) compares names as the region table matches them,
+    upper case, letters and digits only (`Suka Maju` and `SUKAMAJU` are one desa);
+  - `tps_desa_key()` (the TPS: which voters vote together) is published in the TPS tables and read by a PPS,
+    and last night's TPS are found again by it: the name as written, spaces and case folded, and voters whose
+    desa nobody wrote down grouped within their kecamatan (`desa:? ...`) rather than with the whole regency.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +17,23 @@ import polars as pl
 from dpt_pipeline.io.hashing import md5_hex
 
 
-def folded(column: str) -> pl.Expr:
-    """A place name as a key: every run of characters that are neither letters nor digits one space, trimmed,
-    upper case."""
-    return (pl.col(column).str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars().str.to_uppercase())
+def desa_key() -> pl.Expr:
+    """The linkage's desa key: the code, else the name in upper case with everything but A-Z and 0-9 removed
+    (null when neither was written)."""
+    return pl.coalesce(pl.col("kode_desa"), pl.col("desa").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", ""))
 
 
-def desa_key(*, within_kecamatan: bool = False) -> pl.Expr:
-    """The desa key of each voter (null when neither a code nor a name was written). `within_kecamatan`:
-    a voter whose desa nobody wrote down gets `desa:?` and their kecamatan instead, so that such voters vote
-    together within their kecamatan rather than with the whole regency (the TPS stage's need)."""
-    named = pl.when(folded("desa").str.len_chars() > 0).then(pl.concat_str([pl.lit("desa:"), folded("desa")]))
-    if not within_kecamatan:
-        return pl.coalesce(pl.col("kode_desa"), named)
-    unknown = pl.concat_str([pl.lit("desa:? "), pl.coalesce(pl.col("kode_kecamatan"), folded("kecamatan"),
+def _spaces_folded(column: str) -> pl.Expr:
+    return pl.col(column).str.replace_all(r"\s+", " ").str.strip_chars().str.to_uppercase()
+
+
+def tps_desa_key() -> pl.Expr:
+    """The TPS stage's desa key: the code, else `desa:` and the name as written (spaces and case folded), else
+    `desa:?` and the kecamatan (its code, else its name, else `kecamatan:?`)."""
+    unknown = pl.concat_str([pl.lit("desa:? "), pl.coalesce(pl.col("kode_kecamatan"), _spaces_folded("kecamatan"),
                                                              pl.lit("kecamatan:?"))])
+    named = pl.when(_spaces_folded("desa").str.len_chars() > 0).then(
+        pl.concat_str([pl.lit("desa:"), _spaces_folded("desa")]))
     return pl.coalesce(pl.col("kode_desa"), named, unknown)
 
 

@@ -21,6 +21,12 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
                                .otherwise(pl.col(c)).alias(c) for c in text])
 
 
+def unneutralised(e: pl.Expr) -> pl.Expr:
+    """A cell as its writer meant it: the `'` that `neutralise_formulas` put before a formula start taken off
+    again (a reviewer's note read back)."""
+    return pl.when(e.str.contains("^'" + FORMULA_START.removeprefix("^"))).then(e.str.slice(1)).otherwise(e)
+
+
 def write_csv_for_excel(frame: pl.DataFrame, path: Path) -> Path:
     """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM, no
     cell taken for a formula; readable by owner and group only."""

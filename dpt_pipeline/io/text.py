@@ -21,9 +21,12 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 SEPARATORS = (";", ",", "\t", "|")
 
 
-def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str | None = None) -> tuple[str, str]:
+def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str | None = None,
+           strict: bool = True) -> tuple[str, str]:
     """(text, encoding) of the bytes of the file at `path`. `setting` names the configuration key that sets
-    the encoding, for the messages (None: there is none, the file must be saved again)."""
+    the encoding, for the messages (None: there is none, the file must be saved again). Not `strict`: a file
+    that breaks the encoding its mark or its NUL bytes show is read as cp1252 instead of refused (a review
+    file: its deciding cells are ASCII, and a camat's accented note must not block the import)."""
     fix = f"set {setting}" if setting else "save it again as UTF-8"
     if encoding:
         try:
@@ -37,6 +40,8 @@ def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str
             try:
                 return data[len(bom):].decode(enc.removesuffix("-sig")), enc
             except UnicodeDecodeError as e:
+                if not strict:
+                    return data[len(bom):].decode("cp1252", errors="replace"), "cp1252"
                 name = enc.removesuffix("-sig").upper()
                 raise InputError(f"starts with a {name} byte-order mark but is not {name} at byte "
                                  f"{e.start + len(bom)}; save it again as UTF-8"
@@ -49,6 +54,8 @@ def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str
         try:
             return data.decode(guessed), guessed
         except UnicodeDecodeError as e:
+            if not strict:
+                return data.decode("cp1252", errors="replace"), "cp1252"
             raise InputError(f"looks like {guessed.upper()} without a byte-order mark but is not valid "
                              f"{guessed.upper()} at byte {e.start}; save it again as UTF-8"
                              + (f" or {fix}" if setting else ""), path=path) from e

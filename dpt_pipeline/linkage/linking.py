@@ -52,7 +52,7 @@ class Linked:
                   for c in cset.comparisons]
         return chosen.with_columns(explain(chosen, cset)).select(
             *[f"{c}_{side}" for c in ids for side in ("l", "r")], "match_probability", "match_weight", *levels,
-            "alasan").sort("match_probability", descending=True)
+            "alasan").sort("match_probability", f"{ids[0]}_l", f"{ids[0]}_r", descending=[True, False, False])
 
 
 def link(frame: pl.DataFrame, comparisons: ComparisonSet | None = None, *, passes: Sequence[Pass] | None = None,
@@ -64,9 +64,11 @@ def link(frame: pl.DataFrame, comparisons: ComparisonSet | None = None, *, passe
 
     Without `comparisons`, `frame` is a voter table (ingest's columns) and is standardised, blocked and
     compared as the nightly run does (its passes, comparisons, training and prior recall 0.5 unless given).
-    With `comparisons`, `frame` is used as it is (a `rid` row number is added when it has none) and `passes`
-    are required. `across`: keep only pairs whose records differ in that column (linking two files held in one
-    frame). `possible_pairs`: how many pairs the data could form, for the prior (n(n-1)/2 by default)."""
+    With `comparisons`, `frame` is used as it is, numbered by row (`rid`, replacing a column of that name), and
+    `passes` are required; without `training`, EM runs one session on every candidate pair. `across`: keep
+    only pairs whose records differ in that column, a record with no value in it paired with none (two files
+    held in one frame). `possible_pairs`: how many pairs the data could form, for the prior (n(n-1)/2 by
+    default)."""
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -85,7 +87,8 @@ def link(frame: pl.DataFrame, comparisons: ComparisonSet | None = None, *, passe
     else:
         if passes is None:
             raise ValueError("link(): own comparisons need their blocking passes (passes=[...])")
-        records = frame if "rid" in frame.columns else frame.with_row_index("rid")
+        # Blocking, comparing and the `across` filter read a record by its row: rid i is row i.
+        records = frame.drop("rid", strict=False).with_row_index("rid")
         cset = comparisons
     lap("prepare")
     candidates, reports = blocking.candidate_pairs(records, list(passes))
@@ -96,8 +99,8 @@ def link(frame: pl.DataFrame, comparisons: ComparisonSet | None = None, *, passe
     compared = compare(records, candidates, cset, slim=True)
     lap("compare")
     if model is None:
-        model = fit(compared, records, cset, list(training or []), passes=passes, random_pairs=random_pairs,
-                    seed=seed, possible_pairs=possible_pairs, prior_recall=prior_recall)
+        model = fit(compared, records, cset, None if training is None else list(training), passes=passes,
+                    random_pairs=random_pairs, seed=seed, possible_pairs=possible_pairs, prior_recall=prior_recall)
     lap("fit")
     scored = score(compared, records, cset, model)
     lap("score")

@@ -26,6 +26,7 @@ from dpt_pipeline.errors import InputError
 from dpt_pipeline.io.database import replace_table
 from dpt_pipeline.io.files import check_regular
 from dpt_pipeline.io.hashing import sha256_file
+from dpt_pipeline.io.spreadsheet import unneutralised
 from dpt_pipeline.io.text import decode, separator
 from dpt_pipeline.review import sheet as review_sheet
 from dpt_pipeline.review.exports import summary
@@ -89,7 +90,7 @@ def _read_table(path: Path) -> pl.DataFrame:
                 return pl.read_excel(path, sheet_id=1, infer_schema_length=0, drop_empty_rows=False)
         except Exception as e:  # the reader raises many types for a broken file
             raise InputError(f"cannot be read as XLSX ({type(e).__name__})", path=path) from None
-    text, _ = decode(path.read_bytes(), path)
+    text, _ = decode(path.read_bytes(), path, strict=False)
     sep = separator(text.split("\n", 1)[0])
     try:
         return pl.read_csv(io.StringIO(text), separator=sep, infer_schema=False)
@@ -102,11 +103,6 @@ def _clean_text(e: pl.Expr) -> pl.Expr:
     a number Calc wrote as 45.0 is 45."""
     return (e.cast(pl.String).str.strip_chars().str.strip_prefix("'").str.to_uppercase()
             .str.replace_all(r"\s+", " ").str.replace(r"^(\d+)\.0+$", "${1}"))
-
-
-def _unquote(e: pl.Expr) -> pl.Expr:
-    """A note as the reviewer wrote it: the `'` our CSV put before a leading = + - @ taken off again."""
-    return pl.when(e.str.contains(r"^'[=+\-@\t\r]")).then(e.str.slice(1)).otherwise(e)
 
 
 def _file_rows(path: Path) -> pl.DataFrame:
@@ -137,7 +133,7 @@ def _file_rows(path: Path) -> pl.DataFrame:
     df = df.with_row_index("baris", offset=2).select(
         pl.col("baris").cast(pl.Int64), pl.col("pair_id").str.strip_chars(),
         pl.col("keputusan").str.to_uppercase().str.replace_all(r"\s", "").alias("keputusan"),
-        _unquote(pl.col("catatan").str.strip_chars()), pl.col("ekspor").str.strip_chars(),
+        unneutralised(pl.col("catatan").str.strip_chars()), pl.col("ekspor").str.strip_chars(),
         pl.col("berkas").str.strip_chars(),
         *[_clean_text(pl.col(c)).alias(f"_f_{c}") for c in ident])
     return df.filter(pl.col("keputusan").is_not_null() & (pl.col("keputusan") != ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dpt_pipeline.core.keys import desa_key
+from dpt_pipeline.core.keys import tps_desa_key
 
 
 def overall_churn(quality: pl.DataFrame) -> float | None:
@@ -53,7 +53,7 @@ def tps_quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters
         pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
         pl.col("distance_m").max().alias("max_distance_m"))
     struck = (voters.join(kept.select("voter_id"), on="voter_id", how="anti")
-              .group_by(desa_key(within_kecamatan=True).alias("kode_desa"))
+              .group_by(tps_desa_key().alias("kode_desa"))
               .agg(pl.len().cast(pl.Int64).alias("struck_duplicates")))
     q = (base.join(sizes, on="kode_desa").join(split, on="kode_desa").join(rts, on="kode_desa")
          .join(struck, on="kode_desa", how="left")

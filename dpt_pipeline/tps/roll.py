@@ -1,12 +1,12 @@
 """The roll in households: who gets a TPS (`eligible`), and one row per household (a KK within a desa) with
 its voters and its point (its RT's, a neighbouring RT's or the desa's centre). The desa key is
-`dpt_pipeline.core.keys.desa_key`'s."""
+`dpt_pipeline.core.keys.tps_desa_key`'s."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from dpt_pipeline.core.keys import desa_key
+from dpt_pipeline.core.keys import tps_desa_key
 
 
 def eligible(voters: pl.DataFrame, struck: pl.DataFrame | None) -> pl.DataFrame:
@@ -18,7 +18,7 @@ def eligible(voters: pl.DataFrame, struck: pl.DataFrame | None) -> pl.DataFrame:
 
 
 def with_kecamatan(voters: pl.DataFrame) -> pl.DataFrame:
-    """`desa_key` reads the kecamatan too; a frame without it (a test's) gets empty columns."""
+    """`tps_desa_key` reads the kecamatan too; a frame without it (a test's) gets empty columns."""
     missing = [c for c in ("kode_kecamatan", "kecamatan") if c not in voters.columns]
     return voters.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]) if missing else voters
 
@@ -28,7 +28,7 @@ def households(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int = 600) 
     its voters and a point: its RT's coordinates, else the nearest RT number of the same RW, else the
     desa's centre (`lokasi` says which: rt, rt terdekat, pusat desa)."""
     v = with_kecamatan(voters).with_columns(
-        desa_key(within_kecamatan=True).alias("desa_key"),
+        tps_desa_key().alias("desa_key"),
         pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("kk"))
     # A KK larger than a TPS (a dormitory, a copied NKK) cannot vote at one: it is cut into the fewest
     # parts that fit, in voter_id order, and reported (`oversize_households`).

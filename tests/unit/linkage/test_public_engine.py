@@ -103,3 +103,22 @@ def test_the_package_face_names_the_engine_and_the_run() -> None:
     assert dpt.load_config is config.load_config
     with pytest.raises(AttributeError):
         dpt.no_such_name  # noqa: B018
+
+
+def test_without_training_em_still_learns_m() -> None:
+    frame, _ = _people(5)
+    linked = link(frame, _comparisons(), passes=_passes(), random_pairs=20_000)
+    start = [0.75, 0.1875]   # EM's first guess of m for the two highest levels: it must have moved
+    name_m = next(c for c in linked.model.comparisons if c.name == "name").m
+    assert abs(name_m[1] - start[0]) > 0.01 and abs(name_m[2] - start[1]) > 0.01
+
+
+def test_a_frame_in_any_order_with_a_rid_of_its_own_is_numbered_by_row() -> None:
+    # A subset of a numbered frame, reordered: its `rid` is not its row, and the engine reads records by row.
+    frame, truth = _people(3)
+    shuffled = frame.with_row_index("rid").sample(fraction=1.0, shuffle=True, seed=1)
+    linked = link(shuffled, _comparisons(), passes=_passes(), random_pairs=20_000,
+                  training=[TrainingSession(("born",), ("born",)), TrainingSession(("name",), ("name",))])
+    assert linked.records["rid"].to_list() == list(range(frame.height))
+    found = {tuple(sorted(r)) for r in linked.pairs().select("id_l", "id_r").iter_rows()}
+    assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.95 * len(found)
