@@ -403,8 +403,10 @@ def _commit(config: Config, work: Path, run_id: str, spare: dict[Path, str] | No
 
 def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path, progress: Progress = _quiet,
          *, full: bool = True, run_id: str = "") -> tuple[dict[str, pl.DataFrame], dict[str, object]]:
-    """standardize -> block -> compare -> score -> cluster; the linkage tables and a summary. `names` maps
-    region codes to their canonical names (for the review files)."""
+    """The linkage stage (`linkage.night`: standardize -> block -> compare -> fit, then, with tonight's standing
+    decisions, learn -> score -> cluster), then the review files (`review`) and the border files
+    (`outputs.border`) from its pairs; the tables and a summary. `names` maps region codes to their canonical
+    names (for the review files)."""
     lc = config.linkage
     seconds: dict[str, float] = {}
     t = time.perf_counter()
