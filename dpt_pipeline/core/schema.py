@@ -103,3 +103,6 @@ REJECT_HEADER_AGAIN = "baris judul berulang"
 REJECT_REASONS: tuple[str, ...] = (
     REJECT_NO_NAME, REJECT_EMPTY_ROW, REJECT_TOO_FEW, REJECT_TOO_MANY, REJECT_UNREADABLE, REJECT_HEADER_AGAIN,
 )
+
+# A NIK or NKK (`nik_masalah`, `nkk_masalah`) that Excel saved as a number: its 16th digit may be lost.
+LOST_LAST_DIGIT = "digit terakhir mungkin hilang (disimpan Excel sebagai angka)"

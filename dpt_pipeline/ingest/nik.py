@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from dpt_pipeline.core.schema import LOST_LAST_DIGIT
+
 # Problems, checked in this order; the first that applies is reported.
 MASALAH_KOSONG = "kosong"
 MASALAH_EXCEL = "rusak oleh Excel (notasi ilmiah)"
@@ -19,6 +21,13 @@ MASALAH_BERULANG = "satu digit berulang"
 MASALAH_PROVINSI = "kode provinsi tidak dikenal"
 MASALAH_TANGGAL = "tanggal lahir dalam NIK tidak mungkin"
 MASALAH_URUT = "nomor urut 0000"
+MASALAH_DIGIT_EXCEL = LOST_LAST_DIGIT
+
+# Excel keeps 15 significant digits: a 16-digit number stored as a number loses its last digit, which becomes
+# 0 (7315020604790014 -> 7315020604790010). One in ten true NIKs ends in 0; a list with far more was saved
+# that way. "Far more": this many standard deviations above a tenth, so that an honest list is never taken
+# for a damaged one (at 20 numbers, 10 zeros; at 5,000, 627: an eighth).
+EXCEL_ZERO_SIGMAS = 6.0
 
 _SCIENTIFIC = r"^'?[0-9](?:[.,][0-9]+)?[eE][+]?[0-9]+$"
 _REPEATED = r"^(?:0+|1+|2+|3+|4+|5+|6+|7+|8+|9+)$"
@@ -95,3 +104,14 @@ def region_code(nik: pl.Expr, valid: pl.Expr) -> pl.Expr:
     return pl.when(valid).then(
         pl.format("{}.{}.{}", nik.str.slice(0, 2), nik.str.slice(2, 2), nik.str.slice(4, 2))
     )
+
+
+def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr) -> pl.Expr:
+    """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for the numbers ending in 0 when
+    the list holds far more of them than a tenth (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with
+    the column as numbers, and which of its zeros are real cannot be told. Over the whole list (one source)."""
+    shaped = problem.is_null()
+    n = shaped.sum()
+    zeros = (shaped & cleaned.str.ends_with("0")).sum()
+    damaged = (n > 0) & (zeros > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
+    return pl.when(damaged & shaped & cleaned.str.ends_with("0")).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)

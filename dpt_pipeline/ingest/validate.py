@@ -6,6 +6,7 @@ a voter whose dates, sex, marital status, RT/RW/TPS, NIK and NKK (through `nik`)
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import polars as pl
 
@@ -15,6 +16,8 @@ from dpt_pipeline.ingest import nik as nikmod
 from dpt_pipeline.ingest.ids import with_ids
 from dpt_pipeline.ingest.read import RawSource
 from dpt_pipeline.ingest.regions import RegionTable
+
+log = logging.getLogger(__name__)
 
 # Tried in order; the first that parses wins. DD-MM before MM-DD: Indonesian offices write day first.
 DATE_FORMATS: tuple[str, ...] = (
@@ -98,9 +101,14 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         nikmod.number_problem(pl.col("nik"), provinces, is_nik=True).alias("nik_masalah"),
         nikmod.number_problem(pl.col("nkk"), provinces, is_nik=False).alias("nkk_masalah"),
     )
+    v = v.with_columns(nikmod.lost_last_digit(pl.col(c), pl.col(f"{c}_masalah")).alias(f"{c}_masalah")
+                       for c in ("nik", "nkk"))
+    _warn_lost_digits(v, raw.name)
     v = v.with_columns(
         pl.col("nik_masalah").is_null().alias("nik_valid"),
-        pl.col("nkk_masalah").is_null().alias("nkk_valid"),
+        # An NKK Excel cut short is still its household's key (the whole KK reads the same number), so the TPS
+        # keeps the KK together; its problem is reported all the same.
+        (pl.col("nkk_masalah").is_null() | (pl.col("nkk_masalah") == nikmod.MASALAH_DIGIT_EXCEL)).alias("nkk_valid"),
     )
     nik_date, nik_sex = nikmod.decode_nik(pl.col("nik"), pl.col("nik_valid"), pl.col("_tgl"),
                                           reference.year, min_age)
@@ -133,3 +141,15 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         "row_hash",
     )
     return v.cast(VOTER_SCHEMA), rejects  # type: ignore[arg-type]
+
+
+def _warn_lost_digits(v: pl.DataFrame, source: str) -> None:
+    """The staffer is told, loudly, when a list's NIKs or NKKs were saved by Excel as numbers."""
+    for c, noun in (("nik", "NIK"), ("nkk", "NKK")):
+        n = int((v[f"{c}_masalah"] == nikmod.MASALAH_DIGIT_EXCEL).sum())
+        if n:
+            log.warning("source %s: %d %ss end in 0, far more than the tenth a real list holds: the file was "
+                        "saved by Excel with the %s column as numbers, which keeps 15 digits and loses the "
+                        "16th. Those rows stay voters, their %s marked damaged. Export "
+                        "the list again with the %s column formatted as text.", source, n, noun, noun, noun,
+                        noun)
