@@ -110,12 +110,13 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         # keeps the KK together; its problem is reported all the same.
         (pl.col("nkk_masalah").is_null() | (pl.col("nkk_masalah") == nikmod.MASALAH_DIGIT_EXCEL)).alias("nkk_valid"),
     )
-    nik_date, nik_sex = nikmod.decode_nik(pl.col("nik"), pl.col("nik_valid"), pl.col("_tgl"),
-                                          reference.year, min_age)
+    # A NIK cut short by Excel still holds its region, date and sex digits: they are read as from any NIK.
+    readable = pl.col("nik_valid") | (pl.col("nik_masalah") == nikmod.MASALAH_DIGIT_EXCEL)
+    nik_date, nik_sex = nikmod.decode_nik(pl.col("nik"), readable, pl.col("_tgl"), reference.year, min_age)
     v = v.with_columns(
         nik_date.alias("nik_tanggal_lahir"),
         nik_sex.alias("nik_jenis_kelamin"),
-        nikmod.region_code(pl.col("nik"), pl.col("nik_valid")).alias("nik_kode_wilayah"),
+        nikmod.region_code(pl.col("nik"), readable).alias("nik_kode_wilayah"),
     )
     age_years = pl.lit(reference.year) - pl.col("_tgl").dt.year() - (
         (pl.col("_tgl").dt.month() * 100 + pl.col("_tgl").dt.day()) > reference.month * 100 + reference.day

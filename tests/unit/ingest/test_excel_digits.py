@@ -45,6 +45,7 @@ def test_a_list_whose_niks_lost_their_last_digit_is_flagged_and_kept(ingest_file
     assert voters.height == 300 and rejects.height == 0                       # every row stays a voter
     assert (voters["nik_masalah"] == MASALAH_DIGIT_EXCEL).all() and not voters["nik_valid"].any()
     assert summary.nik_invalid_by_problem == {MASALAH_DIGIT_EXCEL: 300}
+    assert voters["nik_tanggal_lahir"].is_not_null().all()                   # its date digits are intact
     assert voters["nkk_valid"].all()                                          # its NKKs were text: kept
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "saved by Excel" in said and "formatted as text" in said
