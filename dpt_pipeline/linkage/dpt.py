@@ -93,6 +93,11 @@ def dpt_comparisons() -> ComparisonSet:
         tf_column="nama_std",
     )
     nik_edits = sim("nik_num", "digits16")
+    # A NIK Excel cut short (its 16th digit lost, ingest's `nik_masalah`) is read by its first 15 digits: alike
+    # there, it is the same NIK as far as anyone can tell, or twins' serials one apart, which the twins'
+    # pattern leaves to a person.
+    # (Equality and null tests only: the strings may be compared as integer codes, `code_strings`.)
+    cut_alike = ((L("nik_terpotong").is_not_null() | R("nik_terpotong").is_not_null()) & same("nik15")).fill_null(False)
 
     def part(col: str) -> pl.Expr:
         return L(col) == R(col)
@@ -110,10 +115,11 @@ def dpt_comparisons() -> ComparisonSet:
     # random pairs whose date digits were made equal (`align_nik_dates`): what the region and serial add.
     # Every level is learned.
     nik = Comparison(
-        "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut", "nik_tanggal_cocok", "nik_jenis_kelamin_cocok"),
+        "nik", ("nik_num", "nik_wilayah", "nik_tanggal6", "nik_urut", "nik_tanggal_cocok", "nik_jenis_kelamin_cocok",
+                "nik15", "nik_terpotong"),
         "NIK kosong/rusak", either_null("nik_num"),
         (
-            Level("sama", "NIK sama", same("nik_num")),
+            Level("sama", "NIK sama", same("nik_num") | cut_alike),
             # A slip outside the serial that the records' own dates do not explain: a typo.
             Level("salah_ketik", "NIK beda satu digit atau dua digit bertukar",
                   one_edit & head_differs & ~(~date_same & each_fits)),
@@ -212,7 +218,7 @@ def dpt_comparisons() -> ComparisonSet:
     # or a double registration with a misspelt name: a person decides (held). Without both NIKs and at
     # another address it is no twins' pattern: the comparisons weigh it.
     one_household = same("alamat_std").fill_null(False) & same("desa_key").fill_null(False)
-    twins_unsure = ~name_equivalent & (two_people_nik | (no_nik & one_household))
+    twins_unsure = ~name_equivalent & (two_people_nik | (no_nik & one_household) | cut_alike)
     # Close: the same date, a slip of it, or a placeholder that the NIK's date or the year does not contradict.
     date_close = (same("tanggal_lahir") | d["swap"] | (lev_tgl <= 1) | nik_witness
                   | ((ph_l | ph_r) & d["year"]))
@@ -220,7 +226,7 @@ def dpt_comparisons() -> ComparisonSet:
     first_name_differs = (sim("nama_depan_inti", "jaro_winkler") < 0.85) & (jw_nama < 0.88)
     pola = Comparison(
         "pola", ("nkk_std", "nama_depan", "nama_fonetik", "nama_rapat", "nama_urut", "tanggal_lahir", "nik_num",
-                 "jenis_kelamin", "alamat_std", "desa_key"),
+                 "jenis_kelamin", "alamat_std", "desa_key", "nik_terpotong", "nik15"),
         "", pl.lit(False),
         (
             Level("kembar", "satu KK, tanggal lahir sama, nama depan berbeda (pola anak kembar)",

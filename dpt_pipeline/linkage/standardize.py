@@ -42,6 +42,7 @@ from typing import TypeVar
 import polars as pl
 
 from dpt_pipeline.core.keys import desa_key
+from dpt_pipeline.core.schema import LOST_LAST_DIGIT
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ STANDARDIZE_SCHEMA: dict[str, pl.DataType] = {
     "nkk_std": pl.String(),
     "nik_prefix6": pl.String(),
     "nik_serial": pl.String(),
+    "nik_terpotong": pl.String(),   # the first 15 digits of a NIK Excel cut short (its 16th lost), else null
+    "nik15": pl.String(),           # the first 15 digits of every NIK: what a cut one is compared by
 }
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -413,6 +416,14 @@ def number16_expr(source: str | pl.Expr) -> pl.Expr:
     return pl.when(e.str.contains(r"^[0-9]{16}$") & ~e.str.contains(_REPEATED_DIGIT)).then(e)
 
 
+def _cut(column: str, checked: bool) -> pl.Expr:
+    """The first 15 digits of a NIK ingest found Excel cut short (`checked`: the frame has ingest's
+    `<column>_masalah`), else null: its 16th digit is unknown, so the comparisons read it by these."""
+    if not checked:
+        return pl.lit(None, pl.String)
+    return pl.when(pl.col(f"{column}_masalah") == LOST_LAST_DIGIT).then(number16_expr(column).str.slice(0, 15))
+
+
 # ----------------------------------------------------------------------------------------------- stage
 
 def _via_unique(frame: pl.LazyFrame, source: str, build: pl.LazyFrame) -> pl.LazyFrame:
@@ -443,10 +454,12 @@ def standardize(voters: Frame) -> Frame:
         pl.col("tanggal_lahir").dt.year().cast(pl.Int32).alias("tahun_lahir"),
         placeholder_date_expr("tanggal_lahir").alias("tanggal_placeholder"),
         number16_expr("nik").alias("nik_std"),
-        number16_expr("nkk").alias("nkk_std"),
+        number16_expr("nkk").alias("nkk_std"),   # cut short, still the same number for the whole KK
+        _cut("nik", "nik_masalah" in input_columns).alias("nik_terpotong"),
     ).with_columns(
         pl.col("nik_std").str.slice(0, 6).alias("nik_prefix6"),
         pl.col("nik_std").str.slice(12, 4).alias("nik_serial"),
+        pl.col("nik_std").str.slice(0, 15).alias("nik15"),
     )
     lf = lf.select(*input_columns, *STANDARDIZE_SCHEMA).cast(STANDARDIZE_SCHEMA)  # type: ignore[arg-type]
     if is_lazy:
