@@ -110,8 +110,7 @@ def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr) -> pl.Expr:
     """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for the numbers ending in 0 when
     the list holds far more of them than a tenth (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with
     the column as numbers, and which of its zeros are real cannot be told. Over the whole list (one source)."""
-    shaped = problem.is_null()
-    n = shaped.sum()
-    zeros = (shaped & cleaned.str.ends_with("0")).sum()
-    damaged = (n > 0) & (zeros > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
-    return pl.when(damaged & shaped & cleaned.str.ends_with("0")).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)
+    zero = problem.is_null() & cleaned.str.ends_with("0")
+    n = problem.is_null().sum()
+    damaged = (n > 0) & (zero.sum() > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
+    return pl.when(damaged & zero).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)

@@ -27,7 +27,7 @@ def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str
     the encoding, for the messages (None: there is none, the file must be saved again). Not `strict`: a file
     that breaks the encoding its mark or its NUL bytes show is read as cp1252 instead of refused (a review
     file: its deciding cells are ASCII, and a camat's accented note must not block the import)."""
-    fix = f"set {setting}" if setting else "save it again as UTF-8"
+    or_set = f" or set {setting}" if setting else ""
     if encoding:
         try:
             return data.decode(encoding).removeprefix("\ufeff"), encoding
@@ -44,12 +44,12 @@ def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str
                     return data[len(bom):].decode("cp1252", errors="replace"), "cp1252"
                 name = enc.removesuffix("-sig").upper()
                 raise InputError(f"starts with a {name} byte-order mark but is not {name} at byte "
-                                 f"{e.start + len(bom)}; save it again as UTF-8"
-                                 + (f" or {fix}" if setting else ""), path=path) from e
+                                 f"{e.start + len(bom)}; save it again as UTF-8{or_set}", path=path) from e
     guessed = _nul_pattern(data[:4096])
     if guessed == "binary":
         raise InputError("is not a text file (most of its first bytes are NUL): not a CSV"
-                         + (f"; if it is UTF-32 without a byte-order mark, {fix}" if setting else ""), path=path)
+                         + (f"; if it is UTF-32 without a byte-order mark, set {setting}" if setting else ""),
+                         path=path)
     if guessed:
         try:
             return data.decode(guessed), guessed
@@ -57,8 +57,7 @@ def decode(data: bytes, path: Path, *, encoding: str | None = None, setting: str
             if not strict:
                 return data.decode("cp1252", errors="replace"), "cp1252"
             raise InputError(f"looks like {guessed.upper()} without a byte-order mark but is not valid "
-                             f"{guessed.upper()} at byte {e.start}; save it again as UTF-8"
-                             + (f" or {fix}" if setting else ""), path=path) from e
+                             f"{guessed.upper()} at byte {e.start}; save it again as UTF-8{or_set}", path=path) from e
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

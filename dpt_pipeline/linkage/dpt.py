@@ -97,7 +97,7 @@ def dpt_comparisons() -> ComparisonSet:
     # there, it is the same NIK as far as anyone can tell, or twins' serials one apart, which the twins'
     # pattern leaves to a person.
     # (Equality and null tests only: the strings may be compared as integer codes, `code_strings`.)
-    cut_alike = ((L("nik_terpotong").is_not_null() | R("nik_terpotong").is_not_null()) & same("nik15")).fill_null(False)
+    cut_alike = ((L("nik_terpotong") | R("nik_terpotong")) & same("nik15")).fill_null(False)
 
     def part(col: str) -> pl.Expr:
         return L(col) == R(col)

@@ -93,9 +93,8 @@ class Scored:
     learning: dict[str, object]
 
     def rescore(self, tonight: Tonight, pairs: pl.DataFrame) -> pl.DataFrame:
-        """Compare and score `pairs` (rid_l, rid_r) that blocking did not find tonight."""
-        return score(compare(tonight.records, pairs, tonight.comparisons), tonight.records, tonight.comparisons,
-                     self.model)
+        """Compare and score `pairs` (rid_l, rid_r) that blocking did not find tonight, with this model."""
+        return rescore(tonight, self.model, pairs)
 
 
 def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl.DataFrame, different: pl.DataFrame,
@@ -108,12 +107,15 @@ def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl
     model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
     scored = score(tonight.compared, records, cset, model)
     log.info("fit and score: %.1fs", lap("score"))
-    result = Scored(scored, pl.DataFrame(), model, learning)
-    groups = clustering.cluster(scored, records, lambda pairs: result.rescore(tonight, pairs), threshold=CLAIM,
+    groups = clustering.cluster(scored, records, lambda pairs: rescore(tonight, model, pairs), threshold=CLAIM,
                                 keep_rules=keep_rules, same=same, different=different)
-    result.groups = _note_decisions(groups, struck)
     log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
-    return result
+    return Scored(scored, _note_decisions(groups, struck), model, learning)
+
+
+def rescore(tonight: Tonight, model: FellegiSunter, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Compare and score `pairs` (rid_l, rid_r) that blocking did not find tonight."""
+    return score(compare(tonight.records, pairs, tonight.comparisons), tonight.records, tonight.comparisons, model)
 
 
 def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:

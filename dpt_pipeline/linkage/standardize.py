@@ -68,7 +68,7 @@ STANDARDIZE_SCHEMA: dict[str, pl.DataType] = {
     "nkk_std": pl.String(),
     "nik_prefix6": pl.String(),
     "nik_serial": pl.String(),
-    "nik_terpotong": pl.String(),   # the first 15 digits of a NIK Excel cut short (its 16th lost), else null
+    "nik_terpotong": pl.Boolean(),  # a NIK Excel cut short (its 16th digit lost, ingest's `nik_masalah`)
     "nik15": pl.String(),           # the first 15 digits of every NIK: what a cut one is compared by
 }
 
@@ -417,11 +417,11 @@ def number16_expr(source: str | pl.Expr) -> pl.Expr:
 
 
 def _cut(column: str, checked: bool) -> pl.Expr:
-    """The first 15 digits of a NIK ingest found Excel cut short (`checked`: the frame has ingest's
-    `<column>_masalah`), else null: its 16th digit is unknown, so the comparisons read it by these."""
+    """True for a number ingest found Excel cut short (`checked`: the frame has ingest's `<column>_masalah`):
+    its 16th digit is unknown, so the comparisons read it by its first 15 (`nik15`)."""
     if not checked:
-        return pl.lit(None, pl.String)
-    return pl.when(pl.col(f"{column}_masalah") == LOST_LAST_DIGIT).then(number16_expr(column).str.slice(0, 15))
+        return pl.lit(False)
+    return (pl.col(f"{column}_masalah") == LOST_LAST_DIGIT).fill_null(False)
 
 
 # ----------------------------------------------------------------------------------------------- stage

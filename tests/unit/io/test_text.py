@@ -24,8 +24,8 @@ def test_each_way_an_office_saves_text_reads_back_the_same(data: bytes, encoding
     assert decode(data, Path("dpt.csv")) == (TEXT, encoding)
 
 
-# (no NUL: text with NUL bytes is how UTF-16 without a mark shows itself, and no CSV holds one)
-@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+# (no NUL: text with NUL bytes is how UTF-16 without a mark shows itself; no U+FEFF: in UTF-8 it is the mark)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00\ufeff"),
                max_size=200))
 def test_utf8_with_or_without_its_mark_is_read_as_written(text: str) -> None:
     for data in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode("utf-8")):
