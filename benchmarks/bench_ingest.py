@@ -50,7 +50,7 @@ def _config(data: Path) -> Path:
         [sources.defaults]
         kabupaten = "KUTAI KARTANEGARA"
         [ingest]
-        regions = "{ROOT / 'config' / 'regions.csv'}"
+        regions = "{ROOT / 'dpt_pipeline' / 'core' / 'regions.csv'}"
         reference_date = 2026-12-09
     """))
     return cfg

@@ -25,7 +25,7 @@ def config(data: Path, name: str = "bench.toml", replace: dict[str, str] | None 
     further text swaps in `replace` (old -> new)."""
     text = ((ROOT / "config" / "pipeline.toml").read_text()
             .replace("../sample_data/", "").replace('dir = "../reports"', 'dir = "out"')
-            .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+            .replace('regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"'))
     for old, new in (replace or {}).items():
         text = text.replace(old, new)
     path = data / name

@@ -29,7 +29,7 @@ def _config(data: Path, out: Path) -> Path:
     """config/pipeline.toml reading the lists in `data`, writing to `out`."""
     text = ((ROOT / "config" / "pipeline.toml").read_text()
             .replace("../sample_data/", f"{data.resolve()}/").replace('dir = "../reports"', f'dir = "{out}"')
-            .replace('regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"'))
+            .replace('regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"'))
     path = out.with_suffix(".toml")
     path.write_text(text)
     return path

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dpt_pipeline.core.reference import BORDER_AREAS, REGIONS
 from dpt_pipeline.core.schema import CANONICAL_FIELDS, REGION_FIELDS
 from dpt_pipeline.core.thresholds import HELD_AT, PRIOR_RECALL
 from dpt_pipeline.errors import ConfigError
@@ -57,7 +58,9 @@ class SourceConfig:
 class IngestConfig:
     """[ingest]: validation settings."""
 
-    regions: Path
+    # The Kemendagri region table (kode, tingkat, jenis, nama, alias); the one shipped in the package unless
+    # a config names its own.
+    regions: Path = REGIONS
     # The day ages are computed at (the election day); decides the NIK century and the under-age flag.
     reference_date: dt.date | None = None
     min_age: int = 17
@@ -110,6 +113,8 @@ class LinkageConfig:
     # we take half to escape. (The generator's rolls, whose copies are corrupted more often than not, give
     # 0.39-0.40; an office that measures its own from decisions sets it here.)
     prior_recall: float = PRIOR_RECALL
+    # Areas whose residents may be registered on both sides. A config without the key gets the known ones
+    # (core/border_areas.toml: Dusun Sidrap); `border_areas = []` turns them off.
     border_areas: list[BorderArea] = field(default_factory=list)
 
 
@@ -166,11 +171,11 @@ def load_config(path: str | Path) -> Config:
 
     output = _build(OutputConfig, raw["output"], base, where, "output")
     sources = [_build(SourceConfig, s, base, where, f"sources[{i}]") for i, s in enumerate(raw_sources)]
-    ingest_raw = dict(raw.get("ingest", {}))
-    ingest_raw.setdefault("regions", "regions.csv")
-    ingest = _build(IngestConfig, ingest_raw, base, where, "ingest")
+    ingest = _build(IngestConfig, raw.get("ingest", {}), base, where, "ingest")
     tps = _build(TpsConfig, raw.get("tps", {}), base, where, "tps")
     linkage = _build(LinkageConfig, raw.get("linkage", {}), base, where, "linkage")
+    if "border_areas" not in raw.get("linkage", {}):
+        linkage = dataclasses.replace(linkage, border_areas=known_border_areas())
     review = _build(ReviewConfig, raw.get("review", {}), base, where, "review")
 
     names = [s.name for s in sources]
@@ -189,6 +194,19 @@ def load_config(path: str | Path) -> Config:
     _check_ranges(ingest, tps, linkage, review, where)
     return Config(output=output, sources=sources, ingest=ingest, tps=tps, path=path, linkage=linkage,
                   review=review)
+
+
+def known_border_areas(path: Path = BORDER_AREAS) -> list[BorderArea]:
+    """The border areas shipped with the package (`core/border_areas.toml`), checked like a config's."""
+    where = str(path)
+    try:
+        raw = tomllib.loads(read_regular(path, "border areas").decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{where}: not valid TOML: {e}") from e
+    _check_keys(raw, {"border_areas"}, where, "")
+    areas: list[BorderArea] = _convert(list[BorderArea], raw.get("border_areas", []), path.parent, where,
+                                       "border_areas")
+    return areas
 
 
 # Every number a setting holds, with the range it may take and why (checked after the types). A value

@@ -19,7 +19,7 @@ IngestFn = Callable[..., tuple[pl.DataFrame, pl.DataFrame, SourceSummary]]
 
 @pytest.fixture(scope="session")
 def regions() -> RegionTable:
-    return RegionTable.load(ROOT / "config" / "regions.csv")
+    return RegionTable.load(ROOT / "dpt_pipeline" / "core" / "regions.csv")
 
 
 @pytest.fixture

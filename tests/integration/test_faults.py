@@ -22,7 +22,7 @@ from dpt_pipeline.io import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
-REGIONS = ROOT / "config" / "regions.csv"
+REGIONS = ROOT / "dpt_pipeline" / "core" / "regions.csv"
 
 
 def _lists(folder: Path, kutim: int = 400, bontang: int = 300) -> dict[str, Path]:

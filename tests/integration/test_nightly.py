@@ -27,7 +27,7 @@ SAMPLE = ROOT / "sample_data"
 def _config(tmp_path: Path, out: str = "out", **tps: str) -> Path:
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path / out}"')
     text = text.replace('"../sample_data/', f'"{SAMPLE}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+        'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"')
     for k, v in tps.items():
         text = text.replace("[tps]\n", f"[tps]\n{k} = {v}\n")
     path = tmp_path / f"{out}.toml"
@@ -356,9 +356,9 @@ def test_the_cache_is_ignored_when_settings_or_the_region_table_change(first_run
 
     _, published = first_run
     regions = tmp_path / "regions.csv"
-    regions.write_text((ROOT / "config" / "regions.csv").read_text() + "\n")
+    regions.write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text() + "\n")
     for name, change in (("threshold", ("review_threshold = 0.05", "review_threshold = 0.25")),
-                         ("regions", (f'regions = "{ROOT / "config" / "regions.csv"}"', f'regions = "{regions}"'))):
+                         ("regions", ("[ingest]\n", f'[ingest]\nregions = "{regions}"\n'))):
         out = tmp_path / name
         shutil.copytree(published, out)
         cfg = _config(tmp_path, name, maps="false")

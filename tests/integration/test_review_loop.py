@@ -34,7 +34,7 @@ def _config(tmp_path: Path, data: Path | None = None, extra: str = "") -> Path:
     if extra == LOW:
         text = text.replace("review_threshold = 0.05", "review_threshold = 1e-12")
     text = text.replace('"../sample_data/', f'"{data or ROOT / "sample_data"}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
+        'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"').replace(
         "[tps]\n", "[tps]\nmaps = false\n")
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "p.toml"

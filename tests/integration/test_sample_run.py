@@ -157,7 +157,7 @@ def test_a_pinned_model_gives_the_same_scores(run_db: Path, tmp_path: Path) -> N
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path / "out"}"')
     text = text.replace("[linkage]\n", f'[linkage]\nmodel = "{pinned}"\n')
     text = text.replace('"../sample_data/', f'"{ROOT / "sample_data"}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+        'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"')
     cfg_path = tmp_path / "pinned.toml"
     cfg_path.write_text(text)
     again = pipeline.run(load_config(cfg_path))
@@ -190,7 +190,7 @@ def test_dpt_tps_maps_the_published_voters_again_and_keeps_the_rest(run_db: Path
     run_db = tmp_path / "out" / run_db.name
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{run_db.parent}"')
     text = text.replace('"../sample_data/', f'"{SAMPLE}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"')
+        'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"')
     cfg = tmp_path / "p.toml"
     cfg.write_text(text)
     before = _q(run_db, "SELECT count(*) n FROM duplicate_pairs")["n"].item()

@@ -42,7 +42,7 @@ def test_bad_config_exits_2_with_the_key_named(tmp_path: Path, capsys) -> None:
 
 def test_unreadable_list_exits_3(tmp_path: Path, capsys) -> None:
     (tmp_path / "a.csv").write_text("FOO;BAR\n1;2\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
     assert main(["ingest", "--config", str(cfg)]) == 3
@@ -53,7 +53,7 @@ def test_unreadable_list_exits_3(tmp_path: Path, capsys) -> None:
 
 def test_ingest_publishes_and_logs_no_personal_data(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("NAMA;NIK;TGL LAHIR\nRAHASIA WATI;6408134505800001;05-05-1980\n;1;x\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
     proc = subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "ingest", "--config", str(cfg)],
@@ -71,7 +71,7 @@ def test_ingest_publishes_and_logs_no_personal_data(tmp_path: Path) -> None:
 
 def test_a_list_with_no_voters_runs_to_the_end(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("NAMA;NIK\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
     assert main(["run", "--config", str(cfg), "-q"]) == 0
@@ -86,7 +86,7 @@ def test_a_list_with_no_voters_runs_to_the_end(tmp_path: Path) -> None:
 
 def test_review_after_ingest_only_says_what_to_do(tmp_path: Path, capsys) -> None:
     (tmp_path / "a.csv").write_text("NAMA;NIK\nANI;6408134505800001\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
     assert main(["ingest", "--config", str(cfg), "-q"]) == 0

@@ -45,7 +45,7 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     """A config whose output holds the synthetic database; the working directory is the tmp folder, so a
     relative `COPY ... TO 'x.csv'` would land beside it."""
     (tmp_path / "a.csv").write_text("NAMA;NIK\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n')
     (tmp_path / "out").mkdir()

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from dpt_pipeline.config import load_config
+from dpt_pipeline.config import BorderArea, BorderSide, known_border_areas, load_config
+from dpt_pipeline.core import reference
 from dpt_pipeline.errors import ConfigError
+from dpt_pipeline.ingest.regions import RegionTable
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _write(tmp_path: Path, body: str) -> Path:
     (tmp_path / "a.csv").write_text("NAMA;NIK\nANI;1\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
     p = tmp_path / "p.toml"
     p.write_text(body)
     return p
@@ -29,8 +30,67 @@ def test_minimal_config_resolves_paths_against_its_folder(tmp_path: Path) -> Non
     assert cfg.output.dir == (tmp_path / "out").resolve()
     assert cfg.output.database_path.name == "dpt.duckdb"
     assert cfg.sources[0].path == (tmp_path / "a.csv").resolve()
-    assert cfg.ingest.regions == (tmp_path / "regions.csv").resolve()
+    assert cfg.ingest.regions == reference.REGIONS
     assert cfg.tps.max_voters == 600
+
+
+def test_a_config_outside_the_repository_finds_the_shipped_region_table(tmp_path: Path) -> None:
+    # A folder holding only the config and its list (no regions.csv anywhere near): the table shipped in
+    # the package is the default, and it is the whole Kemendagri table, Kutim and its neighbours' desa.
+    cfg = load_config(_write(tmp_path, BASE))
+    assert not (tmp_path / "regions.csv").exists()
+    table = RegionTable.load(cfg.ingest.regions)
+    assert table.names["64.08"] == "KUTAI TIMUR" and table.names["64.08.13.2006"] == "MARTADINATA"
+    assert table.find("desa", "GUNTUNG", "64.74.01") == ("64.74.01.1004", True)
+
+
+def test_a_config_that_names_its_region_table_uses_its_own(tmp_path: Path) -> None:
+    own = tmp_path / "tabel" / "wilayah.csv"
+    own.parent.mkdir()
+    own.write_text("kode,tingkat,jenis,nama,alias\n64,provinsi,PROVINSI,KALIMANTAN TIMUR,KALTIM\n")
+    cfg = load_config(_write(tmp_path, BASE + '[ingest]\nregions = "tabel/wilayah.csv"\n'))
+    assert cfg.ingest.regions == own.resolve()
+    assert RegionTable.load(cfg.ingest.regions).province_codes == ["64"]
+    with pytest.raises(ConfigError, match="ingest.regions: file .*nope.csv does not exist"):
+        load_config(_write(tmp_path, BASE + '[ingest]\nregions = "nope.csv"\n'))
+
+
+def test_the_reference_data_is_package_data() -> None:
+    # importlib.resources finds both files inside the package (what a non-editable install ships, listed in
+    # pyproject's package-data); nothing of the repository's config/ folder is needed.
+    from importlib.resources import files
+
+    core = files("dpt_pipeline.core")
+    assert core.joinpath("regions.csv").is_file() and core.joinpath("border_areas.toml").is_file()
+    assert reference.REGIONS.read_bytes() == core.joinpath("regions.csv").read_bytes()
+    assert "config" not in reference.REGIONS.parts and reference.REGIONS.parent.name == "core"
+
+
+SIDRAP = BorderArea("Dusun Sidrap", [BorderSide("64.08.13.2006", 19, 25), BorderSide("64.74.01.1004", 19, 25)],
+                    "64.08")
+
+
+def test_the_known_border_areas_are_the_default(tmp_path: Path) -> None:
+    assert known_border_areas() == [SIDRAP]
+    assert load_config(_write(tmp_path, BASE)).linkage.border_areas == [SIDRAP]
+    # a [linkage] table without the key still gets them
+    assert load_config(_write(tmp_path, BASE + "[linkage]\nseed = 3\n")).linkage.border_areas == [SIDRAP]
+
+
+def test_an_empty_border_area_list_turns_them_off_and_a_configured_one_replaces_them(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, BASE + "[linkage]\nborder_areas = []\n")).linkage.border_areas == []
+    own = load_config(_write(tmp_path, BASE + _border(3, 4))).linkage.border_areas
+    assert [a.name for a in own] == ["Sidrap"] and own[0].sides[0].rt_from == 3
+
+
+def test_a_broken_border_area_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    bad = tmp_path / "areas.toml"
+    bad.write_text('[[border_areas]]\nname = "X"\nsides = [{ kode_desa = "1", rt_from = 1 }]\n')
+    with pytest.raises(ConfigError, match=r"areas.toml: missing required key border_areas\[0\].sides\[0\].rt_to"):
+        known_border_areas(bad)
+    bad.write_text('[[border_area]]\nname = "X"\n')
+    with pytest.raises(ConfigError, match="areas.toml: unknown key border_area"):
+        known_border_areas(bad)
 
 
 def test_full_config(tmp_path: Path) -> None:

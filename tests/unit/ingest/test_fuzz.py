@@ -63,7 +63,7 @@ def headers_st(draw: st.DrawFn) -> list[str]:
 
 @pytest.fixture(scope="module")
 def regions_table() -> RegionTable:
-    return RegionTable.load(Path(__file__).resolve().parents[3] / "config" / "regions.csv")
+    return RegionTable.load(Path(__file__).resolve().parents[3] / "dpt_pipeline" / "core" / "regions.csv")
 
 
 class _Records(logging.Handler):

@@ -63,7 +63,7 @@ class Night:
 def _config(base: Path, data: Path) -> Path:
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{base}/out"')
     text = text.replace('"../sample_data/', f'"{data}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
+        'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"').replace(
         "[tps]\n", "[tps]\nmaps = false\n")
     path = base / "p.toml"
     path.write_text(text)

@@ -16,7 +16,7 @@ from dpt_pipeline.synth import CASES, HEADERS, NIK_TAGS, NO_NIK_TAGS, REJECT_TAG
 
 FILES = {"kutim": "dpt_kutim.csv", "bontang": "dpt_bontang.csv", "kukar": "dpt_kukar.csv"}
 ALL_FILES = [*FILES.values(), "truth.csv", "rt_coordinates.csv"]
-REGIONS = Path(__file__).resolve().parents[3] / "config" / "regions.csv"
+REGIONS = Path(__file__).resolve().parents[3] / "dpt_pipeline" / "core" / "regions.csv"
 # header names of the fields the tests look at, per source
 COLS = {
     "kutim": ("NKK", "NIK", "NAMA", "TANGGAL LAHIR", "JENIS KELAMIN", "ALAMAT", "RT", "RW", "TPS",

@@ -381,7 +381,7 @@ def generated_roll(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFra
     sample.generate(data, 30_000, 7)
     text = ((root / "config" / "pipeline.toml").read_text().replace("../sample_data/", "")
             .replace('dir = "../reports"', 'dir = "out"')
-            .replace('regions = "regions.csv"', f'regions = "{root / "config" / "regions.csv"}"'))
+            .replace('regions = "regions.csv"', f'regions = "{root / "dpt_pipeline" / "core" / "regions.csv"}"'))
     (data / "pipeline.toml").write_text(text)
     cfg = load_config(data / "pipeline.toml")
     coords, _ = tps.read_coordinates(cfg.tps.coordinates)
