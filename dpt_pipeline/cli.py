@@ -149,6 +149,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--csv", type=Path, metavar="FILE", help="write the result here (; separated, UTF-8 with BOM)")
     common(sp)
 
+    sp = sub.add_parser("init", help="write a commented config for the voter lists in a folder",
+                        description="Look at the voter lists in FOLDER (.csv, .txt, .tsv, .xlsx, .parquet) and write a "
+                                    "commented config for them: a [[sources]] block per list with its detected "
+                                    "format, encoding, separator and header mapping, and every setting with its "
+                                    "default. Only headers are written, never a cell.",
+                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("folder", type=Path, metavar="FOLDER", help="the folder holding the voter lists")
+    sp.add_argument("--out", type=Path, metavar="PATH", help="where to write the config (default FOLDER/pipeline.toml)")
+    sp.add_argument("--force", action="store_true", help="replace the file at --out if it exists")
+    common(sp, config=False)
+
     sp = sub.add_parser("sample", help="generate synthetic voter lists, a truth file and RT coordinates",
                         description="Generate synthetic DPT lists (Kutim, Bontang, Kukar border areas) with "
                                     "duplicates, hard negatives and malformed rows, plus truth.csv and "
@@ -235,6 +246,8 @@ def _print_run(result: object, quiet: bool) -> None:
                   "(struck_voters)")
         for f in link.get("border_files", []):  # type: ignore[attr-defined]
             print(f"border:   {f}")
+        if link.get("border_areas") == 0:
+            print("border:   no border area configured ([linkage] border_areas = [])")
         print(f"model:    {link['model']}")
     t = result.tps
     if t:
@@ -379,6 +392,15 @@ def _main(args: argparse.Namespace) -> int:
                     print(rows)
                 if rows.height > 200:
                     print(f"... {rows.height} rows; use --csv FILE for all of them")
+        elif args.command == "init":
+            from dpt_pipeline.starter import init
+
+            w = init(args.folder, args.out, force=args.force)
+            if not args.quiet:
+                print(f"wrote {w.path}: {len(w.sources)} voter lists"
+                      + (f", RT coordinates {w.coordinates.name}" if w.coordinates else "")
+                      + "".join(f"\nleft commented out: {p.name} ({why})" for p, why in w.skipped)
+                      + f"\ncheck it, then: dpt run --config {w.path}")
         elif args.command == "sample":
             from dpt_pipeline import synth as sample
 

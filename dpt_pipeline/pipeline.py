@@ -127,7 +127,7 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
         tables.update(link_tables)
         timings["link"] = round(time.perf_counter() - t0, 3)
         record.stage("link", timings["link"], {k: int(link_info[k]) for k in (  # type: ignore[call-overload]
-            "candidate_pairs", "listed_pairs", "claimed_pairs", "groups", "nik_conflicts")})
+            "candidate_pairs", "listed_pairs", "claimed_pairs", "groups", "nik_conflicts", "border_areas")})
     tps_info: dict[str, object] = {}
     if "tps" in stages:
         t0 = time.perf_counter()
@@ -474,6 +474,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         "groups": int(groups["group_id"].n_unique()) if groups.height else 0,
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),
         "blocking": [dataclasses.asdict(r) for r in tonight.blocking],
+        "border_areas": len(lc.border_areas),
         "border": border.border_summary(residents).to_dicts(), "border_files": border_files,
         "review_files": len(exported.paths), "review_summary": review_summary.to_dicts(),
         "decisions": {k: int((standing["keputusan"] == k).sum()) for k in (*decisions.KEPUTUSAN, decisions.KONFLIK)},
@@ -481,6 +482,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         "learning_from_decisions": learning,
         "seconds": {**seconds, "tables": lap("tables")},
     }
+    if not lc.border_areas:
+        log.info("no border area configured ([linkage] border_areas = []): no border report")
     for row in info["border"]:  # type: ignore[attr-defined]
         log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
     tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,

@@ -507,6 +507,10 @@ def _section_border(db: _Db, runs: _Runs) -> list[_Block]:
                coalesce(b.status, '{DASH}'), count(*)
         FROM border_residents b LEFT JOIN names n ON n.kode = b.kode_desa
         GROUP BY b.area, b.kode_desa, b.status""")
+    if not counts and _stages(runs.current).get("link", {}).get("rows", {}).get("border_areas") == 0:
+        out.append(_P("Tidak ada wilayah perbatasan yang dikonfigurasi (no border area configured: "
+                      "[linkage] border_areas = [])."))
+        return out
     if not counts:
         out.append(_P("Tidak ada penduduk wilayah perbatasan (no border residents)."))
         return out

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "dpt_pipeline"
 STAGES = ("ingest", "linkage", "review", "tps", "outputs", "synth")
 # What each shared layer may import, besides itself.
 SHARED = {"errors": (), "io": ("errors",), "core": ("errors", "io"), "config": ("errors", "io", "core")}
-TOP = ("pipeline", "evaluate", "cli", "__init__")
+# starter (`dpt init`) ties the ingest stage's survey of a folder to the config it writes, as evaluate does.
+TOP = ("pipeline", "evaluate", "starter", "cli", "__init__")
 
 
 def _part(dotted: str) -> str:
