@@ -44,7 +44,8 @@ def main() -> None:
             ws.append([i + 1, f"64081305058{i:05d}", f"PEMILIH {chr(65 + i % 26)}", "05-05-1980"])
         ws.cell(row=20000, column=16384, value="x")
         wb.save(path)
-        done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(ROOT / "dpt_pipeline" / "core" / "regions.csv")],
+        regions = ROOT / "dpt_pipeline" / "core" / "regions.csv"
+        done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(regions)],
                               capture_output=True, text=True, check=True)
         result = {"file_bytes": path.stat().st_size, **json.loads(done.stdout.strip().splitlines()[-1])}
     print(json.dumps(result))

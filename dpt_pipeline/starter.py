@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
+import json
 import logging
 import os
 import re
@@ -99,8 +100,13 @@ def _toml(value: Any) -> str:
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if value is None:
         return '""'
-    text = str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
+    # JSON's string escapes are TOML's (backslash n, t, quote, uXXXX); DEL, which TOML refuses bare, too
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _c(text: str) -> str:
+    """Text for a comment: on one line (a file name may hold a line break)."""
+    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
 
 
 def _name(stem: str, taken: set[str]) -> str:
@@ -119,7 +125,9 @@ def _rel(path: Path, start: Path) -> str:
 
 def _source_block(s: Survey, name: str, base: Path) -> list[str]:
     """The [[sources]] block of one surveyed list; commented out whole when ingest would refuse it."""
-    out = [f"# {s.path.name}: {s.format}, {s.rows} data rows"
+    if s.format is None:   # a file ingest does not read (an .xls): named, with what to do
+        return [f"# {_c(s.path.name)}: not read: {s.refusal}", ""]
+    out = [f"# {_c(s.path.name)}: {s.format}, {s.rows} data rows"
            + (f", encoding {s.encoding}" if s.encoding else "")
            + (f", separated by {'tab' if s.delimiter == chr(9) else repr(s.delimiter)}" if s.delimiter else "")]
     block = ["[[sources]]",
@@ -127,8 +135,7 @@ def _source_block(s: Survey, name: str, base: Path) -> list[str]:
              f"path = {_toml(_rel(s.path, base)):<28} # {SOURCE_DOCS['path']}"]
     # Detected each run, so left commented: a pinned encoding would misread the list once it is saved otherwise.
     if s.delimiter:
-        sep = "\\t" if s.delimiter == "\t" else s.delimiter
-        block.append(f"# delimiter = \"{sep}\"   # detected; {SOURCE_DOCS['delimiter']}")
+        block.append(f"# delimiter = {_toml(s.delimiter)}   # detected; {SOURCE_DOCS['delimiter']}")
     if s.encoding:
         enc = "utf-8" if s.encoding == "utf-8-sig" else s.encoding
         block.append(f"# encoding = {_toml(enc)}   # detected; {SOURCE_DOCS['encoding']}")
@@ -235,7 +242,7 @@ def _border_areas() -> list[str]:
 def find_lists(folder: Path) -> list[Path]:
     """The files of `folder` (not its subfolders) that may be voter lists, by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
-                  and p.suffix.lower() in {*FORMATS, *UNREADABLE} and p.suffix.lower() != ".toml")
+                  and p.suffix.lower() in {*FORMATS, *UNREADABLE})
 
 
 def render(folder: Path, out: Path) -> tuple[str, Written]:
@@ -261,10 +268,10 @@ def render(folder: Path, out: Path) -> tuple[str, Written]:
             skipped.append((path, s.refusal))
         else:
             sources.append(path)
-        log.info("%s: %s", path.name, f"left commented out ({s.refusal})" if s.refusal else
+        log.info("%s: %s", _c(path.name), f"left commented out ({s.refusal})" if s.refusal else
                  f"{s.format}, {len(s.headers)} columns, {s.rows} rows")
     if not sources:
-        found = ", ".join(p.name for p, _ in skipped) or "none"
+        found = ", ".join(_c(p.name) for p, _ in skipped) or "none"
         raise ConfigError(f"{folder}: no voter list found to configure (files looked at: {found}; a voter list "
                           f"is a {', '.join(sorted(FORMATS))} file with a NAMA column and a NIK or TANGGAL LAHIR "
                           "column)")
@@ -279,7 +286,7 @@ def render(folder: Path, out: Path) -> tuple[str, Written]:
     tps_active = {"coordinates": _toml(_rel(coords, base))} if coords else {}
     tps = _table("tps", config_module.TpsConfig, tps_active)
     if len(coordinates) > 1:
-        tps.insert(-1, "# RT coordinates files found: " + ", ".join(p.name for p in coordinates)
+        tps.insert(-1, "# RT coordinates files found: " + ", ".join(_c(p.name) for p in coordinates)
                    + "; choose one as coordinates")
     tables = {"output": output, "ingest": ingest, "tps": tps,
               "linkage": _table("linkage", config_module.LinkageConfig, {}),

@@ -174,6 +174,23 @@ def test_an_existing_file_is_kept_unless_forced_and_out_sets_the_place(tmp_path:
     assert load_config(elsewhere).sources[1].path == (data / "dpt_kutim.csv").resolve()
 
 
+def test_odd_file_names_are_written_so_that_they_load(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    odd = ['dpt "kutim" #1.csv', "dpt\nbaris.csv", "désa\\x.CSV", "dpt\x7f.txt", "old.xls"]
+    for name in odd[:-1]:
+        (data / name).write_text(KUTIM)
+    (data / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    written = starter.init(data)
+    text = written.path.read_text()
+    assert "# old.xls: not read: an old Excel workbook (.xls): open it and save it as .xlsx" in text
+    assert "# dpt?baris.csv: csv, 2 data rows" in text     # a comment stays on its line (the TOML loads)
+    cfg = load_config(written.path)
+    assert sorted(s.path.name for s in cfg.sources) == sorted(odd[:-1])
+    assert all(s.name and all(c.isascii() and (c.isalnum() or c in "_-") for c in s.name) for s in cfg.sources)
+    assert [p.name for p, _ in written.skipped] == ["old.xls"]
+
+
 def test_a_folder_without_a_voter_list_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "truth.csv").write_text("source,source_row,person_id\nkutim,1,P1\n")
     assert cli.main(["init", str(tmp_path)]) == 2
