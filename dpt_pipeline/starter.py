@@ -39,8 +39,8 @@ OUTPUT_DIR = "reports"
 SOURCE_DOCS = {
     "name": "every output row carries it as `source`; letters, digits, '_' and '-'",
     "path": "relative to this file",
-    "delimiter": "one of ; , tab |; detected from the header line",
-    "encoding": "utf-8, utf-8-sig, cp1252 (old Excel on Windows), latin-1; detected",
+    "delimiter": "one of ; , tab |; unset, found from the header line on each run",
+    "encoding": "utf-8, utf-8-sig, cp1252 (old Excel on Windows), latin-1; unset, found on each run",
     "date_format": "DD|MM|YYYY style; unset, every known format is tried and the one most dates fit goes first",
     "sheet": "the XLSX sheet to read (default: the first)",
     "columns": "field = \"HEADER\" for headers the built-in aliases do not know",
