@@ -200,6 +200,32 @@ def test_a_folder_without_a_voter_list_is_refused(tmp_path: Path, capsys: pytest
     assert cli.main(["init", str(tmp_path / "nope")]) == 2
 
 
+_HEADERS = st.sampled_from(["NIK", "NAMA", "Nama Lengkap", "TGL LAHIR", "NO. KK", "RT", "Kota", "ALAMAT", "X", ""])
+
+
+@settings(max_examples=25, deadline=None)
+@given(headers=st.lists(_HEADERS, min_size=1, max_size=6),
+       missing_header=st.booleans(),
+       rows=st.lists(st.tuples(st.integers(10**15, 10**16 - 1), st.text("ABCDEFGHIJKLMNOPRSTUWY", min_size=3,
+                                                                         max_size=8)), min_size=1, max_size=5),
+       sep=st.sampled_from([";", ",", "\t"]))
+def test_no_cell_ever_reaches_the_written_config(tmp_path_factory: pytest.TempPathFactory, headers: list[str],
+                                                   missing_header: bool, rows: list[tuple[int, str]],
+                                                   sep: str) -> None:
+    # Whatever the header line (known headers, unknown ones, none at all: the first data line taken for it),
+    # no NIK or name of the list is in the config: a header is quoted only when it looks like one.
+    data = tmp_path_factory.mktemp("cells")
+    cells = [[str(nik), f"QZ{name}", "01-02-1980"] + ["v"] * (len(headers) - 3) for nik, name in rows]
+    lines = [sep.join(c[:len(headers)]) for c in cells]
+    (data / "dpt.csv").write_text("\n".join(([] if missing_header else [sep.join(headers)]) + lines) + "\n")
+    (data / "ok.csv").write_text("NAMA;NIK\nANI;1\n")
+    text, _ = starter.render(data, data / "pipeline.toml")
+    for c in cells:
+        for value in c[:min(2, len(headers))]:
+            assert value not in text
+    tomllib.loads(text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=8))
 def test_source_names_are_valid_and_unique(stems: list[str]) -> None:
