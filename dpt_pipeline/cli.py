@@ -256,6 +256,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _say(text: str, indent: int = 12) -> None:
+    """Print a line of the closing summary wrapped at the terminal's width between words, the following lines
+    indented under its text (a command to type is printed on its own line instead, never wrapped)."""
+    import shutil
+    import textwrap
+
+    width = max(shutil.get_terminal_size().columns, 60)
+    print(textwrap.fill(text, width, subsequent_indent=" " * indent, break_long_words=False,
+                        break_on_hyphens=False))
+
+
 def _n(value: object) -> int:
     """A count from a run's summary dict (typed `object` there)."""
     return int(value)  # type: ignore[call-overload]
@@ -280,8 +291,9 @@ def _print_run(result: RunResult, args: argparse.Namespace, config: Config) -> N
         return
     out = config.output.dir
     took = sum(result.stage_seconds.values())
-    print(f"\ndpt {args.command} finished: run {result.run_id}, {took:.1f} s "
-          f"({', '.join(f'{k} {v:.1f} s' for k, v in result.stage_seconds.items())})")
+    print()
+    _say(f"dpt {args.command} finished: run {result.run_id}, {took:.1f} s "
+         f"({', '.join(f'{k} {v:.1f} s' for k, v in result.stage_seconds.items())})", 4)
     look: list[str] = []
     if result.sources:
         _print_sources(result, config, look)
@@ -308,26 +320,28 @@ def _print_run(result: RunResult, args: argparse.Namespace, config: Config) -> N
     if warned or look:
         print("\nneeds a look:")
         for line in look:
-            print(f"  - {line}")
+            _say(f"  - {line}", 4)
         if warned:
-            print(f"  - {warned} warning{'s' if warned > 1 else ''} in the log above (the lines marked WARNING)")
+            _say(f"  - {warned} warning{'s' if warned > 1 else ''} in the log above (the lines marked WARNING)", 4)
 
     cfg = _quote(str(args.config))
     print("\nnext:")
-    print(f"  - read the report: {_shown(report)}")
+    _say(f"  - read the report: {_shown(report)}", 4)
     if link:
         ext = "xlsx" if config.review.xlsx else "csv"
         open_pairs = sum(_n(r["terbuka"]) for r in _rows(link, "review_summary"))
         if open_pairs:
-            print(f"  - send the review files in {_shown(review)}/ to the camat of each kecamatan (the open "
-                  "pairs per kecamatan are above); each pair is decided SAMA, BEDA or RAGU")
-            print(f"  - when they come back: dpt review import --config {cfg} {_shown(review)}/*/*.{ext}")
+            _say(f"  - send the review files in {_shown(review)}/ to the camat of each kecamatan (the open "
+                 "pairs per kecamatan are above); each pair is decided SAMA, BEDA or RAGU", 4)
+            print("  - when they come back, import them:")
+            print(f"      dpt review import --config {cfg} {_shown(review)}/*/*.{ext}")
         else:
             print("  - no pair is waiting for a camat's decision")
     elif args.command == "ingest":
-        print(f"  - find the duplicates and map the TPS: dpt run --config {cfg}")
+        print("  - find the duplicates and map the TPS:")
+        print(f"      dpt run --config {cfg}")
     if result.tps.get("maps"):
-        print(f"  - check the TPS on the maps: {_shown(Path(str(result.tps['maps'])))}")
+        _say(f"  - check the TPS on the maps: {_shown(Path(str(result.tps['maps'])))}", 4)
 
 
 def _print_sources(result: RunResult, config: Config, look: list[str]) -> None:
@@ -342,7 +356,7 @@ def _print_sources(result: RunResult, config: Config, look: list[str]) -> None:
     for s in result.sources:
         if s.rejects_by_reason:
             reasons = ", ".join(f"{k} {v:,}" for k, v in s.rejects_by_reason.items())
-            print(f"rejected in {s.source}: {reasons}")
+            _say(f"rejected in {s.source}: {reasons}", 4)
         cut = s.nik_invalid_by_problem.get(MASALAH_DIGIT_EXCEL, 0)
         if cut:
             look.append(f"list {s.source}: {cut:,} NIKs lost their last digit (the file was saved by Excel with "
@@ -354,25 +368,26 @@ def _print_sources(result: RunResult, config: Config, look: list[str]) -> None:
 
 def _print_linkage(link: dict[str, object], look: list[str]) -> None:
     n = {k: _n(link[k]) for k in ("candidate_pairs", "claimed_pairs", "groups", "listed_pairs", "nik_conflicts")}
-    print(f"\nduplicates: {n['candidate_pairs']:,} pairs compared ({link['mode']} run); {n['claimed_pairs']:,} "
-          f"claimed as one person (probability >= {CLAIM}), {n['groups']:,} people registered more than once; "
-          f"{n['listed_pairs']:,} pairs listed for review")
+    print()
+    _say(f"duplicates: {n['candidate_pairs']:,} pairs compared ({link['mode']} run); {n['claimed_pairs']:,} "
+         f"claimed as one person (probability >= {CLAIM}), {n['groups']:,} people registered more than once; "
+         f"{n['listed_pairs']:,} pairs listed for review")
     rows = _rows(link, "review_summary")
     if rows:
-        print(f"to review:  {'kabupaten':<20} {'kecamatan':<22} {'open':>6} {'SAMA':>5} {'BEDA':>5} {'RAGU':>5} "
-              f"{'conflict':>8}")
+        print("to review, pairs per kecamatan:")
+        print(f"  {'kabupaten':<18} {'kecamatan':<20} {'open':>6} {'SAMA':>5} {'BEDA':>5} {'RAGU':>5} {'conflict':>9}")
         for r in rows:
-            print(f"            {r['kabupaten']!s:<20} {r['kecamatan']!s:<22} {_n(r['terbuka']):>6,} "
-                  f"{_n(r['sama']):>5,} {_n(r['beda']):>5,} {_n(r['ragu']):>5,} {_n(r.get('konflik', 0)):>8,}")
+            print(f"  {r['kabupaten']!s:<18} {r['kecamatan']!s:<20} {_n(r['terbuka']):>6,} {_n(r['sama']):>5,} "
+                  f"{_n(r['beda']):>5,} {_n(r['ragu']):>5,} {_n(r.get('konflik', 0)):>9,}")
     if link.get("struck"):
-        print(f"struck:     {_n(link['struck']):,} voters confirmed SAMA lose their TPS "
-              "(the record kept for them keeps its own)")
+        _say(f"struck:     {_n(link['struck']):,} voters confirmed SAMA lose their TPS "
+             "(the record kept for them keeps its own)")
     areas: dict[str, dict[str, int]] = {}
     for b in _rows(link, "border"):
         status = areas.setdefault(str(b["area"]), {})
         status[str(b["status"])] = status.get(str(b["status"]), 0) + _n(b["residents"])
     for area, counts in areas.items():
-        print(f"border:     {area} (records per status): " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        _say(f"border:     {area} (records per status): " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     for f in _rows(link, "border_files"):
         print(f"            {_shown(Path(str(f)))}")
     if n["nik_conflicts"]:
@@ -382,12 +397,13 @@ def _print_linkage(link: dict[str, object], look: list[str]) -> None:
 
 def _print_tps(t: dict[str, object], look: list[str]) -> None:
     churn = "" if t["churn"] is None else f"; {_n(t['moved']):,} voters moved since the last run ({t['churn']:.1%})"
-    print(f"\nTPS:        {_n(t['voters']):,} voters in {_n(t['tps']):,} TPS over {_n(t['desa']):,} desa; "
-          f"{_n(t['over_cap']):,} TPS over the cap, {_n(t['split_households']):,} households split, "
-          f"{_n(t['rts_fallback']):,} RTs placed by fallback{churn}")
+    print()
+    _say(f"TPS:        {_n(t['voters']):,} voters in {_n(t['tps']):,} TPS over {_n(t['desa']):,} desa; "
+         f"{_n(t['over_cap']):,} TPS over the cap, {_n(t['split_households']):,} households split, "
+         f"{_n(t['rts_fallback']):,} RTs placed by fallback{churn}")
     extra = t["desa_with_extra_tps"]
     if isinstance(extra, list) and extra:
-        print("            one more TPS than ceil(n/C), forced by household sizes, in desa " + ", ".join(extra))
+        _say("            one more TPS than ceil(n/C), forced by household sizes, in desa " + ", ".join(extra))
     if _n(t["over_cap"]):
         look.append(f"{_n(t['over_cap']):,} TPS hold more voters than the cap; see TPS in the report")
 

@@ -208,7 +208,7 @@ def test_the_last_screen_says_where_the_report_is_and_what_to_do_next(runs) -> N
     assert f"database:     {out / 'dpt.duckdb'}" in last
     assert "send the review files in" in last and "to the camat" in last
     assert f"dpt review import --config {out.parent / 'tty.toml'} {out / 'review'}/*/*.xlsx" in last
-    assert "to review:" in last and re.search(r"\n +KUTAI TIMUR +TELUK PANDAN +\d+", last)   # open pairs
+    assert "to review, pairs per kecamatan:" in last and re.search(r"\n +KUTAI TIMUR +TELUK PANDAN +\d+", last)
     assert re.search(r"\nTPS: +4,988 voters in \d+ TPS over \d+ desa", last)
     assert (out / "report.html").is_file() and any((out / "review").glob("*/*.xlsx"))
 

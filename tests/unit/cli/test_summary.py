@@ -23,6 +23,12 @@ ROOT = Path(__file__).resolve().parents[3]
 FLAGS = {"nik_tidak_valid": 0, "wilayah_tidak_dikenal": 0}
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content checks on unwrapped lines; test_long_lines_wrap_between_words checks the wrapping."""
+    monkeypatch.setenv("COLUMNS", "400")
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     (tmp_path / "a.csv").write_text("NAMA;NIK\n")
@@ -67,7 +73,7 @@ def test_a_run_says_where_the_report_and_review_files_are_and_what_to_do_next(co
     assert "dpt run finished: run 20261201T010203-abcdef, 3.5 s" in out
     assert "kutim        csv         1,552     1,548        4" in out     # thousands separators
     assert "123,456 pairs compared" in out and "1,000 claimed as one person" in out
-    assert "KUTAI TIMUR          TELUK PANDAN            1,200     2" in out      # to review per kecamatan
+    assert "  KUTAI TIMUR        TELUK PANDAN          1,200     2" in out      # to review per kecamatan
     assert "1,234,567 voters in 2,100 TPS over 140 desa" in out
     assert f"report:       {folder / 'report.html'}" in out
     assert f"review files: {folder / 'review'}/" in out
@@ -109,6 +115,20 @@ def test_ingest_and_tps_say_what_comes_next(config: Config, capsys) -> None:
     out = capsys.readouterr().out
     assert "dpt tps finished" in out and "list " not in out
     assert f"check the TPS on the maps: {config.output.dir / 'tps' / 'index.html'}" in out
+
+
+def test_long_lines_wrap_between_words_and_commands_stay_whole(config: Config, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    cli._print_run(_result(config, sources=[_source("kutim", 1_000, 10, cut=300)]), _args("run", config), config)
+    lines = capsys.readouterr().out.splitlines()
+    command = f"      dpt review import --config {config.path} {config.output.dir / 'review'}/*/*.xlsx"
+    assert command in lines                                             # whole, on its own line
+    long = [line for line in lines if len(line) > 80 and line != command and " " in line.strip() and not
+            line.startswith(("report:", "review files:", "TPS maps:", "database:", "all counts:"))]
+    assert long == []                                                   # (a path alone on its line is not cut)
+    said = " ".join(line.strip() for line in lines)
+    assert "list kutim: 300 NIKs lost their last digit (the file was saved by Excel with the NIK column as " \
+           "numbers): export it again with the column formatted as text" in said           # no word cut
 
 
 def test_quiet_prints_no_summary(config: Config, capsys) -> None:
