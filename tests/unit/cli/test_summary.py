@@ -160,3 +160,13 @@ def test_an_import_with_refused_rows_says_which_files_to_import_again(config: Co
 ])
 def test_a_staged_path_is_named_where_it_will_be(staged: str, final: str) -> None:
     assert final_path(Path(staged)) == Path(final)
+
+
+def test_review_export_says_where_the_files_are_and_how_they_come_back(config: Config, capsys) -> None:
+    assert cli.main(["run", "--config", str(config.path), "-q"]) == 0
+    capsys.readouterr()
+    assert cli.main(["review", "export", "--config", str(config.path)]) == 0
+    out = capsys.readouterr().out
+    folder = config.output.dir / "review"
+    assert f"review files under {folder}/" in out and "camat" in out
+    assert f"dpt review import --config {config.path} {folder}/*/*.xlsx" in out
