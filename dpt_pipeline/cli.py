@@ -16,6 +16,10 @@ from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.errors import DptError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dpt_pipeline.config import Config
+    from dpt_pipeline.pipeline import RunResult
     from dpt_pipeline.review import ImportReport
 
 EXIT_CODES = """exit codes:
@@ -34,9 +38,9 @@ EXIT_CODES = """exit codes:
 ROWS_REFUSED = 5
 
 
-def _print_import(report: ImportReport, folder: Path, *, quiet: bool) -> None:
+def _print_import(report: ImportReport, folder: Path, *, quiet: bool, config_arg: str) -> None:
     """What `dpt review import` did with every decided row: stored, stale, refused (each refused or stale
-    row with its file, row and what to do), conflicts."""
+    row with its file, row and what to do), conflicts; then what to do next."""
     c = report.counts()
     by_word = report.stored.group_by("keputusan").len().sort("keputusan")
     words = ", ".join(f"{k} {n}" for k, n in by_word.iter_rows())
@@ -56,8 +60,18 @@ def _print_import(report: ImportReport, folder: Path, *, quiet: bool) -> None:
     if c["refused"]:
         print(f"warning: {c['refused']} rows were refused and not stored; fix them in their files and import "
               "those files again (the stored rows are not stored twice)", file=sys.stderr)
-    if not quiet:
-        print(f"review files written again under {folder}")
+    if quiet:
+        return
+    print(f"review files written again under {_shown(folder)} (the decided pairs have left them)")
+    print("\nnext:")
+    if report.refused:
+        files = " ".join(_quote(_shown(Path(f))) for f in sorted({n.file for n in report.refused}))
+        print("  - fix the refused rows listed above (file, row, field) and import those files again:\n"
+              f"      dpt review import --config {_quote(config_arg)} {files}")
+    print("  - the decisions count from the next run: `dpt run` strikes the voters confirmed SAMA from their TPS "
+          f"(or now, TPS only: dpt tps --config {_quote(config_arg)})")
+    print(f"  - pairs still open, in conflict or reopened are in the review files under {_shown(folder)}: send "
+          "those files to the camat again")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -176,94 +190,235 @@ def _interactive(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
+class _WarningTally(logging.Handler):
+    """Counts the warnings and errors logged, for the closing summary's pointer to them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     if _interactive(args):
         from rich.console import Console
+        from rich.highlighter import NullHighlighter
         from rich.logging import RichHandler
 
+        # The progress display draws on this same console (_progress), so a log line is printed above the
+        # bar, which is drawn again below it, instead of the two writing over each other.
         handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False,
-                                               log_time_format="%H:%M:%S")
-        logging.basicConfig(level=level, handlers=[handler], force=True, format="%(message)s")
+                                               log_time_format="%H:%M:%S", highlighter=NullHighlighter())
+        logging.basicConfig(level=level, handlers=[handler, _WarningTally()], force=True, format="%(message)s")
     else:
-        logging.basicConfig(level=level, stream=sys.stderr, force=True,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        plain = logging.StreamHandler(sys.stderr)
+        plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[plain, _WarningTally()], force=True)
+
+
+def _log_console() -> Console | None:
+    """The console the log lines are drawn on, when they are drawn by rich (on a terminal)."""
+    from rich.logging import RichHandler
+
+    return next((h.console for h in logging.getLogger().handlers if isinstance(h, RichHandler)), None)
+
+
+def _warnings_logged() -> int:
+    return sum(h.count for h in logging.getLogger().handlers if isinstance(h, _WarningTally))
+
+
+# What each step of pipeline.steps() is called on the progress bar.
+STEP_LABELS = {"ingest": "reading lists", "standardize": "preparing", "block": "finding pairs",
+               "compare": "comparing", "score": "scoring", "cluster": "grouping", "tables": "review files",
+               "tps": "TPS", "publish": "publishing"}
 
 
 @contextmanager
 def _progress(args: argparse.Namespace, steps: list[str]) -> Iterator[Callable[[str], None]]:
-    """A progress bar over the run's steps on a terminal; nothing otherwise (the log lines say it all)."""
-    if not _interactive(args):
+    """A progress bar over the run's steps on a terminal, on the console of the log lines (so that they
+    print above it); nothing otherwise (the log lines say it all)."""
+    console = _log_console() if _interactive(args) else None
+    if console is None:
         yield lambda step: None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task("start", total=len(steps))
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<13}"), BarColumn(),
+                  TextColumn("step {task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=len(steps))
 
         def step(name: str) -> None:
-            bar.update(task, description=name, completed=steps.index(name) if name in steps else 0)
+            bar.update(task, description=STEP_LABELS.get(name, name),
+                       completed=steps.index(name) if name in steps else 0)
 
         yield step
         bar.update(task, description="done", completed=len(steps))
 
 
-def _print_run(result: object, quiet: bool) -> None:
-    from dpt_pipeline.pipeline import RunResult
+def _shown(path: Path) -> str:
+    """A path as the staffer can type it from here: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
-    assert isinstance(result, RunResult)
-    if quiet:
+
+def _say(text: str, indent: int = 12) -> None:
+    """Print a line of the closing summary wrapped at the terminal's width between words, the following lines
+    indented under its text (a command to type is printed on its own line instead, never wrapped)."""
+    import shutil
+    import textwrap
+
+    width = max(shutil.get_terminal_size().columns, 60)
+    print(textwrap.fill(text, width, subsequent_indent=" " * indent, break_long_words=False,
+                        break_on_hyphens=False))
+
+
+def _n(value: object) -> int:
+    """A count from a run's summary dict (typed `object` there)."""
+    return int(value)  # type: ignore[call-overload]
+
+
+def _rows(info: dict[str, object], key: str) -> list[dict[str, object]]:
+    """A list of rows from a run's summary dict, empty when absent."""
+    rows = info.get(key)
+    return rows if isinstance(rows, list) else []
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _print_run(result: RunResult, args: argparse.Namespace, config: Config) -> None:
+    """The closing summary of `dpt run`, `dpt ingest` and `dpt tps`: what ran, where the report and the
+    review files are, what needs a look, and what to do next. Nothing with -q."""
+    if args.quiet:
         return
+    out = config.output.dir
+    took = sum(result.stage_seconds.values())
+    print()
+    _say(f"dpt {args.command} finished: run {result.run_id}, {took:.1f} s "
+         f"({', '.join(f'{k} {v:.1f} s' for k, v in result.stage_seconds.items())})", 4)
+    look: list[str] = []
     if result.sources:
-        print(f"{'source':<12} {'format':<8} {'rows':>9} {'voters':>9} {'rejects':>8} {'NIK invalid':>12} "
-              f"{'region unknown':>15}")
-    for s in result.sources:
-        print(f"{s.source:<12} {s.format:<8} {s.data_rows:>9} {s.voters:>9} {s.rejects:>8} "
-              f"{s.flags['nik_tidak_valid']:>12} {s.flags['wilayah_tidak_dikenal']:>15}")
-    if result.sources:
-        print(f"{'total':<21} {result.voters + result.rejects:>9} {result.voters:>9} {result.rejects:>8}")
-    for s in result.sources:
-        if s.rejects_by_reason:
-            reasons = ", ".join(f"{k}: {v}" for k, v in s.rejects_by_reason.items())
-            print(f"rejects in {s.source}: {reasons}")
+        _print_sources(result, config, look)
     link = result.linkage
     if link:
-        print(f"duplicates: {link['candidate_pairs']} candidate pairs compared, {link['listed_pairs']} listed for "
-              f"review (>= review threshold), {link['claimed_pairs']} claimed as one person (>= {CLAIM}) in "
-              f"{link['groups']} groups; {link['nik_conflicts']} NIKs shared by two people (nik_conflicts)")
-        rows = link.get("review_summary", [])
-        if rows:
-            print(f"review:   {link['review_files']} files under {result.database.parent / 'review'} "
-                  "(open / SAMA / BEDA / RAGU / in conflict per kecamatan)")
-            for r in rows:  # type: ignore[attr-defined]
-                print(f"          {r['kabupaten']:<20} {r['kecamatan']:<22} {r['terbuka']:>5} {r['sama']:>5} "
-                      f"{r['beda']:>5} {r['ragu']:>5} {r.get('konflik', 0):>5}")
-        if link.get("struck"):
-            print(f"struck:   {link['struck']} voters confirmed SAMA with a record kept for them lose their TPS "
-                  "(struck_voters)")
-        for f in link.get("border_files", []):  # type: ignore[attr-defined]
-            print(f"border:   {f}")
-        if link.get("border_areas") == 0:
-            print("border:   no border area configured ([linkage] border_areas = [])")
-        print(f"model:    {link['model']}")
-    t = result.tps
-    if t:
-        churn = "" if t["churn"] is None else f"; {t['moved']} voters moved since the last run ({t['churn']:.2%})"
-        print(f"tps:      {t['voters']} voters in {t['tps']} TPS over {t['desa']} desa; {t['struck_duplicates']} "
-              f"confirmed duplicates without a TPS; {t['over_cap']} TPS over the cap, {t['split_households']} "
-              f"households split, largest gap from n/k {t['max_deviation']:.1f}; {t['rts_fallback']} RTs placed "
-              f"by fallback{churn}")
-        extra = t["desa_with_extra_tps"]
-        if isinstance(extra, list) and extra:
-            print("          one more TPS than ceil(n/C), forced by household sizes, in: " + ", ".join(extra))
-        if t.get("maps"):
-            print(f"maps:     {t['maps']}")
-    print(f"database: {result.database}")
-    print(f"summary:  {result.summary_file}")
-    print("stages:   " + ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items()))
+        _print_linkage(link, look)
+    if result.tps:
+        _print_tps(result.tps, look)
+
+    print()
+    report = out / "report.html"
+    print(f"report:       {_shown(report)}")
+    review = out / "review"
+    if link:
+        kec = len(_rows(link, "review_summary"))
+        kinds = ".xlsx and .csv" if config.review.xlsx else ".csv"
+        print(f"review files: {_shown(review)}/ ({kec} kecamatan, {kinds}; one file per kecamatan)")
+    if result.tps.get("maps"):
+        print(f"TPS maps:     {_shown(Path(str(result.tps['maps'])))}")
+    print(f"database:     {_shown(result.database)}")
+    print(f"all counts:   {_shown(result.summary_file)}")
+
+    warned = _warnings_logged()
+    if warned or look:
+        print("\nneeds a look:")
+        for line in look:
+            _say(f"  - {line}", 4)
+        if warned:
+            _say(f"  - {warned} warning{'s' if warned > 1 else ''} in the log above (the lines marked WARNING)", 4)
+
+    cfg = _quote(str(args.config))
+    print("\nnext:")
+    _say(f"  - read the report: {_shown(report)}", 4)
+    if link:
+        ext = "xlsx" if config.review.xlsx else "csv"
+        open_pairs = sum(_n(r["terbuka"]) for r in _rows(link, "review_summary"))
+        if open_pairs:
+            _say(f"  - send the review files in {_shown(review)}/ to the camat of each kecamatan (the open "
+                 "pairs per kecamatan are above); each pair is decided SAMA, BEDA or RAGU", 4)
+            print("  - when they come back, import them:")
+            print(f"      dpt review import --config {cfg} {_shown(review)}/*/*.{ext}")
+        else:
+            print("  - no pair is waiting for a camat's decision")
+    elif args.command == "ingest":
+        print("  - find the duplicates and map the TPS:")
+        print(f"      dpt run --config {cfg}")
+    if result.tps.get("maps"):
+        _say(f"  - check the TPS on the maps: {_shown(Path(str(result.tps['maps'])))}", 4)
+
+
+def _print_sources(result: RunResult, config: Config, look: list[str]) -> None:
+    from dpt_pipeline.ingest.nik import MASALAH_DIGIT_EXCEL
+
+    print(f"\n{'list':<12} {'format':<7} {'rows':>9} {'voters':>9} {'rejects':>8} {'NIK invalid':>12} "
+          f"{'region unknown':>15}")
+    for s in result.sources:
+        print(f"{s.source:<12} {s.format:<7} {s.data_rows:>9,} {s.voters:>9,} {s.rejects:>8,} "
+              f"{s.flags['nik_tidak_valid']:>12,} {s.flags['wilayah_tidak_dikenal']:>15,}")
+    print(f"{'total':<20} {result.voters + result.rejects:>9,} {result.voters:>9,} {result.rejects:>8,}")
+    for s in result.sources:
+        if s.rejects_by_reason:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in s.rejects_by_reason.items())
+            _say(f"rejected in {s.source}: {reasons}", 4)
+        cut = s.nik_invalid_by_problem.get(MASALAH_DIGIT_EXCEL, 0)
+        if cut:
+            look.append(f"list {s.source}: {cut:,} NIKs lost their last digit (the file was saved by Excel with "
+                        "the NIK column as numbers): export it again with the column formatted as text")
+        if s.data_rows and s.rejects / s.data_rows > config.ingest.max_reject_share:
+            look.append(f"list {s.source}: {s.rejects / s.data_rows:.0%} of its rows rejected (more than "
+                        f"{config.ingest.max_reject_share:.0%}); the reasons are in the report")
+
+
+def _print_linkage(link: dict[str, object], look: list[str]) -> None:
+    n = {k: _n(link[k]) for k in ("candidate_pairs", "claimed_pairs", "groups", "listed_pairs", "nik_conflicts")}
+    print()
+    _say(f"duplicates: {n['candidate_pairs']:,} pairs compared ({link['mode']} run); {n['claimed_pairs']:,} "
+         f"claimed as one person (probability >= {CLAIM}), {n['groups']:,} people registered more than once; "
+         f"{n['listed_pairs']:,} pairs listed for review")
+    rows = _rows(link, "review_summary")
+    if rows:
+        print("to review, pairs per kecamatan:")
+        print(f"  {'kabupaten':<18} {'kecamatan':<20} {'open':>6} {'SAMA':>5} {'BEDA':>5} {'RAGU':>5} {'conflict':>9}")
+        for r in rows:
+            print(f"  {r['kabupaten']!s:<18} {r['kecamatan']!s:<20} {_n(r['terbuka']):>6,} {_n(r['sama']):>5,} "
+                  f"{_n(r['beda']):>5,} {_n(r['ragu']):>5,} {_n(r.get('konflik', 0)):>9,}")
+    if link.get("struck"):
+        _say(f"struck:     {_n(link['struck']):,} voters confirmed SAMA lose their TPS "
+             "(the record kept for them keeps its own)")
+    areas: dict[str, dict[str, int]] = {}
+    for b in _rows(link, "border"):
+        status = areas.setdefault(str(b["area"]), {})
+        status[str(b["status"])] = status.get(str(b["status"]), 0) + _n(b["residents"])
+    for area, counts in areas.items():
+        _say(f"border:     {area} (records per status): " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    for f in _rows(link, "border_files"):
+        print(f"            {_shown(Path(str(f)))}")
+    if link.get("border_areas") == 0:
+        print("border:     no border area configured ([linkage] border_areas = [])")
+    if n["nik_conflicts"]:
+        look.append(f"{n['nik_conflicts']:,} NIKs are shared by two people who look different (table "
+                    "nik_conflicts, and the report)")
+
+
+def _print_tps(t: dict[str, object], look: list[str]) -> None:
+    churn = "" if t["churn"] is None else f"; {_n(t['moved']):,} voters moved since the last run ({t['churn']:.1%})"
+    print()
+    _say(f"TPS:        {_n(t['voters']):,} voters in {_n(t['tps']):,} TPS over {_n(t['desa']):,} desa; "
+         f"{_n(t['over_cap']):,} TPS over the cap, {_n(t['split_households']):,} households split, "
+         f"{_n(t['rts_fallback']):,} RTs placed by fallback{churn}")
+    extra = t["desa_with_extra_tps"]
+    if isinstance(extra, list) and extra:
+        _say("            one more TPS than ceil(n/C), forced by household sizes, in desa " + ", ".join(extra))
+    if _n(t["over_cap"]):
+        look.append(f"{_n(t['over_cap']):,} TPS hold more voters than the cap; see TPS in the report")
 
 
 def _print_status(out: Path, n: int) -> None:
@@ -323,14 +478,15 @@ def _main(args: argparse.Namespace) -> int:
             with _progress(args, pipeline.steps(stages)) as step:
                 result = pipeline.run(config, stages=stages, wait=args.wait, progress=step,
                                       full=getattr(args, "full", False), accept_shrink=tuple(args.accept_shrink))
-            _print_run(result, args.quiet)
+            _print_run(result, args, config)
         elif args.command == "tps":
             from dpt_pipeline import pipeline
             from dpt_pipeline.config import load_config
 
+            config = load_config(args.config)
             with _progress(args, ["tps", "publish"]) as step:
-                result = pipeline.run_tps(load_config(args.config), wait=args.wait, progress=step)
-            _print_run(result, args.quiet)
+                result = pipeline.run_tps(config, wait=args.wait, progress=step)
+            _print_run(result, args, config)
         elif args.command == "evaluate":
             import json
 
@@ -364,10 +520,14 @@ def _main(args: argparse.Namespace) -> int:
                 paths = pipeline.review_export(config, xlsx=None if args.format is None else args.format == "xlsx",
                                                wait=args.wait)
                 if not args.quiet:
-                    print(f"{len(paths)} review files under {config.output.dir / 'review'}")
+                    folder = _shown(config.output.dir / "review")
+                    ext = "xlsx" if config.review.xlsx else "csv"
+                    print(f"{len(paths)} review files under {folder}/\nnext: send them to the camat of each "
+                          f"kecamatan; when they come back: dpt review import --config {_quote(str(args.config))} "
+                          f"{folder}/*/*.{ext}")
             else:
                 report = pipeline.review_import(config, args.paths, wait=args.wait)
-                _print_import(report, config.output.dir / "review", quiet=args.quiet)
+                _print_import(report, config.output.dir / "review", quiet=args.quiet, config_arg=str(args.config))
                 if report.refused:
                     return ROWS_REFUSED
         elif args.command == "status":

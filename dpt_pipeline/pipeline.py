@@ -208,7 +208,7 @@ def _unattended(config: Config, command: str, *, wait: bool) -> Iterator[tuple[r
                 if p is not None]
         record = runs.Run(out, command, config_hash=runs.config_hash(refs), version=__version__)
         record.start()
-        log.info("run %s: dpt %s on %s", record.run_id, command, out)
+        log.info("dpt %s started (run %s); outputs go to %s", command, record.run_id, out)
         if runs.committed(out):   # a crashed run's outputs are about to be moved into place
             review.keep_aside(out / "review", out, f"{record.run_id}-pemulihan")
         try:
@@ -298,9 +298,10 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         info["maps"] = str(config.output.dir / "tps" / "index.html")
         seconds["maps"] = round(time.perf_counter() - t, 3)
     info["seconds"] = seconds
-    log.info("tps: %s voters in %s TPS over %s desa (%s struck as confirmed duplicates), %s over the cap, "
-             "%s households split, %.1fs", info["voters"], info["tps"], info["desa"], info["struck_duplicates"],
-             info["over_cap"], info["split_households"], sum(seconds.values()))
+    log.info("placed %s voters in %s TPS over %s desa (%s confirmed duplicates left without a TPS); %s TPS over "
+             "the cap, %s households split (%.1f s)", f"{info['voters']:,}", f"{info['tps']:,}", f"{info['desa']:,}",
+             f"{info['struck_duplicates']:,}", f"{info['over_cap']:,}", f"{info['split_households']:,}",
+             sum(seconds.values()))
     tables = {"tps_assignments": result.assignments, "tps_summary": result.summary, "tps_quality": q,
               "struck_voters": struck.with_columns(pl.lit("SAMA dikonfirmasi petugas").alias("alasan"))}
     return tables, info
@@ -485,7 +486,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     if not lc.border_areas:
         log.info("no border area configured ([linkage] border_areas = []): no border report")
     for row in info["border"]:  # type: ignore[attr-defined]
-        log.info("border %s %s: %s = %d", row["area"], row["kode_desa"], row["status"], row["residents"])
+        log.debug("border area %s, desa %s: %s residents %s", row["area"], row["kode_desa"], f"{row['residents']:,}",
+                  row["status"])
     tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
               "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary,
               **review_tables}

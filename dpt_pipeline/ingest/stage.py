@@ -95,8 +95,8 @@ def ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, m
                          "rejects; please report this file to the maintainers", path=cfg.path)
     s = _summary(cfg.name, cfg.path, fmt, enc, delim, voters, rejects, raw.ignored_headers,
                  time.perf_counter() - t0)
-    log.info("ingest %s: %d data rows -> %d voters, %d rejects (%.2fs)", cfg.name, s.data_rows, s.voters,
-             s.rejects, s.seconds)
+    log.info("read list %s: %s rows, %s voters, %s rejected (%.1f s)", cfg.name, f"{s.data_rows:,}",
+             f"{s.voters:,}", f"{s.rejects:,}", s.seconds)
     return voters, rejects, s
 
 

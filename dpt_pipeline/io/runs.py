@@ -229,6 +229,15 @@ def discard(out_dir: Path) -> None:
             log.warning("the partial outputs in %s could not be deleted; the next run deletes them", staging)
 
 
+def final_path(path: Path) -> Path:
+    """Where `path`, written into a staging folder, will be once the run commits (a message names that)."""
+    parts = path.parts
+    if STAGING not in parts:
+        return path
+    i = len(parts) - 1 - parts[::-1].index(STAGING)
+    return Path(*parts[:i], *parts[i + 1:])
+
+
 def begin(out_dir: Path) -> Path:
     """A fresh staging folder to write this run's outputs into. Call with the lock held."""
     recover(out_dir)

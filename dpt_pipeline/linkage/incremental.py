@@ -112,16 +112,18 @@ def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
     cset = dpt.dpt_comparisons() if cset is None else cset
     folder = out_dir / CACHE_DIR
     if not folder.exists():
-        log.info("no incremental cache yet: a full run")
+        log.info("no comparisons saved by an earlier run: every pair is compared (a full run)")
         return None
     try:
         manifest = _manifest(folder)
         if manifest["signature"] != sig:
-            log.info("incremental cache made with other settings or software: a full run")
+            log.info("the comparisons saved by the last run were made with other settings or software: every "
+                     "pair is compared again (a full run)")
             return None
         files = manifest.get("files")
         if files is None:
-            log.info("incremental cache without checksums (made by an earlier version): a full run")
+            log.info("the comparisons saved by the last run are without checksums (an earlier version made "
+                     "them): every pair is compared again (a full run)")
             return None
         for name in (PAIRS_FILE, IDS_FILE):
             _verify(folder / name, files)

@@ -58,19 +58,19 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     lap("standardize")
     candidates, reports = blocking.candidate_pairs(records)
     for r in reports:
-        log.info("blocking pass %s: %d pairs (%d new), largest blocks %s, skipped blocks %d",
-                 r.name, r.pairs, r.new_pairs, r.largest_blocks, r.skipped_blocks)
-    log.info("blocking: %d candidate pairs in %.1fs", candidates.height, lap("block"))
+        log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",
+                  r.name, f"{r.pairs:,}", f"{r.new_pairs:,}", r.largest_blocks, f"{r.skipped_blocks:,}")
+    log.info("found %s candidate pairs to compare (%.1f s)", f"{candidates.height:,}", lap("block"))
     sig = incremental.signature(config, cset)
     cache = None if full else incremental.load(config.output.dir, sig, cset)
     reuse: dict[str, int] = {}
     if cache is not None:
         compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
-        log.info("compare: %d pairs known from the last run, %d compared, %.1fs", reuse["reused_pairs"],
-                 reuse["compared_pairs"], lap("compare"))
+        log.info("compared %s new or changed pairs; %s pairs unchanged since the last run were reused (%.1f s)",
+                 f"{reuse['compared_pairs']:,}", f"{reuse['reused_pairs']:,}", lap("compare"))
     else:
         compared = compare(records, candidates, cset, slim=True)
-        log.info("compare: %.1fs", lap("compare"))
+        log.info("compared %s pairs (%.1f s)", f"{candidates.height:,}", lap("compare"))
     if pinned is not None:
         model = pinned
     elif cache is not None:
@@ -106,10 +106,11 @@ def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl
     records, cset = tonight.records, tonight.comparisons
     model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
     scored = score(tonight.compared, records, cset, model)
-    log.info("fit and score: %.1fs", lap("score"))
+    log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{scored.height:,}", lap("score"))
     groups = clustering.cluster(scored, records, lambda pairs: rescore(tonight, model, pairs), threshold=CLAIM,
                                 keep_rules=keep_rules, same=same, different=different)
-    log.info("cluster: %d groups in %.1fs", groups["group_id"].n_unique(), lap("cluster"))
+    log.info("found %s people registered more than once (%.1f s)", f"{groups['group_id'].n_unique():,}",
+             lap("cluster"))
     return Scored(scored, _note_decisions(groups, struck), model, learning)
 
 

@@ -465,7 +465,8 @@ def standardize(voters: Frame) -> Frame:
     if is_lazy:
         return lf  # type: ignore[return-value]
     out = lf.collect()
-    log.info("standardize: %d rows (%.2fs)", out.height, time.perf_counter() - t0)
+    log.info("prepared %s voters' names, dates and numbers for comparison (%.1f s)", f"{out.height:,}",
+             time.perf_counter() - t0)
     return out  # type: ignore[return-value]
 
 

@@ -40,6 +40,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
 from dpt_pipeline.io.files import FILE_MODE, write_private
+from dpt_pipeline.io.runs import final_path
 from dpt_pipeline.io.workers import pool as workers_pool
 from dpt_pipeline.outputs.pages import render
 
@@ -91,7 +92,7 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
 
     index = out_dir / "index.html"
     write_private(index, _page(desas, tps_by, drawn, max_voters))
-    log.info("wrote %d TPS maps and %s", len(jobs), index)
+    log.info("drew %s TPS maps; their index is %s", f"{len(jobs):,}", final_path(index))
     return index
 
 

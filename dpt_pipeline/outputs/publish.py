@@ -79,7 +79,7 @@ def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | Non
         if name not in tables and (prev := read_previous(previous or path, name)) is not None:
             carried[name] = prev
     _write(tmp, {**tables, **carried}, path)
-    log.info("published %d tables to %s", len(tables), path)
+    log.info("wrote the database %s (%d tables)", previous or path, len(tables))
     return path
 
 
@@ -106,5 +106,5 @@ def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | N
         p.unlink(missing_ok=True)
     shutil.copyfile(path, tmp)
     _write(tmp, tables, target)
-    log.info("replaced %d tables in %s", len(tables), target)
+    log.info("updated %d tables of the database %s", len(tables), path)
     return target

@@ -43,6 +43,7 @@ from matplotlib.figure import Figure
 
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.io.files import write_private
+from dpt_pipeline.io.runs import final_path
 from dpt_pipeline.outputs import border
 from dpt_pipeline.outputs.pages import render
 
@@ -687,7 +688,8 @@ def write_report(database: Path, path: Path) -> Path:
                 sections.append(_Section(key, title, gloss, builders[key]()))
             except duckdb.Error as e:
                 # Only the error's type: a DuckDB message can quote a value, and values are personal data.
-                log.warning("report section %s failed: %s", key, type(e).__name__)
+                log.warning("the run report's section %r could not be made (%s); the rest of the report is written",
+                            key, type(e).__name__)
                 sections.append(_Section(key, title, gloss, [
                     _note(f"Bagian ini tidak dapat dibuat ({type(e).__name__}); lihat log.")], failed=True))
     finally:
@@ -699,5 +701,5 @@ def write_report(database: Path, path: Path) -> Path:
     page = render("report.html", sections=sections, subtitle=subtitle, database=database.name,
                   made=dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
     write_private(path, page)
-    log.info("wrote the run report %s", path)
+    log.info("wrote the run report %s", final_path(path))
     return path

@@ -198,7 +198,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         else:
             mask = np.ones(len(levels), dtype=bool)
         if mask.sum() == 0:
-            log.warning("training session on %s has no pairs; skipped", sess.passes)
+            log.debug("model training on the pairs of blocking pass %s: no pairs; skipped", ", ".join(sess.passes))
             continue
         # A frozen comparison is left out of the session altogether: the pairs were chosen by its fields.
         estimate = {k for k in learned if names[k] not in sess.frozen}
@@ -209,7 +209,8 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         iterations += it
         for k in estimate:
             learned_m[k].append(m_s[k])
-        log.info("EM session on %s: %d pairs, %d iterations", sess.passes or "all", int(mask.sum()), it)
+        log.debug("model training (EM) on the pairs of blocking pass %s: %s pairs, %d iterations",
+                  ", ".join(sess.passes) or "(all)", f"{int(mask.sum()):,}", it)
     for k, ms in learned_m.items():
         if ms:
             m_list[k] = np.mean(ms, axis=0)
@@ -230,15 +231,18 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if len(levels) else 0
         prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
         if ruled < MIN_RULE_PAIRS:
-            log.warning("the prior's rule found %d pairs (fewer than %d): the prior is EM's share of matches "
-                        "among the candidates instead", ruled, MIN_RULE_PAIRS)
+            log.warning("only %s candidate pairs meet the rule for a sure duplicate (fewer than %s), so how many "
+                        "voters are registered twice is estimated from the model alone; the probabilities may be "
+                        "less sure than usual", f"{ruled:,}", f"{MIN_RULE_PAIRS:,}")
     if prior_recall is not None and ruled >= MIN_RULE_PAIRS:
         share = ruled / prior_recall / possible
     else:
         prior["from_em"] = 1.0
         share = em_share
     lam_all = min(max(share, 1e-15), 1 - 1e-9)
-    log.info("Fellegi-Sunter fitted: prior over all pairs %.3g (%s); EM counts %.0f matches among %d candidates",
-             lam_all, f"{prior.get('rule_pairs', 0):.0f} pairs by the deterministic rule / recall {prior_recall}"
-             if "from_em" not in prior else "EM's share", lam * len(levels), len(levels))
+    log.debug("Fellegi-Sunter fitted: prior over all pairs %.3g (%s); EM counts %.0f matches among %d candidates",
+              lam_all, f"{prior.get('rule_pairs', 0):.0f} pairs by the deterministic rule / recall {prior_recall}"
+              if "from_em" not in prior else "EM's share", lam * len(levels), len(levels))
+    log.info("learned the model from %s candidate pairs (about %s of them look like one person)",
+             f"{len(levels):,}", f"{round(lam * len(levels)):,}")
     return FellegiSunter(params, lam_all, iterations + it, n_random, prior)

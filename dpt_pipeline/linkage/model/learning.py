@@ -72,9 +72,11 @@ def learn_from_decisions(model: FellegiSunter, compared: pl.DataFrame, records: 
     before, after = info["before"]["f1"], info["after"]["f1"]  # type: ignore[index]
     if after < before:
         info["reason"] = f"held-out F1 would fall ({before} -> {after}): the EM model is kept"
-        log.warning("learning from decisions not adopted: held-out F1 would fall from %s to %s", before, after)
+        log.warning("the model did not learn from the camat's decisions: on the decisions held back to check it, "
+                    "it would get worse (F1 from %s to %s); the model fitted tonight is used", before, after)
         return model, info
     info["used"] = True
     info["reason"] = f"held-out F1 {before} -> {after}"
-    log.info("learning from %d SAMA and %d BEDA decisions: held-out F1 %s -> %s", n_same, n_diff, before, after)
+    log.info("the model learned from %s SAMA and %s BEDA decisions (F1 on the decisions held back to check it: "
+             "%s -> %s)", f"{n_same:,}", f"{n_diff:,}", before, after)
     return with_decisions(model, levels_of_same(labelled), cset), info
