@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -41,6 +42,7 @@ from matplotlib.transforms import offset_copy
 
 from dpt_pipeline.io.files import FILE_MODE, write_private
 from dpt_pipeline.io.workers import pool as workers_pool
+from dpt_pipeline.outputs import gis, interactive
 from dpt_pipeline.outputs.pages import render
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,10 @@ def file_stem(desa_key: str) -> str:
 
 
 def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.DataFrame, out_dir: Path,
-               *, max_voters: int) -> Path:
-    """Returns the path of index.html."""
+               *, max_voters: int, names: dict[str, str] | None = None, layers: gis.Layers | None = None) -> Path:
+    """The PNGs, the interactive pages and index.html; returns the path of index.html. `names` maps region
+    codes to names (the kecamatan's, for its overview); `layers` are gis.layers of the same tables (computed
+    here when not given)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # One marker per (point, TPS): the plot never sees single voters. is_finite is false for null and NaN.
     points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
@@ -85,13 +89,18 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
             if (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
     _render_all(jobs)
     drawn = {job.key: job.path.name for job in jobs}
-    for old in out_dir.glob("*.png"):
-        if old.name not in drawn.values():
+    found = layers if layers is not None else gis.layers(assignments, summary)
+    pages, overviews = interactive.write_pages(found, desas, out_dir, max_voters=max_voters, names=names or {},
+                                               palette=[to_hex(c) for c in PALETTE], file_stem=file_stem)
+    ours = {*drawn.values(), *pages.values(), *(o.href for o in overviews), "index.html"}
+    for old in [*out_dir.glob("*.png"), *out_dir.glob("*.html")]:
+        if old.name not in ours:
             old.unlink()
 
     index = out_dir / "index.html"
-    write_private(index, _page(desas, tps_by, drawn, max_voters))
-    log.info("wrote %d TPS maps and %s", len(jobs), index)
+    write_private(index, _page(desas, tps_by, drawn, pages, overviews, max_voters))
+    log.info("wrote %d TPS maps, %d interactive maps, %d kecamatan overviews and %s", len(jobs), len(pages),
+             len(overviews), index)
     return index
 
 
@@ -221,7 +230,8 @@ def _fmt(value: object, spec: str = "d") -> str:
     return format(value, spec)
 
 
-def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: int) -> str:
+def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], pages: dict[str, str],
+          overviews: list[interactive.Overview], max_voters: int) -> str:
     """index.html: the figures formatted here, laid out (and escaped) by templates/maps.html."""
     rows = []
     for d in desas:
@@ -241,11 +251,11 @@ def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: in
                             _fmt(t["lat"], ".5f"), _fmt(t["lon"], ".5f")]})
         rows.append({
             "key": key, "name": str(d["desa"] or key), "title": _title(d), "anchor": f"desa-{file_stem(key)}",
-            "over": (d["over_cap"] or 0) > 0, "image": drawn.get(key),
+            "over": (d["over_cap"] or 0) > 0, "image": drawn.get(key), "page": pages.get(key),
             "figures": [_fmt(d["voters"]), _fmt(d["households"]), n_tps, _fmt(d["mean_distance_m"], ".0f"),
                         _fmt(d["p95_distance_m"], ".0f"), _fmt(d["max_distance_m"], ".0f"),
                         _fmt(d["max_deviation"], ".1f"), _fmt(d["over_cap"]), _fmt(d["split_households"]),
                         _fmt(d["rts_fallback"]), churn],
             "stations": stations})
-    return render("maps.html", desas=rows, max_voters=max_voters, side=int(FIG_INCHES * DPI),
+    return render("maps.html", desas=rows, max_voters=max_voters, side=int(FIG_INCHES * DPI), overviews=overviews,
                   total_voters=sum(d["voters"] or 0 for d in desas), total_tps=sum(d["tps"] or 0 for d in desas))

@@ -200,7 +200,8 @@ def test_worker_processes_draw_the_same_maps(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(maps, "MAPS_PER_WORKER", 1)           # two maps: two spawned workers
     maps.write_maps(*frames, parallel, max_voters=CAP)
     names = sorted(p.name for p in serial.iterdir())
-    assert names == sorted(p.name for p in parallel.iterdir()) and len(names) == 3
+    assert names == sorted(p.name for p in parallel.iterdir())
+    assert len([n for n in names if n.endswith(".png")]) == 2
     for name in names:
         assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
         assert (parallel / name).stat().st_mode & 0o777 == FILE_MODE
