@@ -124,7 +124,9 @@ def desa_areas(lat: np.ndarray, lon: np.ndarray, tps: np.ndarray, voters: np.nda
         cells = [region]
     else:
         diagram = shapely.voronoi_polygons(shapely.multipoints(unique), extend_to=region, ordered=True)
-        cells = [shapely.intersection(c, region) for c in shapely.get_parts(diagram)]
+        # GEOS can return a cell that is not quite valid where four or more points lie on one circle (a grid
+        # of RTs): made valid before it is clipped.
+        cells = [shapely.intersection(shapely.make_valid(c), region) for c in shapely.get_parts(diagram)]
     reach = 4.0 * (math.dist(region.bounds[:2], region.bounds[2:]) + BUFFER_M)
     pieces: dict[int, list[shapely.Geometry]] = {}
     totals: dict[int, int] = {}
@@ -149,7 +151,8 @@ def desa_areas(lat: np.ndarray, lon: np.ndarray, tps: np.ndarray, voters: np.nda
     out = {}
     for t, parts in pieces.items():
         shape = shapely.union_all(parts)
-        out[t] = (multipolygon(shapely.transform(shape, to_degrees)), totals[t])
+        # back to degrees; rounding there can pinch an edge (a self-intersection by 1e-15 deg): made valid
+        out[t] = (multipolygon(shapely.make_valid(shapely.transform(shape, to_degrees))), totals[t])
     return shapely.transform(region, to_degrees), out
 
 

@@ -1,11 +1,13 @@
 """TPS maps: the assignment drawn per desa, for staff to check at a glance.
 
-`write_maps` writes into one directory a PNG per desa (the voters' points coloured by TPS, one marker per
-point and TPS with its area growing with the voters there; each TPS point as a star labelled with its
-number) and `index.html`: every desa with its quality figures, linking to a section with its map and its
-per-TPS table. Only aggregates are drawn or written: no name, NIK or voter id. The page is
-templates/maps.html (over base.html, styled by maps.css): this module formats the figures, the template lays
-them out and escapes them.
+`write_maps` writes into one directory a PNG per desa, for printing (the voters' points coloured by TPS, one
+marker per point and TPS with its area growing with the voters there; each TPS point as a star labelled
+with its number), the interactive maps (`interactive`: an HTML page per desa and an overview per
+kecamatan, from `gis.layers`) and `index.html`: every desa with its quality figures, linking to its
+interactive map and to a section with its PNG and its per-TPS table, and to the kecamatan overviews.
+Only aggregates are drawn or written: no name, NIK or voter id. The page is templates/maps.html (over
+base.html, styled by maps.css): this module formats the figures, the template lays them out and escapes
+them.
 
 Legend: up to `LEGEND_MAX_TPS` TPS the map carries a legend "TPS 3: 587 pemilih" to the right of the axes;
 above that (a desa can have 90 TPS) the legend is left out and the TPS are read from the numbers beside
@@ -14,7 +16,8 @@ TPS can share a colour; the numbers tell them apart.
 
 Points found only approximately (lokasi "rt terdekat" or "pusat desa") have a black outline; a TPS over
 capacity has its number (and legend entry) in red. Every output file is chmod `FILE_MODE`; PNGs of desa
-no longer drawn are removed (only *.png and index.html in the directory are ours).
+no longer drawn are removed, and so are stale pages (the *.png and *.html in the directory are ours; the
+GeoPackage beside them is written by gis.write_gpkg).
 
 Speed: voters are aggregated with Polars before anything is drawn; what costs is matplotlib's text (legend,
 labels, ticks), ~100 ms a map. From 2 * MAPS_PER_WORKER maps on, they are drawn in up to MAX_WORKERS
@@ -30,6 +33,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -42,8 +46,10 @@ from matplotlib.transforms import offset_copy
 
 from dpt_pipeline.io.files import FILE_MODE, write_private
 from dpt_pipeline.io.workers import pool as workers_pool
-from dpt_pipeline.outputs import gis, interactive
 from dpt_pipeline.outputs.pages import render
+
+if TYPE_CHECKING:   # imported where used: the worker processes that draw PNGs need neither (nor shapely)
+    from dpt_pipeline.outputs import gis, interactive
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,8 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
             if (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
     _render_all(jobs)
     drawn = {job.key: job.path.name for job in jobs}
+    from dpt_pipeline.outputs import gis, interactive
+
     found = layers if layers is not None else gis.layers(assignments, summary)
     pages, overviews = interactive.write_pages(found, desas, out_dir, max_voters=max_voters, names=names or {},
                                                palette=[to_hex(c) for c in PALETTE], file_stem=file_stem)
