@@ -14,7 +14,10 @@ Only aggregates: a point is an RT (or the desa centre) with its voter count, nev
   several TPS share the point, on the edge of) its TPS's area. A point several TPS share (an RT split
   between them, or RTs without coordinates placed at the desa centre) has its cell cut into sectors around
   the point, one per TPS, their angles in proportion to the TPS's voters there. The geometry is computed in
-  metres on a local equirectangular plane (exact enough over a desa) and written in degrees.
+  metres on a local equirectangular plane (exact enough over a desa), overlaid on a 1 mm grid (`GRID_M`:
+  GEOS's snap-rounding, so near-parallel edges cannot drop a piece; a shared point is then on its areas'
+  edges to within a millimetre) and written in degrees. GEOS's Voronoi diagram is checked cell by cell
+  and rebuilt from half-planes where it is wrong (`voronoi_cells`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dpt_pipeline.io.files import FILE_MODE
 
 GPKG_NAME = "tps.gpkg"
 BUFFER_M = 300.0          # the desa's hull of RT points grown by this much: the outer RTs' cells end there
+GRID_M = 0.001            # the areas' overlay grid, metres
 SECTOR_STEPS = 16         # arc points per sector when a shared point's cell is cut between TPS
 _M_PER_DEG = 111_320.0
 SITE_KINDS = ("rt", "kandidat", "rata-rata")
@@ -120,13 +124,7 @@ def desa_areas(lat: np.ndarray, lon: np.ndarray, tps: np.ndarray, voters: np.nda
     unique, where = np.unique(xy, axis=0, return_inverse=True)
     where = where.reshape(-1)
     region = shapely.convex_hull(shapely.multipoints(unique)).buffer(BUFFER_M, quad_segs=8)
-    if len(unique) == 1:
-        cells = [region]
-    else:
-        diagram = shapely.voronoi_polygons(shapely.multipoints(unique), extend_to=region, ordered=True)
-        # GEOS can return a cell that is not quite valid where four or more points lie on one circle (a grid
-        # of RTs): made valid before it is clipped.
-        cells = [shapely.intersection(shapely.make_valid(c), region) for c in shapely.get_parts(diagram)]
+    cells = voronoi_cells(unique, region)
     reach = 4.0 * (math.dist(region.bounds[:2], region.bounds[2:]) + BUFFER_M)
     pieces: dict[int, list[shapely.Geometry]] = {}
     totals: dict[int, int] = {}
@@ -147,10 +145,13 @@ def desa_areas(lat: np.ndarray, lon: np.ndarray, tps: np.ndarray, voters: np.nda
         for t, a, b in zip(sorted(at), bounds[:-1], bounds[1:], strict=True):
             arc = np.linspace(a, b, max(2, int(SECTOR_STEPS * (b - a) / (2 * math.pi)) + 2))
             ring = [(cx, cy), *zip(cx + reach * np.cos(arc), cy + reach * np.sin(arc), strict=True)]
-            pieces.setdefault(t, []).append(shapely.intersection(cell, shapely.Polygon(ring)))
+            pieces.setdefault(t, []).append(
+                multipolygon(shapely.intersection(cell, shapely.Polygon(ring), grid_size=GRID_M)))
     out = {}
     for t, parts in pieces.items():
-        shape = shapely.union_all(parts)
+        # On a grid of 1 mm (snap-rounding: GEOS's plain union can drop a piece that meets others in
+        # near-parallel edges, as the sectors of a grid of RTs do)
+        shape = shapely.union_all(parts, grid_size=GRID_M)
         # back to degrees; rounding there can pinch an edge (a self-intersection by 1e-15 deg): made valid
         out[t] = (multipolygon(shapely.make_valid(shapely.transform(shape, to_degrees))), totals[t])
     return shapely.transform(region, to_degrees), out
@@ -162,6 +163,42 @@ def multipolygon(shape: shapely.Geometry) -> shapely.MultiPolygon:
     polygons = [q for p in parts for q in (shapely.get_parts(p) if p.geom_type == "MultiPolygon" else [p])
                 if q.geom_type == "Polygon" and not q.is_empty]
     return shapely.MultiPolygon(polygons)
+
+
+def voronoi_cells(xy: np.ndarray, region: shapely.Geometry) -> list[shapely.Geometry]:
+    """The Voronoi cell of each of the distinct points `xy` (metres) within `region`, in their order.
+
+    GEOS's diagram first; where four or more points lie on one circle (a grid of RTs) it can return a wrong
+    cell (one holding several points, another missing), so the cells are checked (each holds its point, and
+    together they fill the region) and, failing that, built one by one as the region cut by the half-planes
+    nearer to the point than to each other point, nearest first, until no farther point can cut it."""
+    if len(xy) == 1:
+        return [multipolygon(region)]
+    diagram = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=region, ordered=True)
+    cells = [multipolygon(shapely.intersection(shapely.make_valid(c), region)) for c in shapely.get_parts(diagram)]
+    if (len(cells) == len(xy) and all(c.covers(shapely.Point(p)) for c, p in zip(cells, xy, strict=True))
+            and abs(sum(c.area for c in cells) - region.area) <= 1e-9 * region.area):
+        return cells
+    reach = 4.0 * math.dist(region.bounds[:2], region.bounds[2:])
+    out = []
+    for i, p in enumerate(xy):
+        gap = np.hypot(*(xy - p).T)
+        cell = region
+        for j in np.argsort(gap, kind="stable"):
+            if j == i:
+                continue
+            corners = shapely.get_coordinates(cell)
+            if not len(corners) or 2 * np.hypot(*(corners - p).T).max() < gap[j]:
+                break      # every point of the cell is nearer to p than to any point left: done
+            # the half-plane nearer to p than to xy[j]: a large square on p's side of their bisector
+            mid = (p + xy[j]) / 2
+            d = (xy[j] - p) / gap[j]
+            n = np.array([-d[1], d[0]])
+            square = shapely.Polygon([mid + reach * n, mid + reach * n - 2 * reach * d,
+                                      mid - reach * n - 2 * reach * d, mid - reach * n])
+            cell = shapely.intersection(cell, square)
+        out.append(multipolygon(cell))
+    return out
 
 
 def _strings(frame: pl.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from dpt_pipeline.io.files import FILE_MODE
 from dpt_pipeline.outputs import gis
 
-TOL = 1e-9   # degrees (~0.1 mm): a point "on the edge" of its area
+TOL = 1e-8   # degrees (~1 mm, the areas are drawn on a 1 mm grid): a point "on the edge" of its area
 
 
 def _rows(draw_rows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, ...]:
@@ -47,7 +47,7 @@ def test_areas_tile_the_desa_and_hold_their_points(rows: list[tuple[int, int, in
         for b in shapes[i + 1:]:
             assert a.intersection(b).area < 1e-6 * outline.area
     union = shapely.union_all(shapes)                               # ... and together they cover its outline
-    assert abs(union.area - outline.area) < 1e-6 * outline.area
+    assert abs(union.area - outline.area) < 1e-5 * outline.area     # to the 1 mm grid along the edges
     assert outline.buffer(TOL).covers(union)
 
 
