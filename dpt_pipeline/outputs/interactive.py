@@ -11,7 +11,7 @@ The data go through Jinja's |tojson (`<`, `>`, `&` and `'` as \\u escapes), so a
 `</script>` stays text. Only aggregates: RT points with their voter counts, TPS areas and sites.
 
 The kecamatan is read from the desa key: a Kemendagri code `PP.KK.CC.DDDD` (or `desa:? PP.KK.CC`) belongs
-to kecamatan `PP.KK.CC`; a desa known only by name goes to the overview "kecamatan tidak diketahui".
+to kecamatan `PP.KK.CC`; a desa known only by name goes to the overview "Kecamatan tidak diketahui".
 """
 
 from __future__ import annotations
@@ -202,6 +202,6 @@ def _shape(kind: str) -> str:
 
 def _kecamatan_title(code: str, names: dict[str, str]) -> str:
     if code == UNKNOWN_KECAMATAN:
-        return "kecamatan tidak diketahui"
+        return "Kecamatan tidak diketahui"
     return f"Kecamatan {names[code]} ({code})" if names.get(code) else f"Kecamatan {code}"
 
