@@ -291,11 +291,15 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         "p95_distance_m": result.assignments["distance_m"].quantile(0.95, "linear"),
     }
     if config.tps.maps:
-        from dpt_pipeline.outputs import maps
+        from dpt_pipeline.outputs import gis, maps
 
         t = time.perf_counter()
-        maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters)
+        layers = gis.layers(result.assignments, result.summary)
+        maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters,
+                        names=names, layers=layers)
+        gis.write_gpkg(layers, work / "tps" / gis.GPKG_NAME)
         info["maps"] = str(config.output.dir / "tps" / "index.html")
+        info["gpkg"] = str(config.output.dir / "tps" / gis.GPKG_NAME)
         seconds["maps"] = round(time.perf_counter() - t, 3)
     info["seconds"] = seconds
     log.info("placed %s voters in %s TPS over %s desa (%s confirmed duplicates left without a TPS); %s TPS over "

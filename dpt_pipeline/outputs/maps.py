@@ -1,11 +1,13 @@
 """TPS maps: the assignment drawn per desa, for staff to check at a glance.
 
-`write_maps` writes into one directory a PNG per desa (the voters' points coloured by TPS, one marker per
-point and TPS with its area growing with the voters there; each TPS point as a star labelled with its
-number) and `index.html`: every desa with its quality figures, linking to a section with its map and its
-per-TPS table. Only aggregates are drawn or written: no name, NIK or voter id. The page is
-templates/maps.html (over base.html, styled by maps.css): this module formats the figures, the template lays
-them out and escapes them.
+`write_maps` writes into one directory a PNG per desa, for printing (the voters' points coloured by TPS, one
+marker per point and TPS with its area growing with the voters there; each TPS point as a star labelled
+with its number), the interactive maps (`interactive`: an HTML page per desa and an overview per
+kecamatan, from `gis.layers`) and `index.html`: every desa with its quality figures, linking to its
+interactive map and to a section with its PNG and its per-TPS table, and to the kecamatan overviews.
+Only aggregates are drawn or written: no name, NIK or voter id. The page is templates/maps.html (over
+base.html, styled by maps.css): this module formats the figures, the template lays them out and escapes
+them.
 
 Legend: up to `LEGEND_MAX_TPS` TPS the map carries a legend "TPS 3: 587 pemilih" to the right of the axes;
 above that (a desa can have 90 TPS) the legend is left out and the TPS are read from the numbers beside
@@ -14,7 +16,8 @@ TPS can share a colour; the numbers tell them apart.
 
 Points found only approximately (lokasi "rt terdekat" or "pusat desa") have a black outline; a TPS over
 capacity has its number (and legend entry) in red. Every output file is chmod `FILE_MODE`; PNGs of desa
-no longer drawn are removed (only *.png and index.html in the directory are ours).
+no longer drawn are removed, and so are stale pages (the *.png and *.html in the directory are ours; the
+GeoPackage beside them is written by gis.write_gpkg).
 
 Speed: voters are aggregated with Polars before anything is drawn; what costs is matplotlib's text (legend,
 labels, ticks), ~100 ms a map. From 2 * MAPS_PER_WORKER maps on, they are drawn in up to MAX_WORKERS
@@ -30,10 +33,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -43,6 +48,9 @@ from dpt_pipeline.io.files import FILE_MODE, write_private
 from dpt_pipeline.io.runs import final_path
 from dpt_pipeline.io.workers import pool as workers_pool
 from dpt_pipeline.outputs.pages import render
+
+if TYPE_CHECKING:   # imported where used: the worker processes that draw PNGs need neither (nor shapely)
+    from dpt_pipeline.outputs import gis, interactive
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +76,10 @@ def file_stem(desa_key: str) -> str:
 
 
 def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.DataFrame, out_dir: Path,
-               *, max_voters: int) -> Path:
-    """Returns the path of index.html."""
+               *, max_voters: int, names: dict[str, str] | None = None, layers: gis.Layers | None = None) -> Path:
+    """The PNGs, the interactive pages and index.html; returns the path of index.html. `names` maps region
+    codes to names (the kecamatan's, for its overview); `layers` are gis.layers of the same tables (computed
+    here when not given)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # One marker per (point, TPS): the plot never sees single voters. is_finite is false for null and NaN.
     points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
@@ -86,13 +96,20 @@ def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.Dat
             if (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
     _render_all(jobs)
     drawn = {job.key: job.path.name for job in jobs}
-    for old in out_dir.glob("*.png"):
-        if old.name not in drawn.values():
+    from dpt_pipeline.outputs import gis, interactive
+
+    found = layers if layers is not None else gis.layers(assignments, summary)
+    pages, overviews = interactive.write_pages(found, desas, out_dir, max_voters=max_voters, names=names or {},
+                                               palette=[to_hex(c) for c in PALETTE], file_stem=file_stem)
+    ours = {*drawn.values(), *pages.values(), *(o.href for o in overviews), "index.html"}
+    for old in [*out_dir.glob("*.png"), *out_dir.glob("*.html")]:
+        if old.name not in ours:
             old.unlink()
 
     index = out_dir / "index.html"
-    write_private(index, _page(desas, tps_by, drawn, max_voters))
-    log.info("drew %s TPS maps; their index is %s", f"{len(jobs):,}", final_path(index))
+    write_private(index, _page(desas, tps_by, drawn, pages, overviews, max_voters))
+    log.info("drew %s TPS maps, %s interactive maps and %s kecamatan overviews; their index is %s",
+             f"{len(jobs):,}", f"{len(pages):,}", f"{len(overviews):,}", final_path(index))
     return index
 
 
@@ -222,7 +239,8 @@ def _fmt(value: object, spec: str = "d") -> str:
     return format(value, spec)
 
 
-def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: int) -> str:
+def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], pages: dict[str, str],
+          overviews: list[interactive.Overview], max_voters: int) -> str:
     """index.html: the figures formatted here, laid out (and escaped) by templates/maps.html."""
     rows = []
     for d in desas:
@@ -242,11 +260,11 @@ def _page(desas: list[dict], tps_by: dict, drawn: dict[str, str], max_voters: in
                             _fmt(t["lat"], ".5f"), _fmt(t["lon"], ".5f")]})
         rows.append({
             "key": key, "name": str(d["desa"] or key), "title": _title(d), "anchor": f"desa-{file_stem(key)}",
-            "over": (d["over_cap"] or 0) > 0, "image": drawn.get(key),
+            "over": (d["over_cap"] or 0) > 0, "image": drawn.get(key), "page": pages.get(key),
             "figures": [_fmt(d["voters"]), _fmt(d["households"]), n_tps, _fmt(d["mean_distance_m"], ".0f"),
                         _fmt(d["p95_distance_m"], ".0f"), _fmt(d["max_distance_m"], ".0f"),
                         _fmt(d["max_deviation"], ".1f"), _fmt(d["over_cap"]), _fmt(d["split_households"]),
                         _fmt(d["rts_fallback"]), churn],
             "stations": stations})
-    return render("maps.html", desas=rows, max_voters=max_voters, side=int(FIG_INCHES * DPI),
+    return render("maps.html", desas=rows, max_voters=max_voters, side=int(FIG_INCHES * DPI), overviews=overviews,
                   total_voters=sum(d["voters"] or 0 for d in desas), total_tps=sum(d["tps"] or 0 for d in desas))

@@ -1,18 +1,24 @@
-"""TPS maps: one PNG per desa with coordinates, and an index page of aggregates only."""
+"""TPS maps: one PNG and one interactive page per desa with coordinates, an overview per kecamatan, and an
+index page; aggregates only."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import polars as pl
 import pytest
 
 from dpt_pipeline.io.files import FILE_MODE
-from dpt_pipeline.outputs import maps
+from dpt_pipeline.outputs import gis, interactive, maps
 
 CAP = 5
 CODE_A = "64.08.13.2006"            # drawn, TPS 2 over capacity, a name to escape
@@ -83,6 +89,7 @@ def written(tmp_path: Path) -> tuple[Path, str]:
     out = tmp_path / "peta"
     out.mkdir()
     (out / "desa_lama.png").write_bytes(b"\x89PNG stale")       # from a run when this desa still existed
+    (out / "desa_lama.html").write_text("<p>stale</p>")
     (out / "catatan.txt").write_text("not ours")
     index = maps.write_maps(*_frames(), out, max_voters=CAP)
     return out, index.read_text(encoding="utf-8")
@@ -159,11 +166,12 @@ def test_files_are_private_and_hold_no_voter_or_household_ids(written: tuple[Pat
 
 def test_stale_maps_are_removed_and_other_files_kept(written: tuple[Path, str]) -> None:
     out, _ = written
-    assert not (out / "desa_lama.png").exists()
+    assert not (out / "desa_lama.png").exists() and not (out / "desa_lama.html").exists()
     assert (out / "catatan.txt").exists()
     # the next night desa B has lost its coordinates: its map goes, the page says so
     page = maps.write_maps(*_frames(b_has_coordinates=False), out, max_voters=CAP).read_text(encoding="utf-8")
     assert [p.name for p in out.glob("*.png")] == [f"{CODE_A}.png"]
+    assert not (out / f"{maps.file_stem(KEY_B)}.html").exists()
     assert "tanpa koordinat" in _section(page, "NAMA X (desa:NAMA X)")
 
 
@@ -200,7 +208,157 @@ def test_worker_processes_draw_the_same_maps(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(maps, "MAPS_PER_WORKER", 1)           # two maps: two spawned workers
     maps.write_maps(*frames, parallel, max_voters=CAP)
     names = sorted(p.name for p in serial.iterdir())
-    assert names == sorted(p.name for p in parallel.iterdir()) and len(names) == 3
+    assert names == sorted(p.name for p in parallel.iterdir())
+    assert len([n for n in names if n.endswith(".png")]) == 2
     for name in names:
         assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
         assert (parallel / name).stat().st_mode & 0o777 == FILE_MODE
+
+
+# -- interactive maps ------------------------------------------------------------------------------------
+
+LEAFLET_SHA256 = {"leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
+                  "leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6"}
+_DATA = re.compile(r'<script type="application/json" id="tps-data">(.*?)</script>', re.S)
+
+
+def _data(page: str) -> dict:
+    [found] = _DATA.findall(page)
+    return json.loads(found)
+
+
+def test_a_page_per_desa_with_points_and_an_overview_per_kecamatan(written: tuple[Path, str]) -> None:
+    out, index = written
+    stem_b = maps.file_stem(KEY_B)
+    assert sorted(p.name for p in out.glob("*.html")) == sorted(
+        [f"{CODE_A}.html", f"{stem_b}.html", "index.html", "kecamatan-64.08.13.html", "kecamatan-tanpa-kode.html"])
+    for p in out.glob("*.html"):
+        assert p.stat().st_mode & 0o777 == FILE_MODE, p.name
+    # index.html links every page it names, and every page links back
+    links = set(re.findall(r'href="([^"#]+\.html)', index))
+    assert links == {f"{CODE_A}.html", f"{stem_b}.html", "kecamatan-64.08.13.html", "kecamatan-tanpa-kode.html"}
+    assert _overview_cells(index, CODE_A)["Peta"] == f'<a href="{CODE_A}.html">peta interaktif</a>'
+    assert "tanpa koordinat" in _overview_cells(index, CODE_C)["Peta"]
+    page = (out / f"{CODE_A}.html").read_text(encoding="utf-8")
+    assert 'href="kecamatan-64.08.13.html"' in page and f'href="index.html#desa-{CODE_A}"' in page
+    # the overview of A's kecamatan draws A and lists C (no coordinates) without a link
+    overview = _data((out / "kecamatan-64.08.13.html").read_text(encoding="utf-8"))
+    assert overview["kind"] == "kecamatan"
+    assert {f["properties"]["desa"] for f in overview["outlines"]["features"]} == {NAME_A}
+    assert [(item["href"], item["label"]) for item in overview["legend"]] == [
+        (f"{CODE_A}.html", f"{NAME_A}: 2 TPS, 10 pemilih"), (None, "Tanpa Peta: 1 TPS, 2 pemilih (tanpa koordinat)")]
+    assert overview["legend"][0]["over"]
+
+
+def test_page_data_are_the_desa_aggregates_as_geojson(written: tuple[Path, str]) -> None:
+    out, _ = written
+    page = (out / f"{CODE_A}.html").read_text(encoding="utf-8")
+    assert "SECRET" not in page
+    data = _data(page)
+    assignments, summary, _ = _frames()
+    expected = gis.rt_points(assignments.filter(pl.col("kode_desa") == CODE_A))
+    points = data["points"]["features"]
+    assert len(points) == expected.height
+    assert sorted((f["properties"]["rw"], f["properties"]["rt"], f["properties"]["tps"], f["properties"]["voters"],
+                   f["properties"]["lokasi"], *f["geometry"]["coordinates"]) for f in points) == sorted(
+        expected.select("rw", "rt", "tps", "voters", "lokasi", "lon", "lat").rows())
+    assert sum(f["properties"]["voters"] for f in points) == 10
+    # no site proposed in these tables: each TPS at its voters' mean point
+    assert [(f["properties"]["tps"], f["properties"]["site_kind"], f["properties"]["over"],
+             f["geometry"]["coordinates"]) for f in data["sites"]["features"]] == [
+        (1, "rata-rata", False, [117.5, 0.5025]), (2, "rata-rata", True, [117.5233, 0.5017])]
+    areas = data["areas"]["features"]
+    assert [(f["properties"]["tps"], f["properties"]["voters"], f["geometry"]["type"]) for f in areas] == [
+        (1, 4, "MultiPolygon"), (2, 6, "MultiPolygon")]
+    assert [item["label"] for item in data["legend"]] == ["TPS 1: 4 pemilih",
+                                                          "TPS 2: 6 pemilih (melebihi kapasitas)"]
+    west, south, east, north = data["bounds"]
+    assert west < 117.50 < 117.53 < east and south < 0.50 < 0.51 < north
+
+
+def test_a_name_with_a_script_end_tag_stays_text(tmp_path: Path) -> None:
+    evil = "</script><script>window.HACKED=1</script><!--"
+    assignments, summary, quality = (f.with_columns(pl.when(pl.col("kode_desa") == CODE_A).then(pl.lit(evil))
+                                                    .otherwise(pl.col("desa")).alias("desa")) for f in _frames())
+    maps.write_maps(assignments, summary, quality, tmp_path, max_voters=CAP)
+    for name in (f"{CODE_A}.html", "kecamatan-64.08.13.html"):
+        page = (tmp_path / name).read_text(encoding="utf-8")
+        assert "<script>window.HACKED" not in page and "<!--" not in page
+        assert page.count("</script>") == 3                 # the data, Leaflet and ours: nothing ended early
+        data = _data(page)
+        assert data["outlines"]["features"][0]["properties"]["desa"] == evil
+    heading = re.search(r"<h1>(.*?)</h1>", (tmp_path / f"{CODE_A}.html").read_text(encoding="utf-8")).group(1)
+    assert heading == f"Peta TPS &lt;/script&gt;&lt;script&gt;window.HACKED=1&lt;/script&gt;&lt;!-- ({CODE_A})"
+
+
+def test_leaflet_is_the_pinned_release_inlined_whole(written: tuple[Path, str]) -> None:
+    vendor = Path(interactive.__file__).parent / "vendor" / "leaflet"
+    for name, digest in LEAFLET_SHA256.items():
+        data = (vendor / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, name
+        assert b"</script" not in data.lower() and b"</style" not in data.lower()
+    assert (vendor / "LICENSE").read_text().startswith("BSD 2-Clause License")
+    out, _ = written
+    page = (out / f"{CODE_A}.html").read_text(encoding="utf-8")
+    assert f"Leaflet {interactive.LEAFLET_VERSION}, a JS library" in page
+    assert "sourceMappingURL" not in page and "<script src" not in page and "<link" not in page
+    assert len(page.encode()) < 200_000              # Leaflet (162 kB) and a small desa's data
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def _browse(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium on `page` with no network at all (every host name fails): the offline case."""
+    return subprocess.run([str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
+                           "--window-size=1000,800", "--virtual-time-budget=5000", *args, page.resolve().as_uri()],
+                          check=True, timeout=90, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("CI"),
+                    reason="needs Chromium; .ci/run installs it, and in CI it is never skipped")
+def test_desa_map_renders_offline_in_headless_chromium(written: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = written
+    page = out / f"{CODE_A}.html"
+    dom = _browse(page, tmp_path, "--dump-dom").stdout
+    assert 'data-ready="1"' in dom                                     # the script ran to its end
+    data = _data(page.read_text(encoding="utf-8"))
+    n_points, n_areas = len(data["points"]["features"]), len(data["areas"]["features"])
+    # SVG paths Leaflet drew: one per RT circle and per TPS area (the desa outline is not interactive)
+    assert len(re.findall(r'<path[^>]*class="leaflet-interactive"', dom)) == n_points + n_areas
+    assert len(re.findall(r'class="tps-site ', dom)) == 2                 # the two TPS sites
+    assert "TPS 2: 6 pemilih (melebihi kapasitas)" in dom and 'class="legenda' in dom
+    assert re.search(r'class="leaflet-control-scale-line"[^>]*>\d+ k?m<', dom)
+    assert "Peta dasar tidak tersedia (offline)" in dom
+    assert "OpenStreetMap" in dom                                      # the attribution stands
+
+    shot = tmp_path / "desa.png"
+    _browse(page, tmp_path, f"--screenshot={shot}")
+    rgb = matplotlib.image.imread(shot)[..., :3]
+    assert rgb.shape[:2] == (800, 1000)
+    # The map's colours: TPS 1 (tab20 blue) and TPS 2 (orange) areas and points, not a blank background.
+    for colour in maps.PALETTE[:2, :3]:
+        near = (np.abs(rgb - colour).max(axis=2) < 0.08).mean()
+        assert near > 0.0005, colour
+
+
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("CI"),
+                    reason="needs Chromium; .ci/run installs it, and in CI it is never skipped")
+def test_kecamatan_overview_renders_offline_in_headless_chromium(written: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = written
+    page = out / "kecamatan-64.08.13.html"
+    dom = _browse(page, tmp_path, "--dump-dom").stdout
+    assert 'data-ready="1"' in dom
+    data = _data(page.read_text(encoding="utf-8"))
+    n_points, n_areas = len(data["points"]["features"]), len(data["areas"]["features"])
+    assert (n_points, n_areas) == (9, 2)                    # desa A's RT points and TPS areas; C has none
+    assert len(re.findall(r'<path[^>]*class="leaflet-interactive"', dom)) == n_points + n_areas
+    assert len(re.findall(r'class="tps-site [^"]*kecil', dom)) == 2
+    assert "Marta &lt;b&gt;dinata&lt;/b&gt; &amp; Co" in dom                          # its label, as text
+    assert "Tanpa Peta: 1 TPS, 2 pemilih (tanpa koordinat)" in dom
