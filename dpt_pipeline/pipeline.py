@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import shutil
@@ -297,6 +298,14 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters)
         info["maps"] = str(config.output.dir / "tps" / "index.html")
         seconds["maps"] = round(time.perf_counter() - t, 3)
+    if config.tps.lists:
+        from dpt_pipeline.outputs import lists
+
+        t = time.perf_counter()
+        rows = lists.list_rows(result.assignments, voters, names, config.ingest.reference_date or dt.date.today())
+        written = lists.write_lists(rows, work / "tps" / lists.FOLDER, dt.date.today())
+        info["lists"] = {"folder": str(config.output.dir / "tps" / lists.FOLDER), "files": len(written)}
+        seconds["lists"] = round(time.perf_counter() - t, 3)
     info["seconds"] = seconds
     log.info("tps: %s voters in %s TPS over %s desa (%s struck as confirmed duplicates), %s over the cap, "
              "%s households split, %.1fs", info["voters"], info["tps"], info["desa"], info["struck_duplicates"],
