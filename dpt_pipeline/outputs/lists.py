@@ -27,13 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import math
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -196,8 +197,10 @@ def _write_xlsx(path: Path, tps: list[pl.DataFrame], printed: str) -> Path:
         bold = wb.add_format({"bold": True})
         title = wb.add_format({"bold": True, "font_size": 14})
         head = wb.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "align": "center"})
-        cell = wb.add_format({"border": 1})
-        quoted = wb.add_format({"border": 1, "quote_prefix": True})
+        cell = wb.add_format({"border": 1, "indent": 1})       # text: a space from the number to its left
+        numeric = wb.add_format({"border": 1})
+        centred = wb.add_format({"border": 1, "align": "center"})
+        quoted = wb.add_format({"border": 1, "indent": 1, "quote_prefix": True})
         plain_quoted = wb.add_format({"quote_prefix": True})
         for t in tps:
             number = int(t["tps"][0])
@@ -217,9 +220,10 @@ def _write_xlsx(path: Path, tps: list[pl.DataFrame], printed: str) -> Path:
                     if value is None:
                         ws.write_blank(r, c, None, cell)
                     elif name in NUMERIC:
-                        ws.write_number(r, c, value, cell)
+                        ws.write_number(r, c, value, numeric)
                     else:
-                        ws.write_string(r, c, value, quoted if formula.match(value) else cell)
+                        ws.write_string(r, c, value, quoted if formula.match(value)
+                                        else centred if name == "jenis_kelamin" else cell)
             ws.set_paper(9)            # A4
             ws.set_portrait()
             ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
@@ -311,24 +315,32 @@ def _write_pdf(path: Path, t: pl.DataFrame, printed: str, font: str) -> Path:
     bottom = 297 - 14.0
     data = t.select([pl.col(c).cast(pl.String).str.replace_all(_OUTSIDE_FONT, "?").fill_null("")
                      for c, *_ in COLUMNS])
-    name_col = data.columns.index("nama")
-    addr_col = data.columns.index("alamat")
+    # Text widths in mm at 8 pt, from the font's advance widths, for the whole list at once (fpdf2's
+    # get_string_width costs more than drawing the text).
+    advance = cast("dict[int, int]", pdf.fonts["dejavu"].cw)   # by code point
+    mm = 8 * 0.001 / pdf.k
+    table = {chr(u): advance[u] * mm for a, b in PDF_RANGES for u in range(a, b + 1)}
+    placed = data.with_columns([
+        pl.col(c).str.split("").list.eval(pl.element().replace_strict(table, default=0.0, return_dtype=pl.Float64))
+        .list.sum().alias(f"_{c}") for c in data.columns])
     pdf.add_page()
     pdf.set_font("dejavu", "", 8)
     y = pdf.get_y()
-    for row in data.iter_rows():
+    right_aligned = [c == "no" or c in NUMERIC for c, *_ in COLUMNS]
+    for row in placed.iter_rows():
+        values, measured = row[:len(COLUMNS)], row[len(COLUMNS):]
         if y + ROW_MM > bottom:
             pdf.add_page()
             pdf.set_font("dejavu", "", 8)
             y = pdf.get_y()
         x = MARGIN_MM
-        for c, value in enumerate(row):
+        for c, value in enumerate(values):
             w = widths[c]
-            if c in (name_col, addr_col) and pdf.get_string_width(value) > w - 2:
-                _squeezed(pdf, x + 1, y + 3.6, value, w - 2)
-            elif c == 0 or COLUMNS[c][0] in NUMERIC:
-                pdf.text(x + w - 1 - pdf.get_string_width(value), y + 3.6, value)
-            else:
+            if measured[c] > w - 2:
+                _squeezed(pdf, x + 1, y + 3.6, value, w - 2, measured[c])
+            elif right_aligned[c]:
+                pdf.text(x + w - 1 - measured[c], y + 3.6, value)
+            elif value:
                 pdf.text(x + 1, y + 3.6, value)
             x += w
         pdf.line(MARGIN_MM, y + ROW_MM, right, y + ROW_MM)
@@ -337,11 +349,22 @@ def _write_pdf(path: Path, t: pl.DataFrame, printed: str, font: str) -> Path:
     return path
 
 
-def _squeezed(pdf: FPDF, x: float, y: float, value: str, width: float) -> None:
-    """A long name or address in a smaller font, so that it fits its cell whole (never cut)."""
-    size = 8.0
-    while size > 4.5 and pdf.get_string_width(value) > width:
-        size -= 0.5
-        pdf.set_font_size(size)
-    pdf.text(x, y, value)
+SMALLEST_PT = 6.0
+
+
+def _squeezed(pdf: FPDF, x: float, y: float, value: str, width: float, at_8pt: float) -> None:
+    """A long name or address in a smaller font so that it fits its cell whole (never cut): on one line down
+    to SMALLEST_PT, else on two lines of the row, split at the space nearest the middle."""
+    size = math.floor(8 * width / at_8pt * 2) / 2
+    spaces = [i for i, ch in enumerate(value) if ch == " "]
+    if size >= SMALLEST_PT or not spaces:
+        pdf.set_font_size(max(size, 4.0))
+        pdf.text(x, y, value)
+    else:
+        cut = min(spaces, key=lambda i: abs(i - len(value) / 2))
+        lines = value[:cut], value[cut + 1:]
+        longest = max(pdf.get_string_width(line) for line in lines)   # at 8 pt: rare, so fpdf2 measures
+        pdf.set_font_size(max(4.0, min(SMALLEST_PT, math.floor(8 * width / longest * 2) / 2)))
+        pdf.text(x, y - 1.5, lines[0])
+        pdf.text(x, y + 0.9, lines[1])
     pdf.set_font_size(8)
