@@ -59,13 +59,28 @@ def query(path: Path, sql: str) -> pl.DataFrame:
     con = connect_read_only(path)
     try:
         statement = _one_select(con, sql)
-        return con.sql(statement).pl()
+        return _as_text_where_polars_cannot(con.sql(statement)).pl()
     except duckdb.Error as e:
         if (cause := environment_error(e, path)) is not None:   # held open, damaged, unreadable
             raise cause from None
         raise ConfigError(f"the query was refused: {safe_message(e, sql, con)}") from None
     finally:
         con.close()
+
+
+# DuckDB types polars cannot hold (an interval, a union, or anything holding one): shown as DuckDB writes them.
+_NOT_IN_POLARS = re.compile(r"\b(?:INTERVAL|UNION)\b")
+
+
+def _as_text_where_polars_cannot(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The result with every column of a type polars cannot hold cast to text (positional, so that two
+    columns of one name stay two)."""
+    kinds = [str(t).upper() for t in rel.types]
+    if not any(_NOT_IN_POLARS.search(k) for k in kinds):
+        return rel
+    return rel.project(", ".join(
+        f"CAST(#{i} AS VARCHAR) AS {_quoted(name)}" if _NOT_IN_POLARS.search(k) else f"#{i} AS {_quoted(name)}"
+        for i, (name, k) in enumerate(zip(rel.columns, kinds, strict=True), start=1)))
 
 
 # StatementType names as the user writes them.
@@ -246,8 +261,11 @@ def render(frame: pl.DataFrame, width: int | None = None, max_rows: int = MAX_RO
 VERTICAL_ROWS = 3
 
 
+_NESTED = tuple(t for t in (pl.List, pl.Array, pl.Struct, getattr(pl, "Map", None)) if t is not None)
+
+
 def _nested(dtype: object) -> bool:
-    return isinstance(dtype, pl.List | pl.Array | pl.Struct)
+    return isinstance(dtype, _NESTED)
 
 
 def flat(frame: pl.DataFrame) -> pl.DataFrame:
@@ -271,12 +289,29 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _identifier_ints(frame: pl.DataFrame) -> list[str]:
-    """Integer columns holding a value of more than EXCEL_DIGITS digits: identifiers, kept as text."""
+def _identifiers(frame: pl.DataFrame) -> list[str]:
+    """Integer and decimal columns holding a value of more than EXCEL_DIGITS digits (a NIK cast to a number,
+    a HUGEINT): identifiers, kept as text, since Excel keeps 15 significant digits of a number."""
     big = 10 ** EXCEL_DIGITS
-    return [c for c, t in frame.schema.items() if t.is_integer()
-            and frame[c].cast(pl.Float64).abs().max() is not None
-            and frame[c].cast(pl.Float64).abs().max() >= big]  # type: ignore[operator]
+    out = []
+    for c, t in frame.schema.items():
+        if t.is_integer() or isinstance(t, pl.Decimal):
+            top = frame[c].cast(pl.Float64).abs().max()
+            if isinstance(top, float) and top >= big:
+                out.append(c)
+    return out
+
+
+def _for_excel(frame: pl.DataFrame) -> pl.DataFrame:
+    """The result with what a spreadsheet cannot hold as text: lists and structs (`flat`), identifiers,
+    durations, categories, binaries (hex); times with a zone as the clock in UTC (Excel has no zones)."""
+    out = flat(frame)
+    out = out.with_columns([pl.col(c).cast(pl.String) for c in _identifiers(out)])
+    out = out.with_columns([pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+                            for c, t in out.schema.items() if isinstance(t, pl.Datetime) and t.time_zone])
+    out = out.with_columns([pl.col(c).cast(pl.String) for c, t in out.schema.items()
+                            if isinstance(t, pl.Duration | pl.Categorical | pl.Enum | pl.Object)])
+    return out.with_columns([pl.col(c).bin.encode("hex") for c, t in out.schema.items() if t == pl.Binary])
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -285,11 +320,13 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     decimals with a decimal comma (Indonesian settings), lists and structs as text."""
     from dpt_pipeline.io.spreadsheet import write_csv_for_excel
 
-    out = flat(frame)
-    out = out.with_columns([pl.col(c).cast(pl.String) for c in _identifier_ints(out)])
+    _refuse_folder(path, "--csv")
+    out = _for_excel(frame)
     out = out.with_columns([pl.col(c).cast(pl.String).str.replace(".", ",", literal=True)
                             for c, t in out.schema.items() if t.is_float() or isinstance(t, pl.Decimal)])
-    _refuse_folder(path, "--csv")
+    # Times as Excel reads them in any setting: 2026-12-09 07:30:00, 07:30:00.
+    out = out.with_columns([pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S" if isinstance(t, pl.Datetime) else "%H:%M:%S")
+                            for c, t in out.schema.items() if isinstance(t, pl.Datetime | pl.Time)])
     return write_csv_for_excel(out, path, digits_as_text=True)
 
 
@@ -312,14 +349,7 @@ def write_xlsx(frame: pl.DataFrame, path: Path) -> Path:
     if frame.height >= EXCEL_ROWS:
         raise ConfigError(f"the result has {frame.height:,} rows, more than an Excel sheet holds "
                           f"({EXCEL_ROWS - 1:,}); narrow the query or use --csv FILE")
-    out = flat(frame)
-    out = out.with_columns([pl.col(c).cast(pl.String) for c in _identifier_ints(out)])
-    # Times with a zone as the clock in UTC (Excel has no zones); durations, binaries, categories as text.
-    out = out.with_columns([pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-                            for c, t in out.schema.items() if isinstance(t, pl.Datetime) and t.time_zone])
-    out = out.with_columns([pl.col(c).cast(pl.String) for c, t in out.schema.items()
-                            if isinstance(t, pl.Duration | pl.Categorical | pl.Enum | pl.Object)])
-    out = out.with_columns([pl.col(c).bin.encode("hex") for c, t in out.schema.items() if t == pl.Binary])
+    out = _for_excel(frame)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False, "nan_inf_to_errors": True})

@@ -468,3 +468,29 @@ def test_an_empty_result_and_a_folder_as_file(published: tuple[Path, Path], caps
     err = capsys.readouterr().err
     assert "is a folder" in err
     _no_secret(err)
+
+
+EXOTIC = ("SELECT 170141183460469231731687303715884105727::HUGEINT AS h, INTERVAL 3 DAY AS i, "
+          "'a'::ENUM('a', 'b') AS e, "
+          "union_value(k := 1) AS u, MAP {'k': 1} AS m, TIME '07:30' AS t, "
+          "TIMESTAMPTZ '2026-12-09 07:30:00+08' AS tz, 'x'::BLOB AS b, 123.456::DECIMAL(10,3) AS d, "
+          "[1,2]::INT[2] AS arr, 1 AS a, 2 AS a")
+
+
+def test_types_polars_or_excel_cannot_hold_are_text_not_a_crash(published: tuple[Path, Path], capsys) -> None:
+    import datetime as dt
+
+    cfg, _ = published
+    assert main(["query", "--config", str(cfg), EXOTIC]) == 0
+    shown = capsys.readouterr().out
+    assert "3 days" in shown and "{k=1}" in shown and "a_1" in shown
+    csv, xlsx = cfg.parent / "x.csv", cfg.parent / "x.xlsx"
+    assert main(["query", "--config", str(cfg), EXOTIC, "--csv", str(csv), "--xlsx", str(xlsx), "-q"]) == 0
+    header, values, _ = _xlsx_rows(xlsx)
+    row = dict(zip(header, values[0], strict=True))
+    assert row["h"] == "170141183460469231731687303715884105727"      # all 39 digits: text
+    assert row["i"] == "3 days" and row["u"] == "1" and row["m"] == "{k=1}" and row["arr"] == "1, 2"
+    assert row["tz"] == dt.datetime(2026, 12, 8, 23, 30) and row["d"] == 123.456 and row["a_1"] == 2
+    got = pl.read_csv(csv, separator=";", infer_schema=False).row(0, named=True)
+    assert got["h"] == "'170141183460469231731687303715884105727" and got["d"] == "123,456"
+    assert got["tz"] == "2026-12-08 23:30:00" and got["t"] == "07:30:00" and got["i"] == "3 days"
