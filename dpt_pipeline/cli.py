@@ -155,12 +155,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("query", help="run a SQL query on the published database",
                         description="Run one SQL query (DuckDB) on the published database, read-only, and print "
-                                    "the result as a table, or write it as CSV for Excel with --csv. Views: "
-                                    "v_pairs, v_review_progress, v_tps_load, v_rejects_by_reason, "
-                                    "v_border_residents.",
+                                    "the result as DuckDB's CLI does (a table wider than the terminal has its "
+                                    "middle columns folded into …; COLUMNS sets the width), or write it for "
+                                    "Excel with --xlsx or --csv. Views: v_pairs, v_review_progress, v_tps_load, "
+                                    "v_rejects_by_reason, v_border_residents.",
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM v_tps_load LIMIT 20"')
-    sp.add_argument("--csv", type=Path, metavar="FILE", help="write the result here (; separated, UTF-8 with BOM)")
+    sp.add_argument("--csv", type=Path, metavar="FILE",
+                    help="write the result here for Excel: ; separated, UTF-8 with BOM, decimal comma; a NIK or "
+                         "other long digit string keeps a leading ' so Excel leaves it text")
+    sp.add_argument("--xlsx", type=Path, metavar="FILE",
+                    help="write the result here as an Excel workbook: text (NIK, NKK) as text, numbers as "
+                         "numbers, dates as dates, lists as joined text")
     common(sp)
 
     sp = sub.add_parser("init", help="write a commented config for the voter lists in a folder",
@@ -535,23 +541,19 @@ def _main(args: argparse.Namespace) -> int:
 
             _print_status(load_config(args.config).output.dir, args.n)
         elif args.command == "query":
-            import polars as pl
-
             from dpt_pipeline.config import load_config
-            from dpt_pipeline.io.spreadsheet import write_csv_for_excel
-            from dpt_pipeline.outputs.query import query
+            from dpt_pipeline.outputs import query as q
 
-            rows = query(load_config(args.config).output.database_path, args.sql)
-            if args.csv:
-                write_csv_for_excel(rows, args.csv)
-                if not args.quiet:
-                    print(f"{rows.height} rows written to {args.csv}")
-            else:
-                with pl.Config(tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200,
-                               tbl_hide_dataframe_shape=True):
-                    print(rows)
-                if rows.height > 200:
-                    print(f"... {rows.height} rows; use --csv FILE for all of them")
+            rows = q.query(load_config(args.config).output.database_path, args.sql)
+            for path, write in ((args.csv, q.write_csv), (args.xlsx, q.write_xlsx)):
+                if path:
+                    write(rows, path)
+                    if not args.quiet:
+                        print(f"{rows.height} rows written to {path}")
+            if not (args.csv or args.xlsx):
+                print(q.render(rows), end="")
+                if rows.height > q.MAX_ROWS:
+                    print(f"{rows.height} rows; use --xlsx FILE or --csv FILE for all of them")
         elif args.command == "init":
             from dpt_pipeline.starter import init
 

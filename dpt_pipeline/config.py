@@ -77,6 +77,7 @@ class TpsConfig:
     max_voters: int = 600
     coordinates: Path | None = None     # RT coordinates: kode_desa, rw, rt, lat, lon
     maps: bool = True                   # one PNG per desa and an HTML page under <output.dir>/tps/
+    lists: bool = False                 # printable voter lists: an XLSX per desa, a PDF per TPS (tps/daftar/)
 
 
 @dataclass(frozen=True)

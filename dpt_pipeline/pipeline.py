@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import shutil
@@ -301,6 +302,14 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         info["maps"] = str(config.output.dir / "tps" / "index.html")
         info["gpkg"] = str(config.output.dir / "tps" / gis.GPKG_NAME)
         seconds["maps"] = round(time.perf_counter() - t, 3)
+    if config.tps.lists:
+        from dpt_pipeline.outputs import lists
+
+        t = time.perf_counter()
+        rows = lists.list_rows(result.assignments, voters, names, config.ingest.reference_date or dt.date.today())
+        written = lists.write_lists(rows, work / "tps" / lists.FOLDER, dt.date.today())
+        info["lists"] = {"folder": str(config.output.dir / "tps" / lists.FOLDER), "files": len(written)}
+        seconds["lists"] = round(time.perf_counter() - t, 3)
     info["seconds"] = seconds
     log.info("placed %s voters in %s TPS over %s desa (%s confirmed duplicates left without a TPS); %s TPS over "
              "the cap, %s households split (%.1f s)", f"{info['voters']:,}", f"{info['tps']:,}", f"{info['desa']:,}",

@@ -27,12 +27,28 @@ def unneutralised(e: pl.Expr) -> pl.Expr:
     return pl.when(e.str.contains("^'" + FORMULA_START.removeprefix("^"))).then(e.str.slice(1)).otherwise(e)
 
 
-def write_csv_for_excel(frame: pl.DataFrame, path: Path) -> Path:
+# A text of digits that Excel opening a CSV would take for a number and damage: 12 digits or more (shown,
+# and saved back, in scientific notation; past 15 digits the rest become 0: a NIK's 16th) or a leading 0.
+DAMAGED_AS_NUMBER = r"^(?:\d{12,}|0\d+)$"
+
+
+def keep_digits_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that Excel would read as a damaged number get a leading `'`: Excel and Calc then keep them
+    as text, every digit intact (the `'` shows; dpt's ingest reads a NIK so written as the NIK). Not the
+    `="..."` trick, which is a formula."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns([pl.when(pl.col(c).str.contains(DAMAGED_AS_NUMBER)).then(pl.lit("'") + pl.col(c))
+                               .otherwise(pl.col(c)).alias(c) for c in text])
+
+
+def write_csv_for_excel(frame: pl.DataFrame, path: Path, *, digits_as_text: bool = False) -> Path:
     """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM, no
-    cell taken for a formula; readable by owner and group only."""
+    cell taken for a formula (and, with `digits_as_text`, no NIK taken for a number); readable by owner and
+    group only."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    out = neutralise_formulas(frame)
     with open(path, "wb") as f:
         f.write(b"\xef\xbb\xbf")
-        neutralise_formulas(frame).write_csv(f, separator=";")
+        (keep_digits_as_text(out) if digits_as_text else out).write_csv(f, separator=";")
     os.chmod(path, FILE_MODE)
     return path

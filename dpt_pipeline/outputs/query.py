@@ -13,6 +13,7 @@ a refusal keeps DuckDB's error type and the shape of its message, never a value 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -58,13 +59,28 @@ def query(path: Path, sql: str) -> pl.DataFrame:
     con = connect_read_only(path)
     try:
         statement = _one_select(con, sql)
-        return con.sql(statement).pl()
+        return _as_text_where_polars_cannot(con.sql(statement)).pl()
     except duckdb.Error as e:
         if (cause := environment_error(e, path)) is not None:   # held open, damaged, unreadable
             raise cause from None
         raise ConfigError(f"the query was refused: {safe_message(e, sql, con)}") from None
     finally:
         con.close()
+
+
+# DuckDB types polars cannot hold (an interval, a union, or anything holding one): shown as DuckDB writes them.
+_NOT_IN_POLARS = re.compile(r"\b(?:INTERVAL|UNION)\b")
+
+
+def _as_text_where_polars_cannot(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The result with every column of a type polars cannot hold cast to text (positional, so that two
+    columns of one name stay two)."""
+    kinds = [str(t).upper() for t in rel.types]
+    if not any(_NOT_IN_POLARS.search(k) for k in kinds):
+        return rel
+    return rel.project(", ".join(
+        f"CAST(#{i} AS VARCHAR) AS {_quoted(name)}" if _NOT_IN_POLARS.search(k) else f"#{i} AS {_quoted(name)}"
+        for i, (name, k) in enumerate(zip(rel.columns, kinds, strict=True), start=1)))
 
 
 # StatementType names as the user writes them.
@@ -193,3 +209,171 @@ def safe_message(e: duckdb.Error, sql: str, con: duckdb.DuckDBPyConnection | Non
     body = re.sub(r"…(?:[\s…]*…)?", "…", body)
     meaning = _MEANING.get(type(e).__name__, "DuckDB could not run it")
     return f"{kind} ({meaning}): {body}" if body.strip() else f"{kind} ({meaning})"
+
+
+# -- the result: on the terminal, as CSV and XLSX for Excel ---------------------------------------------------
+
+MAX_ROWS = 200            # rows printed on the terminal (the first and last half); --csv or --xlsx for all
+NOT_A_TERMINAL_WIDTH = 200
+LIST_SEPARATOR = ", "
+EXCEL_ROWS = 1_048_576    # rows in one Excel sheet, the header included
+# An integer this large is an identifier (a NIK or NKK cast to a number), not a quantity: Excel would keep
+# only 15 significant digits of it, so it is written as text.
+EXCEL_DIGITS = 15
+
+
+def terminal_width() -> int:
+    """The terminal's width in characters (COLUMNS first, as `shutil` reads it), NOT_A_TERMINAL_WIDTH in a
+    pipe or a file."""
+    import shutil
+
+    return shutil.get_terminal_size((NOT_A_TERMINAL_WIDTH, 24)).columns
+
+
+def render(frame: pl.DataFrame, width: int | None = None, max_rows: int = MAX_ROWS) -> str:
+    """The result as DuckDB's own CLI prints it (its box renderer, in a private in-memory DuckDB): a table
+    wider than `width` has its middle columns folded into `…` (DuckDB keeps at least 80 characters), a long
+    result shows its first and last rows with `·` between them and the counts below; lists and structs are
+    shown as DuckDB writes them (`[1, 2]`, `{'a': 1}`). A result of up to VERTICAL_ROWS rows that is still
+    too wide is shown turned, a line per column."""
+    import contextlib
+    import io
+
+    if not frame.columns:
+        return "(no columns)\n"
+    width = width or terminal_width()
+
+    def show(mode: str | None = None) -> str:
+        out = io.StringIO()
+        with duckdb.connect(config=dict(LOCKED_DOWN)) as con, contextlib.redirect_stdout(out):
+            con.from_arrow(frame.to_arrow()).show(max_width=width, max_rows=max_rows, render_mode=mode)
+        return out.getvalue()
+
+    def fits(text: str) -> bool:
+        return max(map(len, text.splitlines()), default=0) <= width
+
+    table = show()
+    if not fits(table) and frame.height <= VERTICAL_ROWS and fits(turned := show("columns")):
+        return turned
+    return table
+
+
+VERTICAL_ROWS = 3
+
+
+_NESTED = tuple(t for t in (pl.List, pl.Array, pl.Struct, getattr(pl, "Map", None)) if t is not None)
+
+
+def _nested(dtype: object) -> bool:
+    return isinstance(dtype, _NESTED)
+
+
+def flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists and structs as text a spreadsheet cell can hold: a list of plain values joined (`1, 2`), anything
+    nested deeper (a struct, a list of lists) as DuckDB writes it (`{'a': 1}`)."""
+    simple = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Array) and not _nested(t.inner)]
+    deep = [c for c, t in frame.schema.items() if _nested(t) and c not in simple]
+    out = frame.with_columns([pl.col(c).cast(pl.List(t.inner)) if isinstance(t, pl.Array) else pl.col(c)  # type: ignore[union-attr]
+                              for c, t in frame.schema.items() if c in simple])
+    out = out.with_columns([pl.col(c).list.eval(pl.element().cast(pl.String)).list.join(LIST_SEPARATOR)
+                            for c in simple])
+    if deep:
+        with duckdb.connect(config=dict(LOCKED_DOWN)) as con:
+            rel = con.from_arrow(frame.select(deep).to_arrow())
+            texts = rel.select(", ".join(f"CAST({_quoted(c)} AS VARCHAR) AS {_quoted(c)}" for c in deep)).pl()
+        out = out.with_columns(texts)
+    return out
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _identifiers(frame: pl.DataFrame) -> list[str]:
+    """Integer and decimal columns holding a value of more than EXCEL_DIGITS digits (a NIK cast to a number,
+    a HUGEINT): identifiers, kept as text, since Excel keeps 15 significant digits of a number."""
+    big = 10 ** EXCEL_DIGITS
+    out = []
+    for c, t in frame.schema.items():
+        if t.is_integer() or isinstance(t, pl.Decimal):
+            top = frame[c].cast(pl.Float64).abs().max()
+            if isinstance(top, float) and top >= big:
+                out.append(c)
+    return out
+
+
+def _for_excel(frame: pl.DataFrame) -> pl.DataFrame:
+    """The result with what a spreadsheet cannot hold as text: lists and structs (`flat`), identifiers,
+    durations, categories, binaries (hex); times with a zone as the clock in UTC (Excel has no zones)."""
+    out = flat(frame)
+    out = out.with_columns([pl.col(c).cast(pl.String) for c in _identifiers(out)])
+    out = out.with_columns([pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+                            for c, t in out.schema.items() if isinstance(t, pl.Datetime) and t.time_zone])
+    out = out.with_columns([pl.col(c).cast(pl.String) for c, t in out.schema.items()
+                            if isinstance(t, pl.Duration | pl.Categorical | pl.Enum | pl.Object)])
+    return out.with_columns([pl.col(c).bin.encode("hex") for c, t in out.schema.items() if t == pl.Binary])
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+    """The result as a CSV Excel opens without damage (`io.spreadsheet.write_csv_for_excel`: `;`, UTF-8 with
+    BOM, formulas neutralised, digit strings Excel would turn into numbers kept as text with a leading `'`),
+    decimals with a decimal comma (Indonesian settings), lists and structs as text."""
+    from dpt_pipeline.io.spreadsheet import write_csv_for_excel
+
+    _refuse_folder(path, "--csv")
+    out = _for_excel(frame)
+    out = out.with_columns([pl.col(c).cast(pl.String).str.replace(".", ",", literal=True)
+                            for c, t in out.schema.items() if t.is_float() or isinstance(t, pl.Decimal)])
+    # Times as Excel reads them in any setting: 2026-12-09 07:30:00, 07:30:00.
+    out = out.with_columns([pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S" if isinstance(t, pl.Datetime) else "%H:%M:%S")
+                            for c, t in out.schema.items() if isinstance(t, pl.Datetime | pl.Time)])
+    return write_csv_for_excel(out, path, digits_as_text=True)
+
+
+def _refuse_folder(path: Path, option: str) -> None:
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; name the file to write")
+
+
+def write_xlsx(frame: pl.DataFrame, path: Path) -> Path:
+    """The result as an XLSX (xlsxwriter): text as text cells (NIK and NKK among them; a text that looks like
+    a formula keeps Excel's quote prefix, so it never becomes one), numbers as numbers (an integer of more
+    than 15 digits, an identifier, as text), dates and times as dates, booleans as booleans, lists and
+    structs as text; the header row bold and frozen, with a filter. Readable by owner and group only."""
+    import xlsxwriter
+
+    from dpt_pipeline.io.files import FILE_MODE
+    from dpt_pipeline.io.spreadsheet import FORMULA_START
+
+    _refuse_folder(path, "--xlsx")
+    if frame.height >= EXCEL_ROWS:
+        raise ConfigError(f"the result has {frame.height:,} rows, more than an Excel sheet holds "
+                          f"({EXCEL_ROWS - 1:,}); narrow the query or use --csv FILE")
+    out = _for_excel(frame)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                         "strings_to_urls": False, "nan_inf_to_errors": True})
+    try:
+        ws = wb.add_worksheet("hasil")
+        ws.write_row(0, 0, out.columns, wb.add_format({"bold": True, "bottom": 1}))
+        formats = {pl.Date: wb.add_format({"num_format": "yyyy-mm-dd"}),
+                   pl.Datetime: wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+                   pl.Time: wb.add_format({"num_format": "hh:mm:ss"})}
+        quoted = wb.add_format({"quote_prefix": True})
+        for c, (name, dtype) in enumerate(out.schema.items()):
+            values = out[name]
+            if dtype == pl.Decimal or isinstance(dtype, pl.Decimal):
+                values = values.cast(pl.Float64)
+            ws.write_column(1, c, values.to_list(), formats.get(dtype.base_type()))  # type: ignore[arg-type]
+            if dtype == pl.String:
+                risky = out.select(pl.col(name)).with_row_index("_r").filter(pl.col(name).str.contains(FORMULA_START))
+                for r, value in risky.iter_rows():
+                    ws.write_string(r + 1, c, value, quoted)
+            longest = max([len(name), *(len(str(v)) for v in values.head(200).to_list() if v is not None)])
+            ws.set_column(c, c, min(max(8, longest + 2), 60))
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(out.height, 1), max(len(out.columns) - 1, 0))
+    finally:
+        wb.close()
+    os.chmod(path, FILE_MODE)
+    return path

@@ -300,3 +300,197 @@ def test_csv_export_neutralises_formulas_and_duckdb_keeps_them(published: tuple[
     for value in NAMES[:4]:
         assert value in got
     assert query(db, "SELECT nama FROM voters ORDER BY voter_id")["nama"].to_list() == NAMES
+
+
+# -- the result for Excel and on the terminal ----------------------------------------------------------------
+
+NESTED = "SELECT [1,2] AS l, {'a':1} AS s, ['x', NULL, 'y'] AS ls, [[1],[2,3]] AS ll, [{'b': 'c'}] AS lst"
+TYPED = ("SELECT nik, nkk, nama, tanggal_lahir::DATE AS tgl, nik::BIGINT AS nik_angka, 1.5 AS skor, "
+         "2::INTEGER AS rt, TIMESTAMP '2026-12-09 07:30:00' AS jam, true AS ok, NULL AS kosong, "
+         "'0012' AS kode, [nik, nkk] AS ids FROM voters ORDER BY voter_id")
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], list[list[object]], list[list[object]]]:
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path).active
+    cells = list(ws.iter_rows())
+    return [c.value for c in cells[0]], [[c.value for c in r] for r in cells[1:]], [list(r) for r in cells[1:]]
+
+
+def test_xlsx_types_cells_as_excel_should_read_them(published: tuple[Path, Path]) -> None:
+    import datetime as dt
+
+    import openpyxl
+    from openpyxl.utils.escape import unescape
+
+    cfg, db = published
+    out = cfg.parent / "hasil.xlsx"
+    assert main(["query", "--config", str(cfg), TYPED, "--xlsx", str(out), "-q"]) == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o640"
+    header, values, cells = _xlsx_rows(out)
+    assert header == ["nik", "nkk", "nama", "tgl", "nik_angka", "skor", "rt", "jam", "ok", "kosong", "kode", "ids"]
+    col = {h: i for i, h in enumerate(header)}
+    assert [r[col["nik"]] for r in values] == NIKS and [r[col["nkk"]] for r in values] == NKKS
+    for r in cells:
+        assert r[col["nik"]].data_type == "s" and r[col["nkk"]].data_type == "s"
+        assert r[col["nik_angka"]].data_type == "s"          # 16 digits: an identifier, not a number
+        assert r[col["skor"]].value == 1.5 and r[col["rt"]].value == 2 and r[col["rt"]].data_type == "n"
+        assert isinstance(r[col["tgl"]].value, dt.datetime) and r[col["tgl"]].number_format == "yyyy-mm-dd"
+        assert r[col["jam"]].value == dt.datetime(2026, 12, 9, 7, 30)
+        assert r[col["ok"]].value is True and r[col["kosong"]].value is None
+        assert r[col["kode"]].value == "0012" and r[col["kode"]].data_type == "s"
+        assert r[col["nik"]].value in r[col["ids"]].value and ", " in r[col["ids"]].value
+    assert [r[col["nik_angka"]] for r in values] == NIKS
+    # Names as they are, formulas never live: every cell a value, the formula-like ones with the quote prefix.
+    # (openpyxl leaves OOXML's escape of a carriage return, `_x000D_`, as it is; Excel reads it back as \r)
+    assert [unescape(r[col["nama"]]) for r in values] == NAMES
+    for r in cells:
+        c = r[col["nama"]]
+        assert c.data_type == "s"
+        assert c.quotePrefix == (unescape(c.value)[0] in "=+-@\t\r")
+    ws = openpyxl.load_workbook(out).active
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws.auto_filter.ref == f"A1:L{len(NAMES) + 1}"
+
+
+def test_list_and_struct_columns_are_text_in_csv_and_xlsx_and_shown_on_the_terminal(
+        published: tuple[Path, Path], capsys) -> None:
+    cfg, _ = published
+    assert main(["query", "--config", str(cfg), NESTED]) == 0
+    shown = capsys.readouterr().out
+    assert "[1, 2]" in shown and "{'a': 1}" in shown
+    csv, xlsx = cfg.parent / "n.csv", cfg.parent / "n.xlsx"
+    assert main(["query", "--config", str(cfg), NESTED, "--csv", str(csv), "--xlsx", str(xlsx)]) == 0
+    expected = ["1, 2", "{'a': 1}", "x, y", "[[1], [2, 3]]", "[{'b': c}]"]
+    got = pl.read_csv(csv, separator=";", infer_schema=False).row(0)
+    assert list(got) == expected
+    assert _xlsx_rows(xlsx)[1] == [expected]
+
+
+def test_csv_keeps_nik_as_text_for_excel_and_libreoffice(published: tuple[Path, Path], tmp_path: Path) -> None:
+    """16-digit NIKs (as text or cast to numbers) and codes with a leading zero get a leading `'`, which Excel
+    and Calc keep as text; decimals get a decimal comma; a short number stays a number."""
+    import shutil
+
+    cfg, _ = published
+    out = cfg.parent / "hasil.csv"
+    assert main(["query", "--config", str(cfg), TYPED + " LIMIT 2", "--csv", str(out), "-q"]) == 0
+    got = pl.read_csv(out, separator=";", infer_schema=False)
+    assert got["nik"].to_list() == [f"'{n}" for n in NIKS[:2]] == got["nik_angka"].to_list()
+    assert got["kode"].to_list() == ["'0012"] * 2 and got["rt"].to_list() == ["2"] * 2
+    assert got["skor"].to_list() == ["1,5"] * 2
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice opens the CSV as a staffer would")
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--infilter=CSV:59,34,76,1",
+                    "--convert-to", "xlsx", "--outdir", str(tmp_path), str(out)], check=True, capture_output=True,
+                   timeout=180)
+    header, values, _ = _xlsx_rows(tmp_path / "hasil.xlsx")
+    niks = [str(r[header.index("nik")]) for r in values]
+    assert [n.lstrip("'") for n in niks] == NIKS[:2]      # every digit kept: text, not 6.40813E+15
+
+
+WIDE = "SELECT voter_id, nik, nkk, nama, tanggal_lahir, kecamatan, voter_id AS a, nik AS b, nkk AS c FROM voters"
+
+
+@pytest.mark.parametrize(("width", "fits_in"), [(100, 100), (130, 130), (60, 80), (400, 400)])
+def test_a_wide_result_is_folded_to_the_terminal_width(published: tuple[Path, Path], capsys,
+                                                       monkeypatch: pytest.MonkeyPatch, width: int,
+                                                       fits_in: int) -> None:
+    """Like DuckDB's CLI: the middle columns give way, the first and last stay; DuckDB keeps 80 characters
+    at least, so a narrower terminal wraps its lines."""
+    cfg, _ = published
+    monkeypatch.setenv("COLUMNS", str(width))
+    assert main(["query", "--config", str(cfg), WIDE]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert max(len(line) for line in lines) <= fits_in
+    cells = [c.strip() for c in lines[1].split("│")[1:-1]]
+    assert cells[0] == "voter_id" and cells[-1] == "c"
+    assert ("…" in cells) == (width < 200)
+    assert "…" not in lines[1] or "columns (" in lines[-1]
+    assert lines[-1].lstrip().startswith(f"{len(NAMES)} rows")
+
+
+def test_a_short_wide_result_on_a_narrow_terminal_is_turned(published: tuple[Path, Path], capsys,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, _ = published
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["query", "--config", str(cfg), WIDE + " ORDER BY voter_id LIMIT 1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert [line.split("│")[1].strip() for line in lines if line.startswith("│")][1:] == [
+        "voter_id", "nik", "nkk", "nama", "tanggal_lahir", "kecamatan", "a", "b", "c"]
+
+
+def test_a_long_result_shows_its_first_and_last_rows(published: tuple[Path, Path], capsys) -> None:
+    cfg, _ = published
+    assert main(["query", "--config", str(cfg), "SELECT range AS n FROM range(1000)"]) == 0
+    out = capsys.readouterr().out
+    shown = [int(line.strip("│ ")) for line in out.splitlines() if line.strip("│ ").isdigit()]
+    assert shown == [*range(100), *range(900, 1000)]      # the first and last MAX_ROWS / 2
+    assert "·" in out and "1000 rows" in out and "use --xlsx FILE or --csv FILE" in out
+
+
+def test_the_terminal_table_through_a_pty(published: tuple[Path, Path]) -> None:
+    """As a staffer sees it: the dpt command on a terminal 90 columns wide."""
+    import pty
+
+    cfg, _ = published
+    pid, fd = pty.fork()
+    if pid == 0:   # the child: the command on the pty
+        os.environ["COLUMNS"] = "90"
+        os.execv(sys.executable, [sys.executable, "-m", "dpt_pipeline.cli", "query", "--config", str(cfg),
+                                  "SELECT voter_id, nik, nkk, nama, tanggal_lahir, kecamatan FROM voters"])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    text = b"".join(chunks).decode("utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert max(len(line) for line in lines) <= 90
+    assert "…" in lines[1] and "voter_id" in lines[1] and "kecamatan" in lines[1]
+    assert "11 rows" in text
+
+
+def test_an_empty_result_and_a_folder_as_file(published: tuple[Path, Path], capsys) -> None:
+    cfg, _ = published
+    assert main(["query", "--config", str(cfg), "SELECT nama FROM voters WHERE false"]) == 0
+    assert "0 rows" in capsys.readouterr().out
+    assert main(["query", "--config", str(cfg), "SELECT nama FROM voters WHERE false", "--xlsx",
+                 str(cfg.parent / "kosong.xlsx"), "-q"]) == 0
+    assert _xlsx_rows(cfg.parent / "kosong.xlsx")[0] == ["nama"]
+    assert main(["query", "--config", str(cfg), "SELECT nama FROM voters", "--xlsx", str(cfg.parent)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err
+    _no_secret(err)
+
+
+EXOTIC = ("SELECT 170141183460469231731687303715884105727::HUGEINT AS h, INTERVAL 3 DAY AS i, "
+          "'a'::ENUM('a', 'b') AS e, "
+          "union_value(k := 1) AS u, MAP {'k': 1} AS m, TIME '07:30' AS t, "
+          "TIMESTAMPTZ '2026-12-09 07:30:00+08' AS tz, 'x'::BLOB AS b, 123.456::DECIMAL(10,3) AS d, "
+          "[1,2]::INT[2] AS arr, 1 AS a, 2 AS a")
+
+
+def test_types_polars_or_excel_cannot_hold_are_text_not_a_crash(published: tuple[Path, Path], capsys) -> None:
+    import datetime as dt
+
+    cfg, _ = published
+    assert main(["query", "--config", str(cfg), EXOTIC]) == 0
+    shown = capsys.readouterr().out
+    assert "3 days" in shown and "{k=1}" in shown and "a_1" in shown
+    csv, xlsx = cfg.parent / "x.csv", cfg.parent / "x.xlsx"
+    assert main(["query", "--config", str(cfg), EXOTIC, "--csv", str(csv), "--xlsx", str(xlsx), "-q"]) == 0
+    header, values, _ = _xlsx_rows(xlsx)
+    row = dict(zip(header, values[0], strict=True))
+    assert row["h"] == "170141183460469231731687303715884105727"      # all 39 digits: text
+    assert row["i"] == "3 days" and row["u"] == "1" and row["m"] == "{k=1}" and row["arr"] == "1, 2"
+    assert row["tz"] == dt.datetime(2026, 12, 8, 23, 30) and row["d"] == 123.456 and row["a_1"] == 2
+    got = pl.read_csv(csv, separator=";", infer_schema=False).row(0, named=True)
+    assert got["h"] == "'170141183460469231731687303715884105727" and got["d"] == "123,456"
+    assert got["tz"] == "2026-12-08 23:30:00" and got["t"] == "07:30:00" and got["i"] == "3 days"
