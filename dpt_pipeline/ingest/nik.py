@@ -106,11 +106,17 @@ def region_code(nik: pl.Expr, valid: pl.Expr) -> pl.Expr:
     )
 
 
-def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr) -> pl.Expr:
-    """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for the numbers ending in 0 when
-    the list holds far more of them than a tenth (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with
-    the column as numbers, and which of its zeros are real cannot be told. Over the whole list (one source)."""
+def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr, number_cell: pl.Expr | None = None) -> pl.Expr:
+    """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for a number whose 16th digit may
+    be lost to Excel: every one that an XLSX holds as a number cell (`number_cell`: Excel keeps 15 digits of a
+    number, whatever the list), and the numbers ending in 0 when the list holds far more of them than a tenth
+    (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with the column as numbers, and which of its zeros are
+    real cannot be told. Over the whole list (one source). A number cell with another problem (15 digits, an
+    unknown province) keeps it."""
     zero = problem.is_null() & cleaned.str.ends_with("0")
     n = problem.is_null().sum()
     damaged = (n > 0) & (zero.sum() > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
-    return pl.when(damaged & zero).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)
+    lost = damaged & zero
+    if number_cell is not None:
+        lost = lost | (problem.is_null() & number_cell)
+    return pl.when(lost).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)
