@@ -111,12 +111,13 @@ def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr, number_cell: pl.Expr | N
     be lost to Excel: every one that an XLSX holds as a number cell (`number_cell`: Excel keeps 15 digits of a
     number, whatever the list), and the numbers ending in 0 when the list holds far more of them than a tenth
     (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with the column as numbers, and which of its zeros are
-    real cannot be told. Over the whole list (one source). A number cell with another problem (15 digits, an
-    unknown province) keeps it."""
-    zero = problem.is_null() & cleaned.str.ends_with("0")
-    n = problem.is_null().sum()
+    real cannot be told. Over the whole list (one source). A cut number is one that is valid but for its
+    serial 0000 (0001 to 0009 cut); one with another problem (15 digits, an unknown province) keeps it."""
+    plausible = problem.is_null() | (problem == MASALAH_URUT)
+    zero = plausible & cleaned.str.ends_with("0")
+    n = plausible.sum()
     damaged = (n > 0) & (zero.sum() > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
     lost = damaged & zero
     if number_cell is not None:
-        lost = lost | (problem.is_null() & number_cell)
+        lost = lost | (plausible & number_cell)
     return pl.when(lost).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)
