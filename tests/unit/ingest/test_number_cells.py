@@ -83,3 +83,23 @@ def test_a_csv_of_numbers_is_not_marked_by_cell(ingest_file) -> None:
     voters, _, _ = ingest_file(_csv(NIKS, NKKS))
     assert voters["nik_valid"].all()
     assert pl.Series(voters["nik_masalah"]).is_null().all()
+
+
+def test_text_cells_beside_number_cells_are_judged_on_their_own_zeros(ingest_file) -> None:
+    # 300 number cells (all cut to a 0) and 30 text NIKs, 3 of them ending in 0 as honest ones do: the number
+    # cells' zeros say nothing of the text cells, which are left alone.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["NIK", "NAMA", "TGL LAHIR"])
+    for i in range(300):
+        ws.append([int(f"6408134505{80 + i % 20:02d}{1 + i:03d}0"), f"ORANG {i}", "05-05-1980"])
+    text = [f"6408131203{85 + i % 10:02d}{500 + i:04d}" for i in range(30)]
+    for i, nik in enumerate(text):
+        ws.append([nik, f"TEKS {i}", "05-05-1980"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    voters, _, _ = ingest_file(buf.getvalue(), file_name="dpt.xlsx")
+    assert sum(n.endswith("0") for n in text) == 3
+    by_name = voters.filter(pl.col("nama").str.starts_with("TEKS"))
+    assert by_name["nik_valid"].all()
+    assert (voters.filter(pl.col("nama").str.starts_with("ORANG"))["nik_masalah"] == MASALAH_DIGIT_EXCEL).all()
