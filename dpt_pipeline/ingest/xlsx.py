@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from dpt_pipeline.core.schema import REJECT_TOO_MANY
 from dpt_pipeline.ingest.headers import HEADER_SEARCH_ROWS
@@ -151,13 +152,28 @@ def _header_columns(piece: bytes, rows: int) -> tuple[list[int], int] | None:
     return (sorted(cols), first) if cols else None
 
 
+class Scan(NamedTuple):
+    """What `drop_cells_right_of_header` found: the workbook (without the cells right of the header), the
+    number of the sheet's first row holding a value (where the reader starts), the rows of the removed cells,
+    and whether any cell value is a number of 15 or 16 digits (else no NIK can be a number cell)."""
+
+    data: bytes
+    first_row: int
+    right_rows: frozenset[int]
+    long_numbers: bool
+
+
+# A cell value of 15 or 16 digits (as written, or 6.4081345058E+15): `v>` matches <v> and <x:v>, never </v>.
+_X_LONG_NUMBER = re.compile(rb"v>[ \t]*[1-9](?:[0-9]{14}|\.[0-9]*[eE]\+?1[45])")
+
+
 def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header_row: int | None = None
-                               ) -> tuple[bytes, int, frozenset[int]]:
+                               ) -> Scan:
     """An XLSX whose sheet holds a value right of the header's last column (one stray cell at XFD20000 is
     enough) makes the reader build a grid of the whole width: minutes and gigabytes for a few rows. Such
     cells have no header and are no data: they are removed (with a warning) before the sheet is read.
-    Returns the workbook, the number of the sheet's first row holding a value (where the reader starts) and
-    the rows of the removed cells (their rows are `kolom lebih`).
+    Returns what `Scan` says (the removed cells' rows are `kolom lebih`); when in doubt (a file of another
+    layout), `long_numbers` is True.
 
     The header's columns are the valued cells of the sheet's first HEADER_SEARCH_ROWS rows that have one (or
     up to `header_row`: the header is among them, the title rows above it are further left), up to the
@@ -169,13 +185,15 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header
         zf = zipfile.ZipFile(io.BytesIO(data))
         member = _sheet_member(zf, sheet)
         if member is None:
-            return data, 1, frozenset()
+            return Scan(data, 1, frozenset(), True)
         strays = 0
         first = 1
         rows: set[int] = set()
         right: re.Pattern[bytes] | None = None
         last = 0
+        long_numbers = False
         for piece in _pieces(zf, member):
+            long_numbers = long_numbers or _X_LONG_NUMBER.search(piece) is not None
             if right is None:
                 found = _header_columns(piece, max(HEADER_SEARCH_ROWS, header_row or 0))
                 if found is None:
@@ -188,7 +206,7 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header
                     last = c
                 letters = _columns_right_of(last)
                 if letters is None:
-                    return data, first, frozenset()
+                    return Scan(data, first, frozenset(), True)
                 # ' r="' as every writer puts it (a literal start keeps the scan fast); another spacing is
                 # missed, which costs time, not data.
                 right = re.compile(rb' r="' + letters + rb'([0-9]+)"')
@@ -200,7 +218,7 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header
                     strays += 1
                     rows.add(int(m.group(1)))
         if not strays or right is None:
-            return data, first, frozenset()
+            return Scan(data, first, frozenset(), long_numbers)
         cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^<>]{0,512}?" + right.pattern.replace(b"([0-9]+)", b"[0-9]+")
                                 + rb"[^<>]{0,512}?(?:/>|>"
                                 + _x_content(b"c") + rb"</\1c>)")
@@ -215,9 +233,9 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header
                     zout.writestr(copy.copy(info), zf.read(info.filename))  # writestr changes its info
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ET.ParseError, zlib.error, EOFError, OSError,
             NotImplementedError, RuntimeError, ValueError):
-        return data, 1, frozenset()
+        return Scan(data, 1, frozenset(), True)
     log.warning("source %s: %d cells right of column %s (the last the header, or a row near it, fills) were not "
                 "read: they have no header (a data row holding one is rejected as %r). Delete them in the sheet "
                 "if they are not needed.", name, strays, _column_letters(last), REJECT_TOO_MANY)
-    return out.getvalue(), first, frozenset(rows)
+    return Scan(out.getvalue(), first, frozenset(rows), long_numbers)
 

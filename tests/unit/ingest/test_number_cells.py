@@ -10,6 +10,7 @@ import logging
 
 import openpyxl
 import polars as pl
+import pytest
 
 from dpt_pipeline.ingest.nik import MASALAH_DIGIT_EXCEL, MASALAH_PANJANG, MASALAH_PROVINSI
 
@@ -103,3 +104,19 @@ def test_text_cells_beside_number_cells_are_judged_on_their_own_zeros(ingest_fil
     by_name = voters.filter(pl.col("nama").str.starts_with("TEKS"))
     assert by_name["nik_valid"].all()
     assert (voters.filter(pl.col("nama").str.starts_with("ORANG"))["nik_masalah"] == MASALAH_DIGIT_EXCEL).all()
+
+
+def test_a_sheet_without_long_numbers_is_not_read_twice(ingest_file, calc_xlsx, monkeypatch) -> None:
+    # The pass over the cell types costs a second read of the sheet; a sheet where no value is a number of 15
+    # or 16 digits cannot hold a NIK as a number, so it is spared.
+    from dpt_pipeline.ingest import tables
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sheet was read a second time")
+
+    monkeypatch.setattr(tables, "_numeric_cells", refuse)
+    voters, _, _ = ingest_file(calc_xlsx(_csv(NIKS, NKKS), text_columns=(1, 2)), file_name="dpt.xlsx")
+    assert voters.height == 40 and voters["nik_valid"].all()
+
+    with pytest.raises(AssertionError, match="second time"):
+        ingest_file(calc_xlsx(_csv(NIKS, NKKS)), file_name="dpt.xlsx")
