@@ -125,3 +125,29 @@ def test_header_row_in_the_config(tmp_path: Path) -> None:
                       ("true", "whole number")):
         with pytest.raises(ConfigError, match=says):
             load_config(_config(tmp_path, f"header_row = {bad}"))
+
+
+def test_an_xlsx_starting_below_its_first_rows_numbers_rows_as_the_sheet_does(ingest_file) -> None:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.cell(2, 2, "DAFTAR PEMILIH TETAP")       # rows 1 and column A empty: the reader starts at B2
+    ws.cell(4, 2, "NIK")
+    ws.cell(4, 3, "NAMA")
+    ws.cell(5, 2, "6408134505800001")
+    ws.cell(5, 3, "SITI")
+    ws.cell(7, 2, "6408131203850002")
+    ws.cell(7, 3, "BUDI")
+    buf = io.BytesIO()
+    wb.save(buf)
+    voters, rejects, summary = ingest_file(buf.getvalue(), file_name="dpt.xlsx")
+    assert summary.header_row == 4 and summary.data_rows == 3
+    assert dict(zip(voters["nama"], voters["source_row"], strict=True)) == {"SITI": 4, "BUDI": 6}
+    assert rejects["source_row"].to_list() == [5]                             # the empty row 6
+    voters2, _, _ = ingest_file(buf.getvalue(), file_name="dpt.xlsx", header_row=4)
+    assert voters2.equals(voters)
+    with pytest.raises(InputError, match="header_row = 1, but the sheet's rows with values are 2 to 7"):
+        ingest_file(buf.getvalue(), file_name="dpt.xlsx", header_row=1)
