@@ -50,6 +50,9 @@ class SourceConfig:
     encoding: str | None = None
     date_format: str | None = None
     sheet: str | None = None
+    # The header's line (CSV) or row (XLSX) in the file, 1-based; unset, it is searched for among the first rows
+    # (title rows above it are skipped).
+    header_row: int | None = None
     columns: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
 
@@ -147,6 +150,8 @@ class Config:
 
 _ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "windows-1252", "latin-1"}
 _DELIMITERS = {",", ";", "\t", "|"}
+# [sources].header_row: a title block above a header is a few lines; a header further down is no voter list.
+HEADER_ROW_RANGE = (1, 1000)
 
 
 def load_config(path: str | Path) -> Config:
@@ -284,6 +289,10 @@ def _check_source(s: SourceConfig, where: str, key: str) -> None:
     _must_exist(s.path, where, f"{key}.path")
     if s.delimiter is not None and s.delimiter not in _DELIMITERS:
         raise ConfigError(f"{where}: {key}.delimiter must be one of {sorted(_DELIMITERS)!r}")
+    lo, hi = HEADER_ROW_RANGE
+    if s.header_row is not None and not lo <= s.header_row <= hi:
+        raise ConfigError(f"{where}: {key}.header_row = {s.header_row} is out of range: it must be a whole number "
+                          f"from {lo} to {hi} (the header's line or row in the file, 1 for the first)")
     if s.encoding is not None and s.encoding.lower() not in _ENCODINGS:
         raise ConfigError(f"{where}: {key}.encoding must be one of {sorted(_ENCODINGS)}")
     for k in s.columns:

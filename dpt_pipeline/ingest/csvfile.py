@@ -17,6 +17,7 @@ import polars as pl
 from dpt_pipeline.config import SourceConfig
 from dpt_pipeline.core.schema import REJECT_EMPTY_ROW, REJECT_TOO_FEW, REJECT_TOO_MANY, REJECT_UNREADABLE
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.ingest.headers import HEADER_SEARCH_ROWS, find_header_row
 from dpt_pipeline.io.files import read_regular
 from dpt_pipeline.io.text import decode, separator
 
@@ -54,8 +55,13 @@ def _join_multiline(raw: pl.Series, delimiter: str, max_lines: int = 20) -> pl.S
     return pl.Series("raw", out, dtype=pl.String)
 
 
-def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, str]:
-    """Read a CSV into (headers, frame of source_row/raw/reason/c0..cN, encoding, delimiter).
+def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, str, int]:
+    """Read a CSV into (headers, frame of source_row/raw/reason/c0..cN, encoding, delimiter, the header's
+    line, 1-based).
+
+    The header is the line `[sources].header_row` names, else the one of the first lines that maps most
+    fields (`headers.find_header_row`); lines above it (a title) are not data rows. A data row's source_row
+    is its line less one, as when the header is the first line.
 
     Trailing empty fields: a header line ending in the delimiter (`A;B;C;`) has its empty last header(s)
     dropped, and a row may carry, beyond the header's fields, as many empty (or blank) fields as the header
@@ -69,7 +75,16 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     text = text.removeprefix("\ufeff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    header_line, _, body = text.partition("\n")
+    first = _first_lines(text, max(HEADER_SEARCH_ROWS, cfg.header_row or 0))
+    if cfg.header_row is not None:
+        if cfg.header_row > len(first):
+            raise InputError(f"[sources].header_row = {cfg.header_row}, but the file has {len(first)} lines",
+                             path=path)
+        at = cfg.header_row - 1
+    else:
+        at = find_header_row([_split(line, cfg.delimiter) for line in first], cfg)
+    header_line = first[at] if first else ""
+    body = text[sum(len(line) + 1 for line in first[:at + 1]):]
     del text
     if not header_line.strip():
         raise InputError("the first line (the header) is empty", path=path, row=0)
@@ -96,7 +111,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
         raw = _join_multiline(raw, delimiter)
     n = len(headers)
     cols = [f"c{i}" for i in range(n)]
-    frame = pl.DataFrame(raw).with_row_index("source_row", offset=1).with_columns(
+    frame = pl.DataFrame(raw).with_row_index("source_row", offset=at + 1).with_columns(
         pl.col("source_row").cast(pl.Int64)
     )
     del raw
@@ -147,7 +162,30 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
         [pl.lit(None, dtype=pl.String).alias(c) for c in cols]
     )
     out = pl.concat([*parts, bad]).drop("_rfc").sort("source_row")
-    return headers, out, encoding, delimiter
+    return headers, out, encoding, delimiter, at + 1
+
+
+def _first_lines(text: str, n: int) -> list[str]:
+    """The text's first n lines (fewer when it has fewer), without their newline."""
+    lines: list[str] = []
+    start = 0
+    while len(lines) < n and start <= len(text):
+        end = text.find("\n", start)
+        if end == -1:
+            if start < len(text):
+                lines.append(text[start:])
+            break
+        lines.append(text[start:end])
+        start = end + 1
+    return lines
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    """A line's fields, split by the configured delimiter or the one it holds most (for the header search)."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter or separator(line)), [])
+    except csv.Error:
+        return []
 
 
 def _parse_stray_quotes(stray: pl.DataFrame, delimiter: str, cols: list[str], spare: int) -> pl.DataFrame:

@@ -20,12 +20,31 @@ log = logging.getLogger(__name__)
 
 # A header longer than this, or on a line where some field holds a digit, is not quoted in messages.
 _QUOTABLE_HEADER_LEN = 30
+# The header is looked for among the file's first this many lines (rows): a KPU export may open with a title
+# ("DAFTAR PEMILIH TETAP ..."), a subtitle and a blank line.
+HEADER_SEARCH_ROWS = 20
+# The fields a header must name (see `map_headers`): the row naming most of them is the header.
+_REQUIRED = frozenset({"nama", "nik", "tanggal_lahir"})
 
 
 def _known_header_keys(cfg: SourceConfig) -> dict[str, str | None]:
     """header_key -> canonical field (None for the ignored NO) of every header the project knows."""
     return {**{header_key(h): None for h in IGNORED_HEADERS}, **ALIAS_INDEX,
             **{header_key(h): f for f, h in cfg.columns.items()}}
+
+
+def find_header_row(rows: list[list[str]], cfg: SourceConfig) -> int:
+    """Which of the file's first rows (their cells as text) is the header, 0-based: the row whose cells map the
+    most of the required fields (nama, nik, tanggal_lahir), then the most fields; the first on a tie. 0 when
+    none maps any, so that `map_headers` explains why the first row is no header."""
+    known = _known_header_keys(cfg)
+    best, best_score = 0, (0, 0)
+    for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        fields = {known[k] for k in map(header_key, cells) if known.get(k)}
+        score = (len(fields & _REQUIRED), len(fields))
+        if score > best_score:
+            best, best_score = i, score
+    return best
 
 
 def quotable_headers(headers: list[str], cfg: SourceConfig) -> list[bool]:

@@ -106,11 +106,18 @@ def region_code(nik: pl.Expr, valid: pl.Expr) -> pl.Expr:
     )
 
 
-def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr) -> pl.Expr:
-    """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for the numbers ending in 0 when
-    the list holds far more of them than a tenth (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with
-    the column as numbers, and which of its zeros are real cannot be told. Over the whole list (one source)."""
-    zero = problem.is_null() & cleaned.str.ends_with("0")
-    n = problem.is_null().sum()
+def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr, number_cell: pl.Expr | None = None) -> pl.Expr:
+    """`problem` (the column `number_problem` gave), with MASALAH_DIGIT_EXCEL for a number whose 16th digit may
+    be lost to Excel: every one that an XLSX holds as a number cell (`number_cell`: Excel keeps 15 digits of a
+    number, whatever the list), and the other numbers ending in 0 when they hold far more of them than a tenth
+    (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with the column as numbers, and which of its zeros are
+    real cannot be told. Over the whole list (one source). A cut number is one that is valid but for its
+    serial 0000 (0001 to 0009 cut); one with another problem (15 digits, an unknown province) keeps it."""
+    plausible = problem.is_null() | (problem == MASALAH_URUT)
+    cell = pl.lit(False) if number_cell is None else number_cell
+    counted = plausible & ~cell   # the numbers the cell type does not tell about
+    zero = counted & cleaned.str.ends_with("0")
+    n = counted.sum()
     damaged = (n > 0) & (zero.sum() > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
-    return pl.when(damaged & zero).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)
+    lost = (damaged & zero) | (plausible & cell)
+    return pl.when(lost).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)

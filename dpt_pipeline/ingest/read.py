@@ -5,6 +5,7 @@ file lacks filled from the source's defaults and its file name.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,19 @@ from dpt_pipeline.ingest.headers import column_name, map_headers, mark_repeated_
 from dpt_pipeline.ingest.regions import RegionTable
 from dpt_pipeline.ingest.tables import read_table_source
 
+log = logging.getLogger(__name__)
+
+# Fields whose XLSX number cells are marked (Excel keeps 15 digits of a number, a NIK has 16), and the column
+# of `RawSource.rows` that says so.
+NUMBER_FIELDS = ("nik", "nkk")
+NUMBER_CELL = {f: f"{f}_sel_angka" for f in NUMBER_FIELDS}
+
 
 @dataclass
 class RawSource:
-    """A source read into text cells: `rows` has source_row, raw, reason (null = readable) and one
-    String column per canonical field that the file (or its defaults) provides."""
+    """A source read into text cells: `rows` has source_row, raw, reason (null = readable), one String column
+    per canonical field that the file (or its defaults) provides, and NUMBER_CELL (Boolean) for nik and nkk:
+    the cell was a number cell of an XLSX (Excel keeps 15 digits of a number)."""
 
     name: str
     path: Path
@@ -30,6 +39,7 @@ class RawSource:
     mapping: dict[str, int]          # canonical field -> position (0-based) of its column in `headers`
     ignored_headers: list[str]
     rows: pl.DataFrame
+    header_row: int = 1              # the header's line (row) in the file, 1-based; those above are titles
 
 
 def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str, str | None, str | None]:
@@ -38,15 +48,15 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
     encoding: str | None = None
     delimiter: str | None = None
     odd: dict[int, str] = {}
-    if suffix in (".xlsx", ".xlsm"):
-        fmt = "xlsx"
-        headers, frame, odd = read_table_source(cfg, fmt)
-    elif suffix in (".parquet", ".pq"):
-        fmt = "parquet"
-        headers, frame, odd = read_table_source(cfg, fmt)
+    numeric = None
+    if suffix in (".xlsx", ".xlsm", ".parquet", ".pq"):
+        fmt = "xlsx" if suffix in (".xlsx", ".xlsm") else "parquet"
+        table = read_table_source(cfg, fmt)
+        headers, frame, odd, header_row, numeric = (table.headers, table.frame, table.odd, table.header_row,
+                                                    table.numeric)
     elif suffix in (".csv", ".txt", ".tsv", ""):
         fmt = "csv"
-        headers, frame, encoding, delimiter = read_csv_source(cfg)
+        headers, frame, encoding, delimiter, header_row = read_csv_source(cfg)
     else:
         raise InputError(f"unknown file type {suffix!r}; use .csv, .txt, .tsv, .xlsx or .parquet",
                          path=cfg.path)
@@ -57,7 +67,14 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
             raise InputError(f"{column_name(pos, headers, quotable)} holds {odd[pos]} values, not text; "
                              f"{fld} cannot be read from it. Write it as a text column.",
                              path=cfg.path, field=fld)
+    if header_row > 1:
+        log.info("source %s: header found on row %d (%d title rows skipped)", cfg.name, header_row, header_row - 1)
     frame = mark_repeated_headers(frame, headers, mapping, cfg)
+    number_cells = [f for f in NUMBER_FIELDS if f in mapping]
+    if numeric is not None and number_cells:
+        cells = numeric([mapping[f] for f in number_cells])
+        frame = pl.concat([frame, cells.select(pl.col(f"c{mapping[f]}").alias(f"_{f}_angka") for f in number_cells)],
+                          how="horizontal")
     defaults = {**regions.infer_from_file_name(cfg.path), **cfg.defaults}
     exprs = []
     for f in CANONICAL_FIELDS:
@@ -71,5 +88,9 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
         else:
             e = pl.lit(None, dtype=pl.String)
         exprs.append(e.alias(f))
+    for f in NUMBER_FIELDS:
+        e = pl.col(f"_{f}_angka") if f"_{f}_angka" in frame.columns else pl.lit(False)
+        exprs.append(e.alias(NUMBER_CELL[f]))
     rows = frame.select("source_row", "raw", "reason", *exprs)
-    return RawSource(cfg.name, cfg.path, headers, mapping, ignored, rows), fmt, encoding, delimiter
+    return (RawSource(cfg.name, cfg.path, headers, mapping, ignored, rows, header_row), fmt, encoding,
+            delimiter)

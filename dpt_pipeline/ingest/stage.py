@@ -46,6 +46,7 @@ class SourceSummary:
     flags: dict[str, int] = field(default_factory=dict)
     ignored_headers: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    header_row: int = 1          # the header's line (row) in the file; the lines above it are title rows
 
 
 @dataclass
@@ -58,7 +59,7 @@ class IngestResult:
 
 
 def _summary(name: str, path: Path, fmt: str, enc: str | None, delim: str | None, voters: pl.DataFrame,
-             rejects: pl.DataFrame, ignored: list[str], seconds: float) -> SourceSummary:
+             rejects: pl.DataFrame, ignored: list[str], seconds: float, header_row: int) -> SourceSummary:
     def counts(df: pl.DataFrame, col: str) -> dict[str, int]:
         if df.height == 0:
             return {}
@@ -80,7 +81,7 @@ def _summary(name: str, path: Path, fmt: str, enc: str | None, delim: str | None
         data_rows=voters.height + rejects.height, voters=voters.height, rejects=rejects.height,
         rejects_by_reason=counts(rejects, "reason"), nik_invalid_by_problem=counts(voters, "nik_masalah"),
         wilayah_by_status=counts(voters, "wilayah_status"), flags=flags, ignored_headers=ignored,
-        seconds=round(seconds, 3),
+        seconds=round(seconds, 3), header_row=header_row,
     )
 
 
@@ -94,7 +95,7 @@ def ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, m
         raise InputError(f"{raw.rows.height} data rows became {voters.height} voters and {rejects.height} "
                          "rejects; please report this file to the maintainers", path=cfg.path)
     s = _summary(cfg.name, cfg.path, fmt, enc, delim, voters, rejects, raw.ignored_headers,
-                 time.perf_counter() - t0)
+                 time.perf_counter() - t0, raw.header_row)
     log.info("read list %s: %s rows, %s voters, %s rejected (%.1f s)", cfg.name, f"{s.data_rows:,}",
              f"{s.voters:,}", f"{s.rejects:,}", s.seconds)
     return voters, rejects, s

@@ -14,7 +14,7 @@ from dpt_pipeline.config import SourceConfig
 from dpt_pipeline.core.schema import REJECT_NO_NAME, REJECT_SCHEMA, VOTER_SCHEMA
 from dpt_pipeline.ingest import nik as nikmod
 from dpt_pipeline.ingest.ids import with_ids
-from dpt_pipeline.ingest.read import RawSource
+from dpt_pipeline.ingest.read import NUMBER_CELL, NUMBER_FIELDS, RawSource
 from dpt_pipeline.ingest.regions import RegionTable
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         nikmod.number_problem(pl.col("nik"), provinces, is_nik=True).alias("nik_masalah"),
         nikmod.number_problem(pl.col("nkk"), provinces, is_nik=False).alias("nkk_masalah"),
     )
-    v = v.with_columns(nikmod.lost_last_digit(pl.col(c), pl.col(f"{c}_masalah")).alias(f"{c}_masalah")
-                       for c in ("nik", "nkk"))
+    v = v.with_columns(nikmod.lost_last_digit(pl.col(c), pl.col(f"{c}_masalah"), pl.col(NUMBER_CELL[c]))
+                       .alias(f"{c}_masalah") for c in NUMBER_FIELDS)
     _warn_lost_digits(v, raw.name)
     v = v.with_columns(
         pl.col("nik_masalah").is_null().alias("nik_valid"),
@@ -145,12 +145,20 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
 
 
 def _warn_lost_digits(v: pl.DataFrame, source: str) -> None:
-    """The staffer is told, loudly, when a list's NIKs or NKKs were saved by Excel as numbers."""
-    for c, noun in (("nik", "NIK"), ("nkk", "NKK")):
-        n = int((v[f"{c}_masalah"] == nikmod.MASALAH_DIGIT_EXCEL).sum())
-        if n:
+    """The staffer is told, loudly, when a list's NIKs or NKKs were saved by Excel as numbers: XLSX number
+    cells (each one), or far more numbers ending in 0 than a real list holds."""
+    for c in NUMBER_FIELDS:
+        noun = c.upper()
+        lost = v[f"{c}_masalah"] == nikmod.MASALAH_DIGIT_EXCEL
+        cells = int((lost & v[NUMBER_CELL[c]]).sum())
+        zeros = int(lost.sum()) - cells
+        fix = (f"Those rows stay voters, their {noun} marked damaged. Export the list again with the {noun} column "
+               "formatted as text.")
+        if cells:
+            log.warning("source %s: %d %ss are number cells in the sheet, not text: Excel keeps 15 digits of a "
+                        "number, so a 16-digit %s stored as one has lost its last digit. %s", source, cells, noun,
+                        noun, fix)
+        if zeros:
             log.warning("source %s: %d %ss end in 0, far more than the tenth a real list holds: the file was "
                         "saved by Excel with the %s column as numbers, which keeps 15 digits and loses the "
-                        "16th. Those rows stay voters, their %s marked damaged. Export "
-                        "the list again with the %s column formatted as text.", source, n, noun, noun, noun,
-                        noun)
+                        "16th. %s", source, zeros, noun, noun, fix)

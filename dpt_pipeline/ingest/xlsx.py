@@ -15,6 +15,10 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import NamedTuple
+
+from dpt_pipeline.core.schema import REJECT_TOO_MANY
+from dpt_pipeline.ingest.headers import HEADER_SEARCH_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -119,28 +123,61 @@ def _last_row_end(buf: bytes, start: int) -> int:
     return -1
 
 
-def _header_columns(piece: bytes) -> list[int] | None:
-    """Columns (1-based) of the valued cells of the first row that has one, or None if the piece has none."""
-    for row in _X_ROW.finditer(piece):
-        cols: list[int] = []
+_X_ROW_NUMBER = re.compile(rb'\sr="([0-9]+)"')
+
+
+def _header_columns(piece: bytes, rows: int) -> tuple[list[int], int] | None:
+    """The columns (1-based) of the valued cells of the first `rows` rows that have one (the header and the
+    title rows above it, which are further left), with the first such row's number; None if the piece has
+    none."""
+    cols: set[int] = set()
+    first = 0
+    seen = 0
+    for number, row in enumerate(_X_ROW.finditer(piece), 1):
+        found = False
         col = 0
         for c in _X_CELL.finditer(row.group(1) or b""):
             ref = _X_REF.search(c.group(1))
             col = _column_number(ref.group(1)) if ref else col + 1
             if c.group(2) and _X_VALUE.search(c.group(2)):
-                cols.append(col)
-        if cols:
-            return sorted(cols)
-    return None
+                cols.add(col)
+                found = True
+        if found:
+            if not first:
+                r = _X_ROW_NUMBER.search(piece, row.start(), piece.find(b">", row.start()) + 1)
+                first = int(r.group(1)) if r else number
+            seen += 1
+            if seen == rows:
+                break
+    return (sorted(cols), first) if cols else None
 
 
-def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> bytes:
+class Scan(NamedTuple):
+    """What `drop_cells_right_of_header` found: the workbook (without the cells right of the header), the
+    number of the sheet's first row holding a value (where the reader starts), the rows of the removed cells,
+    and whether any cell value is a number of 15 or 16 digits (else no NIK can be a number cell)."""
+
+    data: bytes
+    first_row: int
+    right_rows: frozenset[int]
+    long_numbers: bool
+
+
+# A cell value of 15 or 16 digits (as written, or 6.4081345058E+15): `v>` matches <v> and <x:v>, never </v>.
+_X_LONG_NUMBER = re.compile(rb"v>[ \t]*[1-9](?:[0-9]{14}|\.[0-9]*[eE]\+?1[45])")
+
+
+def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str, header_row: int | None = None
+                               ) -> Scan:
     """An XLSX whose sheet holds a value right of the header's last column (one stray cell at XFD20000 is
     enough) makes the reader build a grid of the whole width: minutes and gigabytes for a few rows. Such
     cells have no header and are no data: they are removed (with a warning) before the sheet is read.
+    Returns what `Scan` says (the removed cells' rows are `kolom lebih`); when in doubt (a file of another
+    layout), `long_numbers` is True.
 
-    The header's columns are the valued cells of the sheet's first row that has one, up to the first gap
-    of more than _XLSX_HEADER_GAP empty cells. The XML is only scanned (streamed, regex) unless there is
+    The header's columns are the valued cells of the sheet's first HEADER_SEARCH_ROWS rows that have one (or
+    up to `header_row`: the header is among them, the title rows above it are further left), up to the
+    first gap of more than _XLSX_HEADER_GAP empty cells. The XML is only scanned (streamed, regex) unless there is
     such a cell; then the sheet is rewritten without them. Cells without a position (`r`) are left as they
     are. When the file is no zip of the usual layout, it goes to the reader unchanged (which refuses it).
     """
@@ -148,15 +185,20 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> byt
         zf = zipfile.ZipFile(io.BytesIO(data))
         member = _sheet_member(zf, sheet)
         if member is None:
-            return data
+            return Scan(data, 1, frozenset(), True)
         strays = 0
+        first = 1
+        rows: set[int] = set()
         right: re.Pattern[bytes] | None = None
         last = 0
+        long_numbers = False
         for piece in _pieces(zf, member):
+            long_numbers = long_numbers or _X_LONG_NUMBER.search(piece) is not None
             if right is None:
-                cols = _header_columns(piece)
-                if cols is None:
+                found = _header_columns(piece, max(HEADER_SEARCH_ROWS, header_row or 0))
+                if found is None:
                     continue
+                cols, first = found
                 last = cols[0]
                 for c in cols[1:]:
                     if c - last > _XLSX_HEADER_GAP:
@@ -164,19 +206,21 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> byt
                     last = c
                 letters = _columns_right_of(last)
                 if letters is None:
-                    return data
+                    return Scan(data, first, frozenset(), True)
                 # ' r="' as every writer puts it (a literal start keeps the scan fast); another spacing is
                 # missed, which costs time, not data.
-                right = re.compile(rb' r="' + letters + rb'[0-9]+"')
+                right = re.compile(rb' r="' + letters + rb'([0-9]+)"')
             for m in right.finditer(piece):
                 # The end of the tag: not <c .../>, so a cell with content, a value. find() rather than a
                 # regex: many hits inside one never-closed tag must not each scan far.
                 end = piece.find(b">", m.end(), m.end() + 512)
                 if end != -1 and piece[end - 1] != 0x2F and piece.find(b"<", m.end(), end) == -1:
                     strays += 1
+                    rows.add(int(m.group(1)))
         if not strays or right is None:
-            return data
-        cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^<>]{0,512}?" + right.pattern + rb"[^<>]{0,512}?(?:/>|>"
+            return Scan(data, first, frozenset(), long_numbers)
+        cell_right = re.compile(rb"<(" + _X_NS + rb")c\b[^<>]{0,512}?" + right.pattern.replace(b"([0-9]+)", b"[0-9]+")
+                                + rb"[^<>]{0,512}?(?:/>|>"
                                 + _x_content(b"c") + rb"</\1c>)")
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
@@ -189,8 +233,9 @@ def drop_cells_right_of_header(data: bytes, sheet: str | None, name: str) -> byt
                     zout.writestr(copy.copy(info), zf.read(info.filename))  # writestr changes its info
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ET.ParseError, zlib.error, EOFError, OSError,
             NotImplementedError, RuntimeError, ValueError):
-        return data
-    log.warning("source %s: %d cells right of the header's last column (%s) were not read: they have no "
-                "header. Delete them in the sheet if they are not needed.", name, strays, _column_letters(last))
-    return out.getvalue()
+        return Scan(data, 1, frozenset(), True)
+    log.warning("source %s: %d cells right of column %s (the last the header, or a row near it, fills) were not "
+                "read: they have no header (a data row holding one is rejected as %r). Delete them in the sheet "
+                "if they are not needed.", name, strays, _column_letters(last), REJECT_TOO_MANY)
+    return Scan(out.getvalue(), first, frozenset(rows), long_numbers)
 
