@@ -43,6 +43,7 @@ SOURCE_DOCS = {
     "encoding": "utf-8, utf-8-sig, cp1252 (old Excel on Windows), latin-1; unset, found on each run",
     "date_format": "DD|MM|YYYY style; unset, every known format is tried and the one most dates fit goes first",
     "sheet": "the XLSX sheet to read (default: the first)",
+    "header_row": "the header's line (row), 1-based; unset, found among the first 20 rows",
     "columns": "field = \"HEADER\" for headers the built-in aliases do not know",
     "defaults": "kabupaten / kecamatan / desa for a list that has no such column",
 }
@@ -148,7 +149,11 @@ def _source_block(s: Survey, name: str, base: Path) -> list[str]:
     elif "tanggal_lahir" in s.mapped:
         block.append(f"# date_format = \"DD-MM-YYYY\"  # no known format reads the birth dates; "
                      f"{SOURCE_DOCS['date_format']}")
-    handled = {"name", "path", "delimiter", "encoding", "sheet", "date_format", "columns", "defaults"}
+    if s.header_row > 1:
+        block.append(f"# header_row = {s.header_row}  # found so ({s.header_row - 1} title rows above it), "
+                     f"as on each run; {SOURCE_DOCS['header_row']}")
+    handled = {"name", "path", "delimiter", "encoding", "sheet", "date_format", "columns", "defaults",
+               *(("header_row",) if s.header_row > 1 else ())}
     docs = setting_docs(SourceConfig)
     for f in dataclasses.fields(SourceConfig):   # settings added later are listed too, with their default
         if f.name not in handled:

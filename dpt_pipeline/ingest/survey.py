@@ -53,6 +53,7 @@ class Survey:
     date_share: float = 0.0            # the share of the sample it reads
     from_file_name: dict[str, str] = field(default_factory=dict)
     sheets: list[str] = field(default_factory=list)
+    header_row: int = 1                # the header's line (row), 1-based: the lines above it are a title
 
     @property
     def mapped(self) -> set[str]:
@@ -100,13 +101,15 @@ def survey(path: Path, regions: RegionTable) -> Survey:
     cfg = SourceConfig(name=path.stem, path=path)
     encoding = delimiter = None
     sheets: list[str] = []
+    header_row = 1
     try:
         if fmt == "csv":
-            headers, frame, encoding, delimiter = read_csv_source(cfg)
+            headers, frame, encoding, delimiter, header_row = read_csv_source(cfg)
         else:
             if fmt == "xlsx":
                 sheets = sheet_names(read_regular(path, "dpt init")) or []
-            headers, frame, _ = read_table_source(cfg, fmt)
+            table = read_table_source(cfg, fmt)
+            headers, frame, header_row = table.headers, table.frame, table.header_row
     except InputError as e:
         return Survey(path, fmt, refusal=_message(e))
     shown = quotable_headers(headers, cfg)
@@ -124,4 +127,4 @@ def survey(path: Path, regions: RegionTable) -> Survey:
         column = frame[f"c{fields.index('tanggal_lahir')}"].filter(frame["reason"].is_null())
         date_format, share = guess_date_format(column)
     return Survey(path, fmt, encoding, delimiter, headers, shown, fields, frame.height, refusal, date_format,
-                  share, regions.infer_from_file_name(path), sheets)
+                  share, regions.infer_from_file_name(path), sheets, header_row)

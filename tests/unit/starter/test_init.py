@@ -257,3 +257,20 @@ def test_an_xlsx_saved_by_libreoffice_is_surveyed(tmp_path: Path) -> None:
     for f in dataclasses.fields(SourceConfig):   # with a sheet and region defaults; no separator in a sheet
         found = re.search(rf"^(# )?(\[sources\.)?{f.name}( = |\])", text, flags=re.M)
         assert found or f.name in ("delimiter", "encoding"), f.name
+
+
+def test_a_list_with_title_rows_is_surveyed_from_its_header_and_the_row_written(tmp_path: Path,
+                                                                                regions: RegionTable) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dpt_kutim.csv").write_text("DAFTAR PEMILIH TETAP;;;\nPILKADA 2026 KAB. KUTAI TIMUR;;;\n;;;\n" + KUTIM,
+                                        encoding="utf-8-sig")
+    k = survey(data / "dpt_kutim.csv", regions)
+    assert (k.header_row, k.rows, k.refusal) == (4, 2, None)
+    assert k.fields[:4] == [None, "nkk", "nik", "nama"]
+    written = starter.init(data, None).path
+    text = written.read_text(encoding="utf-8")
+    assert re.search(r"^# header_row = 4 ", text, re.M) and "3 title rows" in text
+    assert text.count("header_row =") == 1            # not written again by the generic loop
+    cfg = load_config(written)
+    assert cfg.sources[0].header_row is None           # found on each run: left commented
