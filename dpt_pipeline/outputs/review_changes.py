@@ -18,7 +18,8 @@ import polars as pl
 from dpt_pipeline.core import decisions
 
 IMPORTS_SCHEMA: dict[str, pl.DataType] = {
-    "import_id": pl.String(), "imported_at": pl.Datetime("us"), "files": pl.Int64(), "stored": pl.Int64(),
+    "import_id": pl.String(), "imported_at": pl.Datetime("us"), "started_at": pl.Datetime("us"),
+    "files": pl.Int64(), "stored": pl.Int64(),
     "unchanged": pl.Int64(), "superseded": pl.Int64(), "stale": pl.Int64(), "refused": pl.Int64(),
     "conflicts_before": pl.Int64(), "conflicts": pl.Int64(), "reopened": pl.Int64()}
 CHANGES_SCHEMA: dict[str, pl.DataType] = {
@@ -37,11 +38,12 @@ KINDS = (STRUCK, RESTORED, CONFIRMED, SPLIT, JOINED, NEW, IN_CONFLICT)
 
 
 def import_tables(history: pl.DataFrame, ranks: pl.DataFrame, groups: pl.DataFrame | None, counts: dict[str, int],
-                  *, import_id: str, imported_at: dt.datetime, before: dict[str, pl.DataFrame | None]
-                  ) -> dict[str, pl.DataFrame]:
+                  *, import_id: str, imported_at: dt.datetime, started_at: dt.datetime,
+                  before: dict[str, pl.DataFrame | None]) -> dict[str, pl.DataFrame]:
     """`review_imports` and `review_import_changes` with this import's rows added to `before`'s (the
     tables as the database held them, None when absent). `history`: every decision, this import's (at
-    `imported_at`) included; `ranks`: decisions.rule_columns of the voters; `groups`: duplicate_groups
+    `imported_at`, local time as the decisions carry it) included; `started_at`: the import command's start
+    (UTC, as `runs` records it); `ranks`: decisions.rule_columns of the voters; `groups`: duplicate_groups
     (voter_id, group_id) of the last run; `counts`: the import's counts (ImportReport.counts)."""
     h = decisions.history_frame(history)
     earlier = h.filter(pl.col("imported_at") != imported_at)
@@ -77,7 +79,8 @@ def import_tables(history: pl.DataFrame, ranks: pl.DataFrame, groups: pl.DataFra
                                     if c not in changes.columns]).select(list(CHANGES_SCHEMA)).cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
     row = {c: int(counts.get(c, 0)) for c in ("files", "stored", "unchanged", "superseded", "stale", "refused",
                                                "reopened")}
-    row |= {"import_id": import_id, "imported_at": imported_at, "conflicts": int(counts.get("conflicts", 0)),
+    row |= {"import_id": import_id, "imported_at": imported_at, "started_at": started_at,
+            "conflicts": int(counts.get("conflicts", 0)),
             "conflicts_before": int((stand_before["keputusan"] == decisions.KONFLIK).sum())}
     summary = pl.DataFrame([row]).select(list(IMPORTS_SCHEMA)).cast(IMPORTS_SCHEMA)  # type: ignore[arg-type]
 
