@@ -338,7 +338,7 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
         when = dt.datetime.now().replace(microsecond=0)
         report, state = review.import_files(paths, staged, imported_at=when)
         _refresh_review(config, staged, work, record.run_id, state)
-        _report_import(config, staged, work, record, report, state, when)
+        _report_import(config, staged, work, record, report, state, when, paths)
         # A file imported from the review folder itself is replaced by the new files, unless rows of it were
         # refused (kept aside, so the camat can fix them) or it changed since it was read.
         _commit(config, work, record.run_id, spare=report.hashes, refused=[Path(n.file) for n in report.refused])
@@ -346,7 +346,7 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
 
 
 def _report_import(config: Config, database: Path, work: Path, record: runs.Run, report: review.ImportReport,
-                   state: review.ReviewState, when: dt.datetime) -> None:
+                   state: review.ReviewState, when: dt.datetime, paths: list[Path]) -> None:
     """What the import changed (outputs.review_changes) into the staged `database`, and the run report again."""
     import duckdb
 
@@ -357,7 +357,7 @@ def _report_import(config: Config, database: Path, work: Path, record: runs.Run,
     before = {n: read_previous(database, n) for n in ("review_imports", "review_import_changes")}
     tables = review_changes.import_tables(
         state.history, ranks, read_previous(database, "duplicate_groups"), report.counts(), import_id=record.run_id,
-        imported_at=when, started_at=record.started_at, before=before)
+        imported_at=when, started_at=record.started_at, files=paths, before=before)
     with duckdb.connect(str(database)) as con:
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():

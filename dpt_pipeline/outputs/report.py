@@ -793,6 +793,9 @@ def _section_import(db: _Db, runs: _Runs) -> list[_Block]:
     outcomes = [("disimpan", "stored"), ("tidak berubah", "unchanged"), ("tersusul", "superseded"),
                 ("usang", "stale: reopened"), ("ditolak", "refused")]
     out.append(_H3("Keputusan dibaca per berkas", "decisions read per file"))
+    read = _json(last.get("file_names"))
+    for name in read if isinstance(read, list) else []:
+        per_file.setdefault(str(name), {})
     if per_file:
         files = sorted(per_file)
         out.append(_table("tabel-impor-berkas", ["Berkas|file", *(f"{a}|{b}" for a, b in outcomes), "Jumlah|total"],

@@ -12,6 +12,9 @@ the duplicate groups the next run will confirm, split or join. The review files 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -19,7 +22,7 @@ from dpt_pipeline.core import decisions
 
 IMPORTS_SCHEMA: dict[str, pl.DataType] = {
     "import_id": pl.String(), "imported_at": pl.Datetime("us"), "started_at": pl.Datetime("us"),
-    "files": pl.Int64(), "stored": pl.Int64(),
+    "files": pl.Int64(), "file_names": pl.String(), "stored": pl.Int64(),
     "unchanged": pl.Int64(), "superseded": pl.Int64(), "stale": pl.Int64(), "refused": pl.Int64(),
     "conflicts_before": pl.Int64(), "conflicts": pl.Int64(), "reopened": pl.Int64()}
 CHANGES_SCHEMA: dict[str, pl.DataType] = {
@@ -38,7 +41,7 @@ KINDS = (STRUCK, RESTORED, CONFIRMED, SPLIT, JOINED, NEW, IN_CONFLICT)
 
 
 def import_tables(history: pl.DataFrame, ranks: pl.DataFrame, groups: pl.DataFrame | None, counts: dict[str, int],
-                  *, import_id: str, imported_at: dt.datetime, started_at: dt.datetime,
+                  *, import_id: str, imported_at: dt.datetime, started_at: dt.datetime, files: Sequence[Path],
                   before: dict[str, pl.DataFrame | None]) -> dict[str, pl.DataFrame]:
     """`review_imports` and `review_import_changes` with this import's rows added to `before`'s (the
     tables as the database held them, None when absent). `history`: every decision, this import's (at
@@ -80,6 +83,7 @@ def import_tables(history: pl.DataFrame, ranks: pl.DataFrame, groups: pl.DataFra
     row = {c: int(counts.get(c, 0)) for c in ("files", "stored", "unchanged", "superseded", "stale", "refused",
                                                "reopened")}
     row |= {"import_id": import_id, "imported_at": imported_at, "started_at": started_at,
+            "file_names": json.dumps([Path(f).name for f in files], ensure_ascii=False),
             "conflicts": int(counts.get("conflicts", 0)),
             "conflicts_before": int((stand_before["keputusan"] == decisions.KONFLIK).sum())}
     summary = pl.DataFrame([row]).select(list(IMPORTS_SCHEMA)).cast(IMPORTS_SCHEMA)  # type: ignore[arg-type]
