@@ -814,8 +814,15 @@ def _section_import(db: _Db, runs: _Runs) -> list[_Block]:
                           [list(r) for r in refused], total=["Jumlah", "", sum(r[2] for r in refused)]))
     counts = dict(db.rows("SELECT jenis, count(*) FROM review_import_changes WHERE import_id = ? GROUP BY ALL",
                           [import_id])) if db.has("review_import_changes") else {}
-    groups = dict(db.rows("SELECT jenis, count(DISTINCT coalesce(group_id, '') || '|' || coalesce(group_id_2, '')) "
-                          "FROM review_import_changes WHERE import_id = ? AND pair_id IS NOT NULL GROUP BY ALL",
+    # A group once however many of its pairs were decided; two groups joined once per two; a new group once
+    # per pair (or per group it grows); a pair in conflict once.
+    groups = dict(db.rows(f"""
+        SELECT jenis, CASE jenis
+            WHEN '{review_changes.JOINED}' THEN count(DISTINCT group_id || '|' || group_id_2)
+            WHEN '{review_changes.NEW}' THEN count(DISTINCT coalesce(group_id, group_id_2, pair_id))
+            WHEN '{review_changes.IN_CONFLICT}' THEN count(*)
+            ELSE count(DISTINCT group_id) END
+        FROM review_import_changes WHERE import_id = ? AND pair_id IS NOT NULL GROUP BY jenis""",
                           [import_id])) if db.has("review_import_changes") else {}
     out.append(_H3("Akibat keputusan", "effect of the decisions"))
     out.append(_table("tabel-impor-akibat", ["Ukuran|measure", "Jumlah|count"], [

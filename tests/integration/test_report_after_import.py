@@ -171,6 +171,11 @@ def test_the_report_shows_who_the_import_strikes_and_the_next_run_does_strike_th
     assert effect["decided, in conflict"] == int((standing["keputusan"] == decisions.KONFLIK).sum()) > 0
     assert effect["groups to split"] == one.filter(pl.col("keputusan") == "BEDA")["gl"].n_unique() > 0
     assert effect["groups confirmed"] == one.filter(pl.col("keputusan") == "SAMA")["gl"].n_unique() > 0
+    sama_out = pairs.filter((pl.col("keputusan") == "SAMA") & ~(pl.col("gl") == pl.col("gr")).fill_null(False))
+    joined = sama_out.filter(pl.col("gl").is_not_null() & pl.col("gr").is_not_null())
+    assert effect["groups to join"] == joined.select("gl", "gr").unique().height
+    grown = sama_out.filter(pl.col("gl").is_null() | pl.col("gr").is_null())
+    assert effect["groups new or grown"] == grown.select(pl.coalesce("gl", "gr", "pair_id")).n_unique() > 0
     split = one.filter(pl.col("keputusan") == "BEDA")
 
     pipeline.run(cfg)
