@@ -136,8 +136,8 @@ def pairs_table(scored: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
     levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
               for c in cset.comparisons]
     weights = [f"w_{c.name}" for c in cset.comparisons]
-    held = pl.coalesce([pl.when(h.condition.fill_null(False)).then(pl.lit(h.code)) for h in cset.holds]
-                       or [pl.lit(None, pl.String)]).cast(pl.String).alias("tahan")
+    holds: list[pl.Expr] = [pl.when(h.condition.fill_null(False)).then(pl.lit(h.code)) for h in cset.holds]
+    held = pl.coalesce(holds or [pl.lit(None, pl.String)]).cast(pl.String).alias("tahan")
     return scored.with_columns(ids.alias("pair_id"), explain(scored, cset), held).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, *weights, "alasan",
         "tahan",

@@ -854,7 +854,7 @@ def _section_import(db: _Db, runs: _Runs) -> list[_Block]:
                                  "FILE "
                                  f"\"SELECT * FROM review_import_changes WHERE import_id = '{import_id}'\""))
     if db.has("review_exports"):
-        files = db.rows("""
+        rewritten = db.rows("""
             WITH now AS (SELECT berkas, split_part(status, ' (', 1) AS status, min(diekspor) AS t, count(*) AS n
                          FROM review_exports WHERE ekspor = ? GROUP BY ALL),
             prev AS (SELECT e.berkas, count(*) AS n FROM review_exports e
@@ -865,10 +865,10 @@ def _section_import(db: _Db, runs: _Runs) -> list[_Block]:
                    sum(now.n) FILTER (now.status IS NOT NULL), list(now.status || '=' || now.n ORDER BY now.status)
             FROM now FULL JOIN prev ON prev.berkas = now.berkas GROUP BY 1 ORDER BY 1""", [import_id, import_id])
         out.append(_H3("Berkas pemeriksaan ditulis ulang per kecamatan", "review files rewritten, pairs listed"))
-        if files:
-            statuses = sorted({s.partition("=")[0] for *_, lst in files for s in (lst or []) if s})
+        if rewritten:
+            statuses = sorted({s.partition("=")[0] for *_, lst in rewritten for s in (lst or []) if s})
             body: list[list[Cell]] = []
-            for berkas, before_n, now_n, lst in files:
+            for berkas, before_n, now_n, lst in rewritten:
                 by = {s.partition("=")[0]: int(s.partition("=")[2]) for s in (lst or []) if s}
                 body.append([berkas or DASH, before_n or 0, now_n or 0, *(by.get(s, 0) for s in statuses)])
             out.append(_table("tabel-impor-review", ["Berkas|kabupaten/kecamatan", "Sebelumnya|pairs before",

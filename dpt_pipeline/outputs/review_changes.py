@@ -77,11 +77,10 @@ def import_tables(history: pl.DataFrame, ranks: pl.DataFrame, groups: pl.DataFra
         "jenis", pl.col("voter_id_l").alias("voter_id"), pl.col("voter_id_r").alias("voter_id_2"), "group_id",
         "group_id_2", "pair_id"))
     changes = pl.concat(frames, how="diagonal_relaxed").select(
-        pl.lit(import_id).alias("import_id"), *[c for c in CHANGES_SCHEMA if c != "import_id"])
-    changes = changes.with_columns([pl.lit(None, pl.String).alias(c) for c in CHANGES_SCHEMA
-                                    if c not in changes.columns]).select(list(CHANGES_SCHEMA)).cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
-    row = {c: int(counts.get(c, 0)) for c in ("files", "stored", "unchanged", "superseded", "stale", "refused",
-                                               "reopened")}
+        pl.lit(import_id).alias("import_id"), *[c for c in CHANGES_SCHEMA if c != "import_id"]
+    ).cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
+    row: dict[str, object] = {c: int(counts.get(c, 0)) for c in (
+        "files", "stored", "unchanged", "superseded", "stale", "refused", "reopened")}
     row |= {"import_id": import_id, "imported_at": imported_at, "started_at": started_at,
             "file_names": json.dumps([Path(f).name for f in files], ensure_ascii=False),
             "conflicts": int(counts.get("conflicts", 0)),
