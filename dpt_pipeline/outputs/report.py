@@ -9,13 +9,18 @@ tables are missing (an ingest-only run has no linkage tables; an older database 
 3. rejected rows per reason and source;
 4. duplicate pairs per kecamatan and scope, claimed (>= 0.5) and to be checked (listed, below 0.5); groups and
    NIK conflicts;
-5. border areas: residents per area, desa and status;
-6. review progress per kecamatan;
-7. TPS quality: totals and one row per desa, with a link to the TPS maps when they lie beside the report;
-8. change since the previous 'ok' run: every stage count of either run, before, now and the difference.
+5. pair evidence: the waterfall (`outputs.evidence`, the view pair_evidence) of the claimed pairs nearest the
+   claim, the held pairs (ending on their rule) and the pairs just below it, a table and a chart each;
+6. border areas: residents per area, desa and status;
+7. review progress per kecamatan;
+8. TPS quality: totals and one row per desa, with a link to the TPS maps when they lie beside the report;
+9. change since the previous 'ok' run: every stage count of either run, before, now and the difference;
+10. what the last `dpt review import` changed (`outputs.review_changes`): rows read per file, refused rows by
+    reason, conflicts, voters newly struck or restored, groups changed, review files rewritten per kecamatan.
 
-Privacy: only aggregates are read from the database into the page: never a voter_id, NIK, NKK, name, birth
-date or a rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
+Privacy: only aggregates are read from the database into the page, and pair ids (a hash of two voter_ids),
+voter and group ids shortened to 4 hex digits: never a whole voter_id, NIK, NKK, name, birth date or a
+rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
 every aggregation is one DuckDB query; Python only formats the (small) aggregated results; charts are
 matplotlib's Figure API (Agg, no pyplot) at 80 dpi.
 
