@@ -348,12 +348,36 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
     with _unattended(config, "review import", wait=wait) as (record, work):
         staged = work / db.name
         shutil.copyfile(db, staged)
-        report, state = review.import_files(paths, staged)
+        when = dt.datetime.now().replace(microsecond=0)
+        report, state = review.import_files(paths, staged, imported_at=when)
         _refresh_review(config, staged, work, record.run_id, state)
+        _report_import(config, staged, work, record, report, state, when, paths)
         # A file imported from the review folder itself is replaced by the new files, unless rows of it were
         # refused (kept aside, so the camat can fix them) or it changed since it was read.
         _commit(config, work, record.run_id, spare=report.hashes, refused=[Path(n.file) for n in report.refused])
     return report
+
+
+def _report_import(config: Config, database: Path, work: Path, record: runs.Run, report: review.ImportReport,
+                   state: review.ReviewState, when: dt.datetime, paths: list[Path]) -> None:
+    """What the import changed (outputs.review_changes) into the staged `database`, and the run report again."""
+    import duckdb
+
+    from dpt_pipeline.outputs import report as run_report
+    from dpt_pipeline.outputs import review_changes
+
+    ranks, _ = keep_ranks(config, state.voters)
+    before = {n: read_previous(database, n) for n in ("review_imports", "review_import_changes")}
+    tables = review_changes.import_tables(
+        state.history, ranks, read_previous(database, "duplicate_groups"), report.counts(), import_id=record.run_id,
+        imported_at=when, started_at=record.started_at, files=paths, before=before)
+    with duckdb.connect(str(database)) as con:
+        con.execute("BEGIN TRANSACTION")
+        for name, frame in tables.items():
+            replace_table(con, name, frame)
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    run_report.write_report(database, work / "report.html")
 
 
 def review_export(config: Config, *, xlsx: bool | None = None, wait: bool = False) -> list[Path]:
@@ -502,6 +526,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
         log.debug("border area %s, desa %s: %s residents %s", row["area"], row["kode_desa"], f"{row['residents']:,}",
                   row["status"])
     tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
+              "model_levels": night.model_table(model, cset),
               "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary,
               **review_tables}
     return tables, info

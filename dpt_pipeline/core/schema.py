@@ -106,3 +106,8 @@ REJECT_REASONS: tuple[str, ...] = (
 
 # A NIK or NKK (`nik_masalah`, `nkk_masalah`) that Excel saved as a number: its 16th digit may be lost.
 LOST_LAST_DIGIT = "digit terakhir mungkin hilang (disimpan Excel sebagai angka)"
+
+# The published fitted model (`model_levels`, written by the linkage, read by `outputs.evidence`): besides a row
+# per level of every comparison, its prior's row and its holds' rows carry these in `comparison`.
+MODEL_PRIOR = "prior"
+MODEL_HOLD = "tahan"

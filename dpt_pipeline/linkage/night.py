@@ -21,6 +21,7 @@ import polars as pl
 from dpt_pipeline.config import Config
 from dpt_pipeline.core import decisions
 from dpt_pipeline.core.keys import pair_ids
+from dpt_pipeline.core.schema import MODEL_HOLD, MODEL_PRIOR
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, standardize
 from dpt_pipeline.linkage.comparisons import ComparisonSet, compare, explain
@@ -128,14 +129,43 @@ def _note_decisions(groups: pl.DataFrame, struck: pl.DataFrame) -> pl.DataFrame:
 
 
 def pairs_table(scored: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
-    """The published shape of scored pairs: ids, probability, weight, one level column per comparison,
-    the reason in words, and whether the pair lies within one source or across two."""
+    """The published shape of scored pairs: ids, probability, weight, one level column per comparison and
+    its weight (`w_<comparison>`, bits: the prior and these sum to match_weight), the reason in words, the
+    hold that keeps it below a claim (`tahan`, its code, or null), and whether the pair lies within one
+    source or across two."""
     ids = pair_ids(scored)
     levels = [pl.col(c.level_column).replace_strict(dict(enumerate(c.codes)), return_dtype=pl.String).alias(c.name)
               for c in cset.comparisons]
-    return scored.with_columns(ids.alias("pair_id"), explain(scored, cset)).select(
-        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, "alasan",
+    weights = [f"w_{c.name}" for c in cset.comparisons]
+    holds: list[pl.Expr] = [pl.when(h.condition.fill_null(False)).then(pl.lit(h.code)) for h in cset.holds]
+    held = pl.coalesce(holds or [pl.lit(None, pl.String)]).cast(pl.String).alias("tahan")
+    return scored.with_columns(ids.alias("pair_id"), explain(scored, cset), held).select(
+        "pair_id", "voter_id_l", "voter_id_r", "match_probability", "match_weight", *levels, *weights, "alasan",
+        "tahan",
         pl.when(pl.col("source_l") == pl.col("source_r")).then(pl.lit("dalam")).otherwise(pl.lit("lintas"))
         .alias("scope"),
         blocking.pass_names(pl.col("pass_mask"), blocking.default_passes()).alias("blocking_passes"),
     ).sort("match_probability", "pair_id", descending=[True, False])
+
+
+def model_table(model: FellegiSunter, cset: ComparisonSet) -> pl.DataFrame:
+    """The fitted model as the published `model_levels` table: the prior (MODEL_PRIOR, its weight
+    log2(λ/(1-λ))), every level of every comparison in order (code, label, m, u, weight, fixed, tf: its weight
+    is adjusted per pair by term frequency) and the holds (MODEL_HOLD: code, reason, the probability a held
+    pair stays at)."""
+    rows: list[dict[str, object]] = [{"urutan": 0, "comparison": MODEL_PRIOR, "level_index": 0, "level": "lambda",
+                                      "label": "peluang awal (prior)", "m": None, "u": None,
+                                      "weight": model.prior_weight, "fixed": False, "tf": False, "at_most": None}]
+    for k, (c, p) in enumerate(zip(cset.comparisons, model.comparisons, strict=True), start=1):
+        weights = p.weights()
+        tf = {i + 1 for i, lv in enumerate(c.levels) if lv.tf} if c.tf_column else set()
+        rows += [{"urutan": k, "comparison": c.name, "level_index": i, "level": code, "label": label,
+                  "m": p.m[i], "u": p.u[i], "weight": float(weights[i]), "fixed": code in p.fixed, "tf": i in tf,
+                  "at_most": None} for i, (code, label) in enumerate(zip(c.codes, c.labels, strict=True))]
+    rows += [{"urutan": len(cset.comparisons) + 1, "comparison": MODEL_HOLD, "level_index": i, "level": h.code,
+              "label": h.reason, "m": None, "u": None, "weight": None, "fixed": None, "tf": None,
+              "at_most": h.at_most} for i, h in enumerate(cset.holds)]
+    return pl.DataFrame(rows, schema={"urutan": pl.Int32, "comparison": pl.String, "level_index": pl.Int32,
+                                      "level": pl.String, "label": pl.String, "m": pl.Float64, "u": pl.Float64,
+                                      "weight": pl.Float64, "fixed": pl.Boolean, "tf": pl.Boolean,
+                                      "at_most": pl.Float64})

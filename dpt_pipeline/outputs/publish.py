@@ -16,6 +16,7 @@ import polars as pl
 
 from dpt_pipeline.io.database import read_previous, replace_table
 from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.outputs import evidence
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 # Tables a run does not make but carries from the previous database into the new one: people's work.
 PERSISTENT_TABLES: tuple[str, ...] = ("review_decisions", "review_exports", "review_exported_voters",
-                                      "review_reopened", "review_import_log")
+                                      "review_reopened", "review_import_log", "review_imports",
+                                      "review_import_changes")
 
 
 # Views for the questions analysts ask most; each is made when the tables it reads are in the database.
@@ -63,6 +65,9 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
     for name, (needs, sql) in VIEWS.items():
         if set(needs) <= present:
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+    if set(evidence.NEEDS) <= present:   # its columns are the model's comparisons
+        names = [r[0] for r in con.execute(evidence.comparisons_sql()).fetchall()]
+        con.execute(f'CREATE OR REPLACE VIEW "{evidence.VIEW}" AS {evidence.view_sql(names)}')
 
 
 def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | None = None,

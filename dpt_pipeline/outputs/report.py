@@ -9,13 +9,18 @@ tables are missing (an ingest-only run has no linkage tables; an older database 
 3. rejected rows per reason and source;
 4. duplicate pairs per kecamatan and scope, claimed (>= 0.5) and to be checked (listed, below 0.5); groups and
    NIK conflicts;
-5. border areas: residents per area, desa and status;
-6. review progress per kecamatan;
-7. TPS quality: totals and one row per desa, with a link to the TPS maps when they lie beside the report;
-8. change since the previous 'ok' run: every stage count of either run, before, now and the difference.
+5. pair evidence: the waterfall (`outputs.evidence`, the view pair_evidence) of the claimed pairs nearest the
+   claim, the held pairs (ending on their rule) and the pairs just below it, a table and a chart each;
+6. border areas: residents per area, desa and status;
+7. review progress per kecamatan;
+8. TPS quality: totals and one row per desa, with a link to the TPS maps when they lie beside the report;
+9. change since the previous 'ok' run: every stage count of either run, before, now and the difference;
+10. what the last `dpt review import` changed (`outputs.review_changes`): rows read per file, refused rows by
+    reason, conflicts, voters newly struck or restored, groups changed, review files rewritten per kecamatan.
 
-Privacy: only aggregates are read from the database into the page: never a voter_id, NIK, NKK, name, birth
-date or a rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
+Privacy: only aggregates are read from the database into the page, and pair ids (a hash of two voter_ids),
+voter and group ids shortened to 4 hex digits: never a whole voter_id, NIK, NKK, name, birth date or a
+rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
 every aggregation is one DuckDB query; Python only formats the (small) aggregated results; charts are
 matplotlib's Figure API (Agg, no pyplot) at 80 dpi.
 
@@ -31,6 +36,7 @@ import io
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +47,12 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from dpt_pipeline.core import decisions
+from dpt_pipeline.core.schema import MODEL_HOLD, MODEL_PRIOR
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.runs import final_path
-from dpt_pipeline.outputs import border
+from dpt_pipeline.outputs import border, evidence, review_changes
 from dpt_pipeline.outputs.pages import render
 
 log = logging.getLogger(__name__)
@@ -59,6 +67,12 @@ DASH = "–"
 TPS_INDEX = Path("tps") / "index.html"
 _COLOURS = colormaps["tab10"](np.arange(10))
 BORDER_STATUSES = (border.BOTH, border.UNSURE, border.ONE)     # the columns' order
+EVIDENCE_CLAIMED = 4        # waterfalls of the claimed pairs nearest the claim (the most doubtful claims)
+EVIDENCE_HELD = 2           # of the held pairs with the highest weight (held by a rule, not by their weight)
+EVIDENCE_BELOW = 2          # of the plain pairs just below the claim
+IMPORT_ROWS_SHOWN = 10      # rows of each kind of change an import made shown (the table holds them all)
+WATERFALL_WIDTH = 9.5       # inches: a bar and its two-line label per comparison
+_HASH = re.compile(r"[0-9a-f]{16}")
 
 class Num(str):
     """A cell already formatted as a number: right-aligned."""
@@ -649,6 +663,233 @@ def _section_change(db: _Db, runs: _Runs) -> list[_Block]:
     return out
 
 
+def _masked(value: object) -> str:
+    """A voter_id or group_id with its hash cut to 4 hex digits (`kutim-3fa9…`): enough to tell rows apart,
+    not an id to copy out of the report."""
+    return _HASH.sub(lambda m: m.group(0)[:4] + "…", str(value)) if value is not None else DASH
+
+
+def _bits(value: float) -> str:
+    """A weight in bits, signed, 3 decimals (Indonesian: +8,050)."""
+    return ("+" if value > 0 else "") + _dec(value, 3)
+
+
+def _waterfall(steps: Sequence[tuple], held_at: float | None, alt: str) -> _Chart:
+    """Splink's waterfall of one pair (steps: comparison, level, weight, cumulative): the prior, then each
+    comparison's weight (bits) as a bar from the running total, green up, red down; the dashed line at 0 bits
+    is a probability of 0.5, the claim. A held pair ends on a hatched bar down to where the hold keeps it."""
+    width, height = WATERFALL_WIDTH, CHART_HEIGHT + 0.4
+    def wrapped(code: str) -> str:   # a long level code on two lines, at its underscore
+        return code.replace("_", "_\n", 1) if len(code) > 11 else code
+    labels = [_plain("prior" if c == MODEL_PRIOR else f"{c}\n{wrapped(str(lv))}") for c, lv, *_ in steps]
+    held = math.log2(held_at / (1 - held_at)) if held_at is not None and 0 < held_at < 1 else None
+    totals = [0.0, *(float(t) for *_, t in steps), *([held] if held is not None else [])]
+    lo, hi = min(totals), max(totals)
+    pad = max(hi - lo, 1.0) * 0.12
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    ax = fig.add_axes((0.07, 0.24, 0.83, 0.70))
+    before = 0.0
+    for x, (comparison, _level, weight, cumulative) in enumerate(steps):
+        if comparison == MODEL_HOLD:
+            target = held if held is not None else before
+            ax.bar(x, target - before, bottom=before, color="#bbbbbb", hatch="//", edgecolor="#555555", width=0.7)
+            ax.text(x, max(before, target) + pad * 0.15, f"ditahan {_dec(held_at, 2)}", ha="center", va="bottom",
+                    fontsize=FONT - 1)
+            continue
+        w = float(cumulative) if comparison == MODEL_PRIOR else float(weight or 0.0)
+        base = 0.0 if comparison == MODEL_PRIOR else before
+        colour = "#4c72b0" if comparison == MODEL_PRIOR else "#2ca02c" if w > 0 else "#d62728" if w < 0 else "#999999"
+        ax.bar(x, w if w else (hi - lo) * 0.004, bottom=base, color=colour, width=0.7)
+        ax.text(x, max(base, base + w) + pad * 0.15, _bits(w).replace(",000", "") if w else "0", ha="center",
+                va="bottom", fontsize=FONT - 1)
+        before = float(cumulative)
+    ax.axhline(0.0, color="#333333", linewidth=0.8, linestyle="--")
+    ax.text(len(steps) - 0.4, 0.0, " peluang 0,5\n (klaim)", ha="left", va="center", fontsize=FONT - 1,
+            color="#333333", clip_on=False)
+    ax.set_xticks(range(len(steps)), labels=labels, fontsize=FONT - 1)
+    ax.tick_params(axis="y", labelsize=FONT)
+    ax.set_ylabel("bobot kumulatif (bits)", fontsize=FONT)
+    ax.set_xlim(-0.6, len(steps) - 0.4)
+    ax.set_ylim(lo - pad, hi + pad * 2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return _Chart(data, int(width * DPI), int(round(height * DPI)), alt)
+
+
+def _section_evidence(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
+    if not db.has("duplicate_pairs", "model_levels", evidence.VIEW):
+        return out + [_missing(*(t for t in ("duplicate_pairs", "model_levels", evidence.VIEW) if not db.has(t)))]
+    picked = db.rows(f"""
+        (SELECT pair_id, 'diklaim' FROM duplicate_pairs WHERE match_probability >= {CLAIM}
+         ORDER BY match_probability, pair_id LIMIT {EVIDENCE_CLAIMED})
+        UNION ALL
+        (SELECT pair_id, 'ditahan' FROM duplicate_pairs WHERE tahan IS NOT NULL
+         ORDER BY match_weight DESC, pair_id LIMIT {EVIDENCE_HELD})
+        UNION ALL
+        (SELECT pair_id, 'diperiksa' FROM duplicate_pairs WHERE match_probability < {CLAIM} AND tahan IS NULL
+         ORDER BY match_probability DESC, pair_id LIMIT {EVIDENCE_BELOW})""")
+    (n_pairs,) = db.one("SELECT count(*) FROM duplicate_pairs")
+    out.append(_P(f"Untuk tiap pasangan: peluang awal (prior), lalu bobot tiap perbandingan (log2 m/u, dalam bit; "
+                  f"nama dan tanggal lahir disesuaikan dengan kelangkaan nilainya), dijumlahkan menjadi bobot "
+                  f"pasangan; bobot 0 = peluang 0,5. Ditampilkan: {EVIDENCE_CLAIMED} pasangan diklaim yang "
+                  f"peluangnya paling dekat ke {_dec(CLAIM, 1)}, {EVIDENCE_HELD} pasangan yang ditahan aturan "
+                  f"(tidak diklaim, berapa pun bobotnya) dan {EVIDENCE_BELOW} pasangan tertinggi di bawah "
+                  f"{_dec(CLAIM, 1)}. Semua {_int(n_pairs)} pasangan ada di view {evidence.VIEW}."))
+    out.append(_P("SQL untuk pasangan mana pun (any pair): dpt query --config FILE 'SELECT step, comparison, level, "
+                  f"label, weight, cumulative, probability FROM {evidence.VIEW} WHERE pair_id = ... ORDER BY step'",
+                  cls="note", id="bukti-sql"))
+    if not picked:
+        out.append(_P("Tidak ada pasangan calon ganda (no duplicate pairs)."))
+        return out
+    ids = [r[0] for r in picked]
+    steps: dict[str, list[tuple]] = {}
+    for r in db.rows(f"SELECT pair_id, step, comparison, level, label, weight, model_weight, cumulative, probability "
+                     f"FROM {evidence.VIEW} WHERE pair_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY pair_id, step",
+                     [ids]):
+        steps.setdefault(r[0], []).append(r[1:])
+    info = {r[0]: r[1:] for r in db.rows(
+        "SELECT pair_id, match_probability, match_weight, scope FROM duplicate_pairs "
+        "WHERE pair_id IN (SELECT unnest(?::VARCHAR[]))", [ids])}
+    standing: dict[str, str] = {}
+    if db.has("review_decisions"):
+        history = db.con.sql("SELECT * FROM review_decisions").pl()
+        standing = dict(decisions.standing(history).select("pair_id", "keputusan").iter_rows())
+    for pair_id, kind in picked:
+        rows = steps.get(pair_id, [])
+        prob, weight, scope = info[pair_id]
+        word = standing.get(pair_id)
+        out.append(_H3(f"Pasangan {pair_id}: {kind}, peluang {_dec(prob, 4)}", "pair, probability"))
+        held = [r for r in rows if r[1] == MODEL_HOLD]
+        out.append(_P(f"Bobot pasangan {_dec(weight, 3)} bit; {'satu sumber' if scope == 'dalam' else 'antar sumber'}"
+                      + (f"; keputusan petugas: {word}" if word else "; belum diputuskan petugas")
+                      + (f". Ditahan di {_dec(prob, 2)} oleh aturan, bukan oleh bobot: {held[0][3]}" if held else "")
+                      + ".", cls="alert" if held else ""))
+        out.append(_table(f"tabel-bukti-{pair_id}", [
+            "Langkah|step", "Perbandingan|comparison", "Tingkat|level", "Keterangan|label", "Bobot|bits",
+            "Bobot rata-rata tingkat|level's weight", "Kumulatif|bits", "Peluang|probability"],
+            [[r[0], r[1], r[2], r[3] or DASH, Num(DASH if r[4] is None else _bits(r[4])),
+              Num(DASH if r[5] is None else _bits(r[5])), Num(_bits(r[6])), Num(_dec(r[7], 4))] for r in rows],
+            warn=[r[1] == MODEL_HOLD for r in rows]))
+        out.append(_waterfall([(r[1], r[2], r[4], r[6]) for r in rows], prob if held else None,
+                              alt=f"Air terjun bobot pasangan {pair_id}"))
+    return out
+
+
+def _section_import(db: _Db, runs: _Runs) -> list[_Block]:
+    out: list[_Block] = []
+    if not db.has("review_imports"):
+        return out + [_P("Belum ada impor keputusan (no review import yet).")]
+    cur = db.con.execute("SELECT * FROM review_imports ORDER BY started_at DESC NULLS LAST, imported_at DESC LIMIT 1")
+    cols = [d[0] for d in cur.description]
+    found = cur.fetchone()
+    if found is None:
+        return out + [_P("Belum ada impor keputusan (no review import yet).")]
+    last = dict(zip(cols, found, strict=True))
+    import_id, when = last["import_id"], last["imported_at"]
+    run = runs.current
+    applied = run is not None and isinstance(run.get("started_at"), dt.datetime) and isinstance(
+        last.get("started_at"), dt.datetime) and run["started_at"] > last["started_at"]
+    out.append(_P(f"Impor terakhir: {import_id} ({_when(when)}), {_int(last['files'])} berkas. "
+                  + (f"Proses {run.get('run_id') if run else DASH} sesudahnya sudah menerapkannya (TPS, kelompok)."
+                     if applied else "Berlaku pada proses berikutnya: yang dicoret kehilangan TPS-nya, kelompok "
+                     "ganda digabung atau dipisah."), id="impor-ringkas"))
+    per_file: dict[str, dict[str, int]] = {}
+    if db.has("review_import_log"):
+        for file, hasil, n in db.rows("SELECT file, hasil, count(*) FROM review_import_log WHERE imported_at = ? "
+                                      "GROUP BY ALL", [when]):
+            per_file.setdefault(Path(str(file)).name, {})[hasil] = n
+    outcomes = [("disimpan", "stored"), ("tidak berubah", "unchanged"), ("tersusul", "superseded"),
+                ("usang", "stale: reopened"), ("ditolak", "refused")]
+    out.append(_H3("Keputusan dibaca per berkas", "decisions read per file"))
+    read = _json(last.get("file_names"))
+    for name in read if isinstance(read, list) else []:
+        per_file.setdefault(str(name), {})
+    if per_file:
+        files = sorted(per_file)
+        out.append(_table("tabel-impor-berkas", ["Berkas|file", *(f"{a}|{b}" for a, b in outcomes), "Jumlah|total"],
+                          [[f, *(per_file[f].get(a, 0) for a, _ in outcomes), sum(per_file[f].values())]
+                           for f in files],
+                          total=["Jumlah", *(sum(per_file[f].get(a, 0) for f in files) for a, _ in outcomes),
+                                 sum(sum(v.values()) for v in per_file.values())]))
+    else:
+        out.append(_P("Tidak ada baris berkeputusan dalam berkas yang diimpor (no decided rows)."))
+    refused = db.rows("SELECT kolom, pesan, count(*) FROM review_import_log WHERE imported_at = ? "
+                      "AND hasil = 'ditolak' GROUP BY ALL ORDER BY 3 DESC, 1, 2", [when]) \
+        if db.has("review_import_log") else []
+    if refused:
+        out.append(_H3("Baris ditolak per alasan", "refused rows by reason"))
+        out.append(_table("tabel-impor-ditolak", ["Kolom|field", "Alasan|reason", "Baris|rows"],
+                          [list(r) for r in refused], total=["Jumlah", "", sum(r[2] for r in refused)]))
+    counts = dict(db.rows("SELECT jenis, count(*) FROM review_import_changes WHERE import_id = ? GROUP BY ALL",
+                          [import_id])) if db.has("review_import_changes") else {}
+    # A group once however many of its pairs were decided; two groups joined once per two; a new group once
+    # per pair (or per group it grows); a pair in conflict once.
+    groups = dict(db.rows(f"""
+        SELECT jenis, CASE jenis
+            WHEN '{review_changes.JOINED}' THEN count(DISTINCT group_id || '|' || group_id_2)
+            WHEN '{review_changes.NEW}' THEN count(DISTINCT coalesce(group_id, group_id_2, pair_id))
+            WHEN '{review_changes.IN_CONFLICT}' THEN count(*)
+            ELSE count(DISTINCT group_id) END
+        FROM review_import_changes WHERE import_id = ? AND pair_id IS NOT NULL GROUP BY jenis""",
+                          [import_id])) if db.has("review_import_changes") else {}
+    out.append(_H3("Akibat keputusan", "effect of the decisions"))
+    out.append(_table("tabel-impor-akibat", ["Ukuran|measure", "Jumlah|count"], [
+        ["Pasangan dalam konflik sebelum impor (conflicts before)", last["conflicts_before"]],
+        ["Pasangan dalam konflik sesudah impor (conflicts after)", last["conflicts"]],
+        ["Pasangan dibuka lagi: data berubah (reopened)", last["reopened"]],
+        ["Pemilih baru dicoret oleh SAMA (newly struck)", counts.get(review_changes.STRUCK, 0)],
+        ["Pemilih dipulihkan: SAMA ditarik (restored)", counts.get(review_changes.RESTORED, 0)],
+        *([f"{label} ({gloss})", groups.get(kind, 0)] for kind, label, gloss in (
+            (review_changes.CONFIRMED, "Kelompok dikonfirmasi SAMA", "groups confirmed"),
+            (review_changes.SPLIT, "Kelompok akan dipisah oleh BEDA", "groups to split"),
+            (review_changes.JOINED, "Kelompok akan digabung oleh SAMA", "groups to join"),
+            (review_changes.NEW, "Kelompok baru atau diperluas oleh SAMA", "groups new or grown"),
+            (review_changes.IN_CONFLICT, "Pasangan yang diputuskan tetapi kini konflik", "decided, in conflict"))),
+    ], warn=[False, bool(last["conflicts"]), *([False] * 8)]))
+    if db.has("review_import_changes"):
+        listed = db.rows(f"""
+            SELECT jenis, voter_id, voter_id_2, group_id, group_id_2, count(*) OVER (PARTITION BY jenis)
+            FROM review_import_changes WHERE import_id = ?
+            QUALIFY row_number() OVER (PARTITION BY jenis ORDER BY voter_id, voter_id_2) <= {IMPORT_ROWS_SHOWN}
+            ORDER BY list_position(?, jenis), voter_id, voter_id_2""", [import_id, list(review_changes.KINDS)])
+        if listed:
+            out.append(_H3("Pemilih dan kelompok yang berubah", "voters and groups changed; ids shortened"))
+            out.append(_table("tabel-impor-perubahan", ["Jenis|kind", "Pemilih|voter", "Pemilih lain / disimpan|other",
+                                                        "Kelompok|group", "Kelompok lain|other group"],
+                              [[r[0], *(_masked(v) if v else DASH for v in r[1:5])] for r in listed]))
+            if any(r[5] > IMPORT_ROWS_SHOWN for r in listed):
+                out.append(_note(f"Paling banyak {IMPORT_ROWS_SHOWN} baris per jenis; semuanya: dpt query --config "
+                                 "FILE "
+                                 f"\"SELECT * FROM review_import_changes WHERE import_id = '{import_id}'\""))
+    if db.has("review_exports"):
+        rewritten = db.rows("""
+            WITH now AS (SELECT berkas, split_part(status, ' (', 1) AS status, min(diekspor) AS t, count(*) AS n
+                         FROM review_exports WHERE ekspor = ? GROUP BY ALL),
+            prev AS (SELECT e.berkas, count(*) AS n FROM review_exports e
+                     JOIN (SELECT berkas, max(diekspor) AS t FROM review_exports
+                           WHERE diekspor < (SELECT min(diekspor) FROM review_exports WHERE ekspor = ?)
+                           GROUP BY berkas) l ON l.berkas = e.berkas AND l.t = e.diekspor GROUP BY ALL)
+            SELECT coalesce(now.berkas, prev.berkas) AS berkas, any_value(prev.n),
+                   sum(now.n) FILTER (now.status IS NOT NULL), list(now.status || '=' || now.n ORDER BY now.status)
+            FROM now FULL JOIN prev ON prev.berkas = now.berkas GROUP BY 1 ORDER BY 1""", [import_id, import_id])
+        out.append(_H3("Berkas pemeriksaan ditulis ulang per kecamatan", "review files rewritten, pairs listed"))
+        if rewritten:
+            statuses = sorted({s.partition("=")[0] for *_, lst in rewritten for s in (lst or []) if s})
+            body: list[list[Cell]] = []
+            for berkas, before_n, now_n, lst in rewritten:
+                by = {s.partition("=")[0]: int(s.partition("=")[2]) for s in (lst or []) if s}
+                body.append([berkas or DASH, before_n or 0, now_n or 0, *(by.get(s, 0) for s in statuses)])
+            out.append(_table("tabel-impor-review", ["Berkas|kabupaten/kecamatan", "Sebelumnya|pairs before",
+                                                     "Sekarang|pairs now", *statuses], body,
+                              total=["Jumlah", *(sum(int(r[i] or 0) for r in body)  # type: ignore[call-overload]
+                                                for i in range(1, 3 + len(statuses)))]))
+        else:
+            out.append(_P("Tidak ada berkas pemeriksaan (nothing left to review)."))
+    return out
+
+
 # key (the section's id), title (its heading, and its entry in the contents), gloss (the English words shown
 # small after the heading).
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -656,10 +897,12 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("tahap", "Jumlah per tahap", "counts per stage"),
     ("penolakan", "Penolakan per alasan", "rejected rows by reason"),
     ("ganda", "Calon ganda per kecamatan", "duplicate pairs by kecamatan"),
+    ("bukti", "Bukti pasangan yang paling meragukan", "pair evidence: why a pair was claimed"),
     ("perbatasan", "Wilayah perbatasan", "border areas"),
     ("pemeriksaan", "Kemajuan pemeriksaan", "review progress"),
     ("tps", "Kualitas TPS", "polling-station quality"),
     ("perubahan", "Perubahan sejak proses sebelumnya", "change since the previous run"),
+    ("impor", "Perubahan karena impor keputusan", "what the last review import changed"),
 )
 
 
@@ -681,6 +924,8 @@ def write_report(database: Path, path: Path) -> Path:
             "pemeriksaan": lambda: _section_review(db, runs),
             "tps": lambda: _section_tps(db, runs, path),
             "perubahan": lambda: _section_change(db, runs),
+            "bukti": lambda: _section_evidence(db, runs),
+            "impor": lambda: _section_import(db, runs),
         }
         sections = []
         for key, title, gloss in SECTIONS:

@@ -46,7 +46,8 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
                 u_v = np.maximum(values[at], floor)
                 w[at] = np.log2(max(p.m[idx], M_FLOOR) / u_v)
         total += w
-        cols.append(pl.Series(f"w_{c.name}", w.astype(np.float32)))
+        # float64: the published pair's weights, added to the prior, give its probability exactly (pair_evidence).
+        cols.append(pl.Series(f"w_{c.name}", w))
     prob = 1.0 / (1.0 + np.exp2(-total))
     # A hold keeps a pair below a claim, whatever its weight: a case for a person (`Hold`).
     for hold in cset.holds:

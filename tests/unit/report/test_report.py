@@ -17,17 +17,20 @@ from typing import Any
 
 import duckdb
 import matplotlib.image
+import polars as pl
 import pytest
 
 from dpt_pipeline import pipeline
-from dpt_pipeline.config import OutputConfig, load_config
+from dpt_pipeline.config import Config, OutputConfig, load_config
+from dpt_pipeline.evaluate import simulated_reviewer
 from dpt_pipeline.io.files import FILE_MODE
-from dpt_pipeline.outputs.report import write_report
+from dpt_pipeline.outputs.report import EVIDENCE_BELOW, EVIDENCE_CLAIMED, EVIDENCE_HELD, write_report
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADINGS = ("Laporan proses DPT", "Informasi proses", "Jumlah per tahap", "Penolakan per alasan",
-            "Calon ganda per kecamatan", "Wilayah perbatasan", "Kemajuan pemeriksaan", "Kualitas TPS",
-            "Perubahan sejak proses sebelumnya")
+            "Calon ganda per kecamatan", "Bukti pasangan yang paling meragukan", "Wilayah perbatasan",
+            "Kemajuan pemeriksaan", "Kualitas TPS", "Perubahan sejak proses sebelumnya",
+            "Perubahan karena impor keputusan")
 SHA = "0123456789abcdef" * 4
 PREVIOUS_STAGES: dict[str, dict[str, Any]] = {
     "ingest": {"seconds": 0.5, "rows": {"data_rows": 4990, "voters": 4970, "rejects": 20, "rejects: nama kosong": 8}},
@@ -73,13 +76,32 @@ def _set_runs(database: Path, rows: list[tuple] | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory) -> Path:
+def run_config(tmp_path_factory) -> Config:
     cfg = load_config(ROOT / "config" / "pipeline.toml")
     out = tmp_path_factory.mktemp("run")
-    cfg = dataclasses.replace(cfg, output=OutputConfig(dir=out), tps=dataclasses.replace(cfg.tps, maps=False))
-    db = pipeline.run(cfg).database
+    return dataclasses.replace(cfg, output=OutputConfig(dir=out), tps=dataclasses.replace(cfg.tps, maps=False))
+
+
+@pytest.fixture(scope="module")
+def database(run_config: Config) -> Path:
+    db = pipeline.run(run_config).database
     _set_runs(db, RUNS)
     return db
+
+
+@pytest.fixture(scope="module")
+def imported(run_config: Config, database: Path, tmp_path_factory) -> Path:
+    """The run's folder copied and a camat's decisions imported (one unknown word): the report it wrote."""
+    out = tmp_path_factory.mktemp("imported") / "out"
+    shutil.copytree(run_config.output.dir, out, symlinks=True)
+    cfg = dataclasses.replace(run_config, output=OutputConfig(dir=out))
+    inbox = simulated_reviewer(sorted((out / "review").glob("*/*.csv")), ROOT / "sample_data" / "truth.csv",
+                               out.parent / "inbox", share=0.8, wrong=0.1, seed=2)
+    rows = pl.read_csv(inbox[0], separator=";", infer_schema=False)
+    rows.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("MUNGKIN")).otherwise("keputusan")
+                      .alias("keputusan")).write_csv(inbox[0], separator=";")
+    pipeline.review_import(cfg, inbox)
+    return out / "report.html"
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +195,8 @@ def test_every_section_is_there_in_order(page: str) -> None:
     positions = [page.index(h) for h in HEADINGS]
     assert positions == sorted(positions)
     keys = re.findall(r'<section id="([a-z]+)">', page)
-    assert keys == ["proses", "tahap", "penolakan", "ganda", "perbatasan", "pemeriksaan", "tps", "perubahan"]
+    assert keys == ["proses", "tahap", "penolakan", "ganda", "bukti", "perbatasan", "pemeriksaan", "tps", "perubahan",
+                    "impor"]
     assert "dilewati" not in page          # nothing skipped on a full run
 
 
@@ -328,9 +351,14 @@ def test_no_personal_data_in_the_page(database: Path, page: str) -> None:
             assert piece not in text
 
 
-def test_charts_are_embedded_png(page: str) -> None:
+def test_charts_are_embedded_png(database: Path, page: str) -> None:
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', page)
-    assert len(images) == 4           # stages, rejects, duplicates, review
+    (claimed, held, below), = _q(database, f"""
+        SELECT least(count(*) FILTER (match_probability >= 0.5), {EVIDENCE_CLAIMED}),
+        least(count(*) FILTER (tahan IS NOT NULL), {EVIDENCE_HELD}),
+        least(count(*) FILTER (match_probability < 0.5 AND tahan IS NULL), {EVIDENCE_BELOW}) FROM duplicate_pairs""")
+    assert claimed and held and below
+    assert len(images) == 4 + claimed + held + below      # stages, rejects, duplicates, review; the waterfalls
     for data, width, height in images:
         png = base64.b64decode(data, validate=True)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -440,3 +468,69 @@ def test_page_renders_in_headless_chromium(report: tuple[Path, str], tmp_path: P
     rgb = pixels[..., :3]
     assert (rgb.min(axis=2) < 0.9).mean() > 0.02          # text, tables and charts, not a blank page
     assert rgb.std() > 0.05
+
+
+SECTION_RULE = (204, 204, 204)      # report.css: the 2px line above every section
+
+
+def _shot(url: str, tmp_path: Path, name: str, height: int) -> Any:
+    shot = tmp_path / f"{name}.png"
+    subprocess.run([str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+                    f"--window-size=1200,{height}", url], check=True, timeout=90, capture_output=True)
+    return (matplotlib.image.imread(shot)[..., :3] * 255).round().astype(int)
+
+
+def _dom(url: str, tmp_path: Path) -> str:
+    return subprocess.run([str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+                          check=True, timeout=90, capture_output=True, text=True).stdout
+
+
+def _sections(rgb: Any) -> list[Any]:
+    """The page's sections as Chromium drew them: the bands between the full-width lines above each."""
+    rule = (rgb == SECTION_RULE).all(axis=2).mean(axis=1) > 0.9
+    starts = [y for y in range(1, len(rule)) if rule[y] and not rule[y - 1]]
+    return [rgb[a:b] for a, b in zip(starts, [*starts[1:], len(rgb)], strict=True)]
+
+
+def _colour(band: Any, rgb: tuple[int, int, int]) -> int:
+    return int((abs(band - rgb) <= 3).all(axis=2).sum())
+
+
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("CI"),
+                    reason="needs Chromium; .ci/run installs it, and in CI it is never skipped")
+def test_waterfalls_and_the_import_section_render_in_headless_chromium(imported: Path, tmp_path: Path) -> None:
+    """The report after an import, the whole page in one screenshot: the evidence section shows its
+    waterfalls (the prior's blue, green and red steps, a held pair's hatched grey) and the import section
+    its tables; the DOM Chromium parsed holds both."""
+    url = imported.resolve().as_uri()
+    dom = _dom(url, tmp_path)
+    bukti = re.search(r'<section id="bukti">(.*?)</section>', dom, re.S)
+    impor = re.search(r'<section id="impor">(.*?)</section>', dom, re.S)
+    assert bukti and impor
+    assert len(re.findall(r'<img [^>]*alt="Air terjun bobot pasangan', bukti.group(1))) >= 3
+    assert len(re.findall(r'<table id="tabel-bukti-', bukti.group(1))) >= 3
+    for table in ("tabel-impor-berkas", "tabel-impor-ditolak", "tabel-impor-akibat", "tabel-impor-perubahan",
+                  "tabel-impor-review"):
+        assert f'id="{table}"' in impor.group(1), table
+    rgb = _shot(url, tmp_path, "whole", 16000)
+    sections = _sections(rgb)
+    keys = re.findall(r'<section id="([a-z]+)">', dom)
+    assert len(sections) == len(keys) == 10
+    ink = (rgb.min(axis=2) < 128).any(axis=1)
+    assert not ink[-200:].any(), "the page is longer than the screenshot"
+    by = dict(zip(keys, sections, strict=True))
+    band = by["bukti"]
+    assert band.shape[0] > 2000
+    assert _colour(band, (76, 114, 176)) > 2000              # the prior's bar, in every waterfall
+    assert _colour(band, (44, 160, 44)) > 2000               # the comparisons that add
+    assert _colour(band, (214, 39, 40)) > 200                # and those that take away
+    assert _colour(band, (187, 187, 187)) > 500              # a held pair's hatched bar
+    assert _colour(band, (204, 0, 0)) > 100                  # the held pair's line of text in red (.alert)
+    band = by["impor"]
+    assert band.shape[0] > 600
+    text = (band.min(axis=2) < 100).mean()
+    assert text > 0.01 and band.std() > 20                   # tables of text, not a blank band
