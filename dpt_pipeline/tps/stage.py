@@ -14,7 +14,7 @@ from dpt_pipeline.io.workers import pool as workers_pool
 from dpt_pipeline.tps import numbering
 from dpt_pipeline.tps.desa import DesaInput, DesaOutput, solve_desa
 from dpt_pipeline.tps.quality import tps_quality, tps_summary
-from dpt_pipeline.tps.roll import eligible, households, with_kecamatan
+from dpt_pipeline.tps.roll import eligible, households, with_regions
 
 ASSIGNMENT_SCHEMA = {"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String, "household": pl.String,
                      "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64, "lon": pl.Float64, "lokasi": pl.String,
@@ -72,7 +72,7 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck:
            previous: pl.DataFrame | None = None, names: dict[str, str] | None = None) -> TpsResult:
     """TPS for every voter who stays on the roll: all but the `struck` (voter_id; see `eligible`);
     `previous` is last night's tps_assignments; `names` maps desa codes to their Kemendagri names."""
-    voters = with_kecamatan(voters)
+    voters = with_regions(voters)
     kept = eligible(voters, struck)
     hh = households(kept, coordinates, cap)
     prev_assign = previous

@@ -126,7 +126,7 @@ def test_generated_desa_follow_every_rule_and_are_balanced_and_compact() -> None
     _assert_hard_rules(voters, r, 600)
     q = r.quality
     # Desa without a code are told apart by name and placed at no point (no coordinates for them).
-    assert set(q["kode_desa"]) == {"64.08.13.2006", "64.08.13.2001", "desa:KAMPUNG BARU", "desa:KAMPUNG LAMA"}
+    assert set(q["kode_desa"]) == {"64.08.13.2006", "64.08.13.2001", "desa:?|?|KAMPUNG BARU", "desa:?|?|KAMPUNG LAMA"}
     assert (q["tps"] == q["tps_minimum"]).all()
     assert q["max_deviation"].max() <= 10
     coded = q.filter(pl.col("kode_desa").str.starts_with("64"))
@@ -135,7 +135,7 @@ def test_generated_desa_follow_every_rule_and_are_balanced_and_compact() -> None
     assert coded["mean_distance_m"].max() < 700
     # Whole RTs where they fit: at most about one RT cut per TPS boundary.
     assert (coded["rts_split"] <= coded["tps"]).all()
-    unplaced = q.filter(pl.col("kode_desa") == "desa:KAMPUNG BARU")
+    unplaced = q.filter(pl.col("kode_desa") == "desa:?|?|KAMPUNG BARU")
     assert unplaced["rts_fallback"].item() == 12 and unplaced["mean_distance_m"].item() is None
 
 
@@ -263,8 +263,8 @@ def test_desa_keys_fold_spelling_and_voters_without_a_desa_stay_in_their_kecamat
     voters = pl.DataFrame(rows, schema_overrides={"rt": pl.Int32, "rw": pl.Int32})
     r = tps.assign(voters, pl.DataFrame(schema=tps.COORDINATE_SCHEMA), 600)
     keys = dict(r.assignments.select("voter_id", "kode_desa").iter_rows())
-    assert keys["a"] == keys["b"] == keys["c"] == "desa:KAMPUNG BARU"
-    assert keys["d"] != keys["e"] and keys["d"].startswith("desa:?")
+    assert keys["a"] == keys["b"] == keys["c"] == "desa:?|X|KAMPUNG BARU"
+    assert keys["d"] == "desa:?|64.08.13|?" and keys["e"] == "desa:?|64.08.12|?"
     assert r.quality["voters"].sum() == 5
 
 
