@@ -18,7 +18,7 @@ import polars as pl
 
 from dpt_pipeline.tps.geometry import Projection
 from dpt_pipeline.tps.numbering import last_night, tps_numbers
-from dpt_pipeline.tps.solver import assign_desa, keep_last_night, min_tps
+from dpt_pipeline.tps.solver import MIN_SHARE, assign_desa, keep_last_night, min_tps
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _stand_in_layout(d: DesaInput) -> np.ndarray:
 SETTLE_ROUNDS = 20  # at most this many checks that tomorrow, on the same input, would keep tonight's TPS
 
 
-def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutput | None:
+def _solve_once(d: DesaInput, cap: int, min_share: float, *, as_before: bool = False) -> DesaOutput | None:
     """One desa: each household's TPS number, the TPS point and the distance to it. With `as_before`, last
     night's TPS as they are, or None unless they keep every rule tonight (every household has one, none
     over the cap, no more TPS than the lower bound)."""
@@ -84,7 +84,7 @@ def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutpu
             return None
         res = before
     else:
-        res = assign_desa(xy, w, cap, previous=previous)
+        res = assign_desa(xy, w, cap, previous=previous, min_share=min_share)
     number = tps_numbers(res, previous, numbers)
     tps_lat, tps_lon = proj.to_degrees(res.centres)
     dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
@@ -93,18 +93,18 @@ def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutpu
                       tps_lon[res.labels] if has_point else nan, dist if has_point else nan, res.k, res.extra_tps)
 
 
-def solve_desa(d: DesaInput, cap: int) -> DesaOutput:
+def solve_desa(d: DesaInput, cap: int, min_share: float = MIN_SHARE) -> DesaOutput:
     """One desa: each household's TPS number, the TPS point and the distance to it.
 
     A desa as it was last night keeps last night's TPS if they keep every rule. Otherwise the result is
     settled: it is what the next night would compute from it on the same input (solved again from itself,
     until nothing moves), so that a night with unchanged lists moves nobody."""
-    if d.unchanged and (kept := _solve_once(d, cap, as_before=True)) is not None:
+    if d.unchanged and (kept := _solve_once(d, cap, min_share, as_before=True)) is not None:
         return kept
-    out = _solve_once(d, cap)
+    out = _solve_once(d, cap, min_share)
     assert out is not None
     for _ in range(SETTLE_ROUNDS):
-        again = _solve_once(replace(d, prev_tps=out.tps.astype(np.int64), unchanged=False), cap)
+        again = _solve_once(replace(d, prev_tps=out.tps.astype(np.int64), unchanged=False), cap, min_share)
         assert again is not None
         settled = np.array_equal(again.tps, out.tps)
         out = again

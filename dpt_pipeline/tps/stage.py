@@ -15,6 +15,7 @@ from dpt_pipeline.tps import numbering
 from dpt_pipeline.tps.desa import DesaInput, DesaOutput, solve_desa
 from dpt_pipeline.tps.quality import tps_quality, tps_summary
 from dpt_pipeline.tps.roll import eligible, households, with_regions
+from dpt_pipeline.tps.solver import MIN_SHARE
 
 ASSIGNMENT_SCHEMA = {"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String, "household": pl.String,
                      "rw": pl.Int32, "rt": pl.Int32, "lat": pl.Float64, "lon": pl.Float64, "lokasi": pl.String,
@@ -33,19 +34,19 @@ class TpsResult:
 PARALLEL_FROM = 100_000   # households; below this, starting worker processes costs more than it saves
 
 
-def _solve_chunk(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
+def _solve_chunk(desa: list[DesaInput], cap: int, min_share: float) -> list[DesaOutput]:
     """A worker's share of the desa, in order."""
-    return [solve_desa(d, cap) for d in desa]
+    return [solve_desa(d, cap, min_share) for d in desa]
 
 
-def _solve_all(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
+def _solve_all(desa: list[DesaInput], cap: int, min_share: float) -> list[DesaOutput]:
     """Every desa, in worker processes (one per core, at most 4) when there are many households: the desa
     are independent problems, so the result does not depend on how they were shared out."""
     workers = min(4, os.cpu_count() or 1)
     # A desa as it was last night costs next to nothing (it keeps last night's TPS): only the others count.
     work = [0 if d.unchanged else len(d.voters) for d in desa]
     if workers < 2 or sum(work) < PARALLEL_FROM:
-        return _solve_chunk(desa, cap)
+        return _solve_chunk(desa, cap, min_share)
     chunks: list[list[int]] = [[] for _ in range(workers)]
     load = [0] * workers
     for i in sorted(range(len(desa)), key=lambda i: -work[i]):   # largest first, to the lightest
@@ -53,7 +54,8 @@ def _solve_all(desa: list[DesaInput], cap: int) -> list[DesaOutput]:
         chunks[j].append(i)
         load[j] += work[i]
     with workers_pool(workers) as pool:
-        done = list(pool.map(_solve_chunk, [[desa[i] for i in c] for c in chunks], [cap] * workers))
+        done = list(pool.map(_solve_chunk, [[desa[i] for i in c] for c in chunks], [cap] * workers,
+                             [min_share] * workers))
     out: dict[int, DesaOutput] = {}
     for c, results in zip(chunks, done, strict=True):
         out.update(zip(c, results, strict=True))
@@ -69,9 +71,11 @@ def _attach(g: pl.DataFrame, r: DesaOutput) -> pl.DataFrame:
 
 
 def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck: pl.DataFrame | None = None,
-           previous: pl.DataFrame | None = None, names: dict[str, str] | None = None) -> TpsResult:
+           previous: pl.DataFrame | None = None, names: dict[str, str] | None = None,
+           min_share: float = MIN_SHARE) -> TpsResult:
     """TPS for every voter who stays on the roll: all but the `struck` (voter_id; see `eligible`);
-    `previous` is last night's tps_assignments; `names` maps desa codes to their Kemendagri names."""
+    `previous` is last night's tps_assignments; `names` maps desa codes to their Kemendagri names;
+    `min_share`: each TPS at least this share of its desa's voters / TPS (`[tps] min_share`)."""
     voters = with_regions(voters)
     kept = eligible(voters, struck)
     hh = households(kept, coordinates, cap)
@@ -79,7 +83,8 @@ def assign(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int, *, struck:
     if prev_assign is not None:
         hh = numbering.with_last_night(hh, prev_assign)   # by its module: the tests stand in for it there
     frames = hh.partition_by("desa_key", maintain_order=True)
-    parts = [_attach(g, r) for g, r in zip(frames, _solve_all([DesaInput.of(g) for g in frames], cap), strict=True)]
+    solved = _solve_all([DesaInput.of(g) for g in frames], cap, min_share)
+    parts = [_attach(g, r) for g, r in zip(frames, solved, strict=True)]
     if not parts:  # no voters: the tables with their columns and no rows
         schema: dict[str, Any] = {**ASSIGNMENT_SCHEMA, "voter_id": pl.List(pl.String), "tps_lat": pl.Float64,
                                   "tps_lon": pl.Float64, "extra_tps": pl.Boolean, "kk": pl.String,
