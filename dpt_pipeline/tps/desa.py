@@ -11,11 +11,12 @@ input, gives it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
+from dpt_pipeline.tps import sites
 from dpt_pipeline.tps.geometry import Projection
 from dpt_pipeline.tps.numbering import last_night, tps_numbers
 from dpt_pipeline.tps.solver import MIN_SHARE, assign_desa, keep_last_night, min_tps
@@ -34,17 +35,20 @@ class DesaInput:
     rt: np.ndarray
     prev_tps: np.ndarray
     unchanged: bool = False
+    site_lat: np.ndarray = field(default_factory=lambda: np.zeros(0))   # the places a TPS may be proposed at
+    site_lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
-    def of(cls, g: pl.DataFrame) -> DesaInput:
+    def of(cls, g: pl.DataFrame, sites: pl.DataFrame | None = None) -> DesaInput:
         """The arrays of one desa's rows of the households table (`prev_tps`, `unchanged`: see
-        `numbering.with_last_night`)."""
+        `numbering.with_last_night`) and its candidate sites (`sites.candidates`)."""
         prev = g["prev_tps"] if "prev_tps" in g.columns else pl.Series([0] * g.height)
         same = "unchanged" in g.columns and g.height > 0 and bool(g["unchanged"].fill_null(False).all())
         return cls(g["lat"].cast(pl.Float64).to_numpy(), g["lon"].cast(pl.Float64).to_numpy(),
                    g["voters"].to_numpy().astype(np.int64), g["rw"].fill_null(0).to_numpy().astype(np.int64),
                    g["rt"].fill_null(0).to_numpy().astype(np.int64), prev.fill_null(0).to_numpy().astype(np.int64),
-                   same)
+                   same, *((sites["site_lat"].to_numpy(), sites["site_lon"].to_numpy()) if sites is not None
+                           else ()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class DesaOutput:
     tps: np.ndarray            # TPS number per household
     tps_lat: np.ndarray        # its TPS point (NaN without coordinates)
     tps_lon: np.ndarray
-    distance_m: np.ndarray     # household point to TPS point (NaN without coordinates)
+    distance_m: np.ndarray     # household point to its TPS's site (NaN without coordinates or sites)
+    site: np.ndarray           # its TPS's site, an index into the desa's candidates (-1: none)
     k: int
     extra_tps: bool
 
@@ -87,10 +92,15 @@ def _solve_once(d: DesaInput, cap: int, min_share: float, *, as_before: bool = F
         res = assign_desa(xy, w, cap, previous=previous, min_share=min_share)
     number = tps_numbers(res, previous, numbers)
     tps_lat, tps_lon = proj.to_degrees(res.centres)
-    dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
     nan = np.full(len(w), np.nan)
-    return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
-                      tps_lon[res.labels] if has_point else nan, dist if has_point else nan, res.k, res.extra_tps)
+    if not has_point or len(d.site_lat) == 0:
+        return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
+                          tps_lon[res.labels] if has_point else nan, nan, np.full(len(w), -1), res.k, res.extra_tps)
+    site_xy = proj.to_metres(d.site_lat, d.site_lon)
+    site = sites.choose(xy, w, res.labels, res.k, site_xy)[res.labels]
+    dist = np.sqrt(((xy - site_xy[site]) ** 2).sum(axis=1))
+    return DesaOutput(number[res.labels], tps_lat[res.labels], tps_lon[res.labels], dist, site, res.k,
+                      res.extra_tps)
 
 
 def solve_desa(d: DesaInput, cap: int, min_share: float = MIN_SHARE) -> DesaOutput:
