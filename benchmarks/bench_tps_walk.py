@@ -52,26 +52,26 @@ def _roll(voters: int, seed: int, data: Path | None) -> tuple[pl.DataFrame, pl.D
     return pl.read_parquet(cached), coords
 
 
-def _kmeans_mean_distance(a: pl.DataFrame, inits: int) -> tuple[float, float]:
-    """Sum of voter distances and voters under household-weighted k-means with each desa's TPS count."""
+def _kmeans(a: pl.DataFrame, inits: int) -> pl.DataFrame:
+    """Per desa with coordinates: the sum of voter distances under household-weighted k-means with the
+    desa's TPS count (`km_walk`), and the largest k-means cluster (`km_largest`, in voters)."""
     from sklearn.cluster import KMeans
 
-    total, n = 0.0, 0.0
     pts = (a.filter(pl.col("lat").is_not_null()).group_by("kode_desa", "lat", "lon")
            .agg(pl.len().alias("w"), pl.col("k").first()))
-    for (_,), g in pts.group_by(["kode_desa"], maintain_order=True):
+    rows = []
+    for (key,), g in pts.group_by(["kode_desa"], maintain_order=True):
         k = int(g["k"][0])
-        proj = Projection(float(g["lat"].mean()))
-        xy = proj.to_metres(g["lat"].to_numpy(), g["lon"].to_numpy())
+        xy = Projection(float(g["lat"].mean())).to_metres(g["lat"].to_numpy(), g["lon"].to_numpy())
         w = g["w"].to_numpy().astype(float)
         if k >= len(xy):
-            total, n = total + 0.0, n + w.sum()
+            rows.append((key, 0.0, float(w.max())))
             continue
         km = KMeans(n_clusters=k, n_init=inits, random_state=0).fit(xy, sample_weight=w)
         d = np.sqrt(((xy - km.cluster_centers_[km.labels_]) ** 2).sum(axis=1))
-        total += float((w * d).sum())
-        n += float(w.sum())
-    return total, n
+        rows.append((key, float((w * d).sum()), float(np.bincount(km.labels_, weights=w).max())))
+    return pl.DataFrame(rows, schema={"kode_desa": pl.String, "km_walk": pl.Float64, "km_largest": pl.Float64},
+                        orient="row")
 
 
 def _distance_to(a: pl.DataFrame, lat: str, lon: str) -> pl.Expr:
@@ -92,12 +92,14 @@ def measure(voters: pl.DataFrame, coords: pl.DataFrame, cfg: TpsConfig, inits: i
                            on=["kode_desa", "tps"])
     a = a.join(q.select("kode_desa", pl.col("tps").alias("k")), on="kode_desa")
     placed = a.filter(pl.col("lat").is_not_null())
-    to_centre = float(placed.select(_distance_to(placed, "c_lat", "c_lon").sum()).item())
-    to_site = (float(placed.select(_distance_to(placed, "site_lat", "site_lon").sum()).item())
-               if "site_lat" in a.columns else float("nan"))
+    walks = placed.group_by("kode_desa").agg(_distance_to(placed, "c_lat", "c_lon").sum().alias("centre"),
+                                             _distance_to(placed, "site_lat", "site_lon").sum().alias("site"),
+                                             pl.len().alias("n"))
     t = time.perf_counter()
-    km_total, km_n = _kmeans_mean_distance(a, inits)
+    km = walks.join(_kmeans(a, inits), on="kode_desa")
     km_seconds = time.perf_counter() - t
+    fits = km.filter(pl.col("km_largest") <= cfg.max_voters)
+    to_centre, to_site, km_total = (float(km[c].sum()) for c in ("centre", "site", "km_walk"))
     per_desa_n = voters.height and q.select(pl.col("voters").sum()).item()
     kk = r.assignments.group_by("kode_desa", "household").agg(pl.col("tps").n_unique())
     floor = (s.join(q.select("kode_desa", (cfg.min_share * pl.col("voters") / pl.col("tps")).floor().alias("lo")),
@@ -106,7 +108,13 @@ def measure(voters: pl.DataFrame, coords: pl.DataFrame, cfg: TpsConfig, inits: i
         "voters": per_desa_n, "desa": q.height, "tps": int(q["tps"].sum()),
         "ratio_centre": round(to_centre / km_total, 4), "ratio_site": round(to_site / km_total, 4),
         "mean_m_centre": round(to_centre / placed.height, 1), "mean_m_site": round(to_site / placed.height, 1),
-        "mean_m_kmeans": round(km_total / km_n, 1),
+        "mean_m_kmeans": round(km_total / placed.height, 1),
+        # k-means ignores the cap: how far over it goes, and the ratio where it happens to keep it
+        "kmeans_desa_over_cap": f"{km.filter(pl.col('km_largest') > cfg.max_voters).height} of {km.height}",
+        "kmeans_largest": int(km["km_largest"].max()),
+        "ratio_site_where_kmeans_keeps_cap": (round(float(fits["site"].sum()) / float(fits["km_walk"].sum()), 4)
+                                              if fits.height and fits["km_walk"].sum() > 0 else None),
+        "desa_where_kmeans_keeps_cap": fits.height,
         "over_cap": int(q["over_cap"].sum()), "kk_split": int((kk["tps"] > 1).sum()),
         "extra_tps": int(q["extra_tps"].sum()), "under_floor": floor,
         "tps_over_minimum_unforced": int(q.filter((pl.col("tps") > pl.col("tps_minimum")) & ~pl.col("extra_tps"))

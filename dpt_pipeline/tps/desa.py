@@ -83,20 +83,20 @@ def _solve_once(d: DesaInput, cap: int, min_share: float, *, as_before: bool = F
     w = d.voters
     xy = proj.to_metres(d.lat, d.lon) if has_point else _stand_in_layout(d)
     previous, numbers = last_night(d.prev_tps, xy, w)
+    site_xy = proj.to_metres(d.site_lat, d.site_lon) if has_point and len(d.site_lat) else None
     if as_before:
         before = keep_last_night(previous, xy, w, cap)
         if before is None or before.k != min_tps(w, cap):
             return None
         res = before
     else:
-        res = assign_desa(xy, w, cap, previous=previous, min_share=min_share)
+        res = assign_desa(xy, w, cap, previous=previous, min_share=min_share, sites=site_xy)
     number = tps_numbers(res, previous, numbers)
     tps_lat, tps_lon = proj.to_degrees(res.centres)
     nan = np.full(len(w), np.nan)
-    if not has_point or len(d.site_lat) == 0:
+    if site_xy is None:
         return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
                           tps_lon[res.labels] if has_point else nan, nan, np.full(len(w), -1), res.k, res.extra_tps)
-    site_xy = proj.to_metres(d.site_lat, d.site_lon)
     site = sites.choose(xy, w, res.labels, res.k, site_xy)[res.labels]
     dist = np.sqrt(((xy - site_xy[site]) ** 2).sum(axis=1))
     return DesaOutput(number[res.labels], tps_lat[res.labels], tps_lon[res.labels], dist, site, res.k,

@@ -18,6 +18,17 @@ def costs(xy: np.ndarray, prev: np.ndarray, centres: np.ndarray, penalty: float)
     return d2 + penalty * moved
 
 
+def walk_costs(xy: np.ndarray, prev: np.ndarray, sites: np.ndarray, penalty: float) -> np.ndarray:
+    """Cost per voter of each point at each TPS's site: the walk in metres, as hundredths (the flow's
+    integers), plus the square root of the penalty (metres) for leaving last night's TPS."""
+    d = np.sqrt(sq_dist(xy, sites))
+    moved = (prev[:, None] >= 0) & (np.arange(len(sites))[None, :] != prev[:, None])
+    return (d + np.sqrt(penalty) * moved) * WALK_SCALE
+
+
+WALK_SCALE = 1000.0   # a walk's metres times this: the flow rounds costs to hundredths of that
+
+
 def _flow(cost: np.ndarray, supply: np.ndarray, lo: np.ndarray, hi: np.ndarray, nearest: int,
           prev: np.ndarray) -> np.ndarray | None:
     """Voters of each group at each centre, (groups, k), by a min-cost flow with centre j between lo[j] and

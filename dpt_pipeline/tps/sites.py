@@ -40,3 +40,9 @@ def choose(xy: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int, sites: np.
     np.add.at(weight, (labels, point), w)
     walk = weight @ np.sqrt(sq_dist(pts, sites))        # (k, sites): each TPS's walk to each site
     return np.argmin(walk, axis=1)
+
+
+def walk(xy: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int, sites: np.ndarray) -> float:
+    """The voters' walk: each household's voters times its distance to the site chosen for its TPS."""
+    at = sites[choose(xy, w, labels, k, sites)][labels]
+    return float((w * np.sqrt(((xy - at) ** 2).sum(axis=1))).sum())

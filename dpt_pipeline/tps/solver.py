@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dpt_pipeline.config import TpsConfig
-from dpt_pipeline.tps.flow import costs, flow_widening
+from dpt_pipeline.tps.flow import costs, flow_widening, walk_costs
 from dpt_pipeline.tps.geometry import centres_of, sq_dist, unique_rows
+from dpt_pipeline.tps.sites import choose, walk
 from dpt_pipeline.tps.whole import balance, repair, round_to_households
 
 MOVE_PENALTY_M2 = 300.0 ** 2      # cost of leaving last night's TPS, as a squared distance per voter
 MIN_SHARE = TpsConfig.min_share   # each TPS at least this share of n/k (the setting's default)
+SITE_ROUNDS = 4                   # at most this many rounds of sending households to their TPS's site
 
 
 @dataclass(frozen=True)
@@ -142,21 +144,26 @@ def keep_last_night(previous: Previous | None, xy: np.ndarray, w: np.ndarray, ca
 
 
 def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, min_share: float, penalty: float,
-          previous: Previous) -> tuple[int, float, float]:
+          previous: Previous, sites: np.ndarray | None) -> tuple[int, float, float]:
     """What an assignment is judged by, smaller is better: its TPS, its voters outside the accepted sizes,
-    then the squared distances to the TPS points plus the move penalty of every voter who left last
-    night's TPS."""
+    then the walk (each voter's distance to the site proposed for their TPS) plus the move penalty (its
+    square root, in metres) of every voter who left last night's TPS; without sites, the squared distances
+    to the TPS points plus the penalty."""
     load = np.bincount(res.labels, weights=w, minlength=res.k)
     band_lo, band_hi = band(int(w.sum()), res.k, cap, min_share)
     outside = float((np.maximum(0, load - band_hi) + np.maximum(0, band_lo - load)).sum())
-    sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
     row = np.concatenate([res.kept, np.full(res.k - len(res.kept), -2)])[res.labels]   # -2: a new TPS
-    return res.k, outside, sse + penalty * float(w[row != previous.labels].sum())
+    moved = float(w[row != previous.labels].sum())
+    if sites is not None:
+        return res.k, outside, walk(xy, w, res.labels, res.k, sites) + math.sqrt(penalty) * moved
+    sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
+    return res.k, outside, sse + penalty * moved
 
 
 def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, point: np.ndarray,
              pw: np.ndarray, previous: Previous | None, kept: np.ndarray, iterations: int, nearest: int,
-             penalty: float, min_share: float, before: DesaResult | None) -> DesaResult | None:
+             penalty: float, min_share: float, before: DesaResult | None, sites: np.ndarray | None
+             ) -> DesaResult | None:
     """The TPS with k of them, or None if the flow or the repair cannot keep every TPS under the cap.
 
     `before`: last night's TPS (k of them), which still hold every household under the cap. Then the
@@ -192,17 +199,45 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
             return None
         return DesaResult(labels, centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap), kept)
 
-    if before is not None and previous is not None:
-        best, best_rank = before, _rank(before, xy, w, cap, min_share, penalty, previous)
-        for _ in range(iterations):
-            stepped = step(best.centres)
-            res = whole(*stepped) if stepped is not None else None
-            if res is None:
+    def to_sites(res: DesaResult) -> DesaResult:
+        """The households sent again, by the flow, to the sites proposed for their TPS (least walk) rather
+        than to the TPS points, while that shortens the walk (plus the move penalty)."""
+        if sites is None:
+            return res
+        whom = previous if previous is not None else Previous(res.centres, np.full(len(w), -1))
+        best, best_rank = res, _rank(res, xy, w, cap, min_share, penalty, whom, sites)
+        for _ in range(SITE_ROUNDS):
+            at = sites[choose(xy, w, best.labels, k, sites)]
+            share = flow_widening(walk_costs(gxy, gprev, at, penalty), supply, lo_j, hi_j, nearest, gprev)
+            if share is None:
                 break
-            rank = _rank(res, xy, w, cap, min_share, penalty, previous)
+            labels = round_to_households(share, group, w)
+            hcost = walk_costs(xy, prev, at, penalty)
+            balance(labels, w, hcost, at, lo, hi, 4 * k + 50)
+            if not repair(labels, w, hcost, cap):
+                break
+            res = DesaResult(labels, centres_of(labels, w, xy, best.centres), k, k > math.ceil(n / cap), kept)
+            rank = _rank(res, xy, w, cap, min_share, penalty, whom, sites)
             if not rank < best_rank:
                 break
             best, best_rank = res, rank
+        return best
+
+    if before is not None and previous is not None:
+        best, best_rank = before, _rank(before, xy, w, cap, min_share, penalty, previous, sites)
+        candidate: DesaResult | None = to_sites(before)
+        for _ in range(iterations):
+            assert candidate is not None
+            rank = _rank(candidate, xy, w, cap, min_share, penalty, previous, sites)
+            if rank < best_rank:
+                best, best_rank = candidate, rank
+            elif candidate is not before:
+                break
+            stepped = step(best.centres)
+            candidate = whole(*stepped) if stepped is not None else None
+            if candidate is None:
+                break
+            candidate = to_sites(candidate)
         return best
     centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
     share = None
@@ -216,17 +251,21 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
         if shift < 1.0:
             break
     assert share is not None
-    return whole(share, centres)
+    res = whole(share, centres)
+    return to_sites(res) if res is not None else None
 
 
 def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
                 iterations: int = 20, nearest: int = 4, penalty: float = MOVE_PENALTY_M2,
-                min_share: float = MIN_SHARE) -> DesaResult:
+                min_share: float = MIN_SHARE, sites: np.ndarray | None = None) -> DesaResult:
     """TPS for the households of one desa: `xy` (metres), `w` (voters per household), `cap` per TPS.
 
     With `previous`, the result is never worse than keeping last night's TPS where they still hold every
     household under the cap (`_rank`: fewer TPS, fewer voters outside the accepted sizes, then distance
-    plus the move penalty): households move only when the move pays for itself."""
+    plus the move penalty): households move only when the move pays for itself.
+
+    `sites` (metres, (m, 2)): the places a TPS may be proposed at; with them the households end sent to
+    the site of least walk of their TPS, and the walk is what the result is judged by."""
     if len(w) and int(w.max()) > cap:
         raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
     if not np.isfinite(xy).all():
@@ -234,17 +273,19 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     pts, point = unique_rows(xy)
     pw = np.bincount(point, weights=w)
     before = keep_last_night(previous, xy, w, cap)
+    site_xy = sites if sites is not None and len(sites) else None
     result = None
     for k in range(min_tps(w, cap), len(w) + 1):
         prev_k, kept = _take(previous, w, k)
         result = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, kept, iterations, nearest, penalty, min_share,
-                          before if before is not None and before.k == k else None)
+                          before if before is not None and before.k == k else None,
+                          site_xy)
         if result is not None:
             break
     if result is None:
         raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
     if before is not None and previous is not None and (
-            _rank(before, xy, w, cap, min_share, penalty, previous)
-            <= _rank(result, xy, w, cap, min_share, penalty, previous)):
+            _rank(before, xy, w, cap, min_share, penalty, previous, site_xy)
+            <= _rank(result, xy, w, cap, min_share, penalty, previous, site_xy)):
         return before
     return result
