@@ -41,11 +41,12 @@ def _roll(voters: int, seed: int, data: Path | None) -> tuple[pl.DataFrame, pl.D
     work = OUT / f"walk_{voters}_{seed}"
     work.mkdir(parents=True, exist_ok=True)
     cached = work / "voters.parquet"
-    lists = data or work
     if data is None and not (work / "truth.csv").exists():
         synth.generate(work, voters, seed)
-    cfg_path = config(lists) if data is None else data / "bench.toml"
-    cfg = load_config(cfg_path)
+    # The sample config pointed at the lists (and their rt_coordinates.csv), written beside the cache: a
+    # `--data` folder is only read.
+    moved = {'path = "': f'path = "{data}/', 'coordinates = "': f'coordinates = "{data}/'} if data else None
+    cfg = load_config(config(work, replace=moved))
     if not cached.exists():
         ingest.run(cfg).voters.write_parquet(cached)
     coords, _ = tps.read_coordinates(cfg.tps.coordinates)
@@ -98,6 +99,8 @@ def measure(voters: pl.DataFrame, coords: pl.DataFrame, cfg: TpsConfig, inits: i
     t = time.perf_counter()
     km = walks.join(_kmeans(a, inits), on="kode_desa")
     km_seconds = time.perf_counter() - t
+    if km.height == 0 or km["km_walk"].sum() == 0:
+        raise SystemExit("no desa with coordinates: nothing to compare (is [tps] coordinates set?)")
     fits = km.filter(pl.col("km_largest") <= cfg.max_voters)
     to_centre, to_site, km_total = (float(km[c].sum()) for c in ("centre", "site", "km_walk"))
     per_desa_n = voters.height and q.select(pl.col("voters").sum()).item()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def read_sites(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoordinate]
 
 
 def _read_points(path: Path | None, setting: str, what: str, aliases: dict[str, tuple[str, ...]],
-                 numbers: tuple[str, ...], unit: str, fallback: str, schema: dict[str, pl.DataType | type]
+                 numbers: tuple[str, ...], unit: str, fallback: str, schema: Mapping[str, type[pl.DataType]]
                  ) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
     """A file of points per desa (columns `aliases`, whole numbers `numbers`, then lat and lon), read and
     checked row by row; a point is keyed by every column but lat and lon."""
