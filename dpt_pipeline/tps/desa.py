@@ -97,8 +97,9 @@ def _solve_once(d: DesaInput, cap: int, min_share: float, *, as_before: bool = F
     if site_xy is None:
         return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
                           tps_lon[res.labels] if has_point else nan, nan, np.full(len(w), -1), res.k, res.extra_tps)
-    site = sites.choose(xy, w, res.labels, res.k, site_xy)[res.labels]
-    dist = np.sqrt(((xy - site_xy[site]) ** 2).sum(axis=1))
+    walks = sites.Walks.of(xy, site_xy)
+    site = walks.choose(w, res.labels, res.k)[res.labels]
+    dist = walks.metres[walks.point, site]
     return DesaOutput(number[res.labels], tps_lat[res.labels], tps_lon[res.labels], dist, site, res.k,
                       res.extra_tps)
 

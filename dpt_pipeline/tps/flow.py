@@ -18,12 +18,11 @@ def costs(xy: np.ndarray, prev: np.ndarray, centres: np.ndarray, penalty: float)
     return d2 + penalty * moved
 
 
-def walk_costs(xy: np.ndarray, prev: np.ndarray, sites: np.ndarray, penalty: float) -> np.ndarray:
-    """Cost per voter of each point at each TPS's site: the walk in metres, as hundredths (the flow's
-    integers), plus the square root of the penalty (metres) for leaving last night's TPS."""
-    d = np.sqrt(sq_dist(xy, sites))
-    moved = (prev[:, None] >= 0) & (np.arange(len(sites))[None, :] != prev[:, None])
-    return (d + np.sqrt(penalty) * moved) * WALK_SCALE
+def walk_costs(metres: np.ndarray, prev: np.ndarray, penalty: float) -> np.ndarray:
+    """Cost per voter of each row's walk to each TPS's site (`metres`, (rows, k)), in the flow's units,
+    plus the square root of the penalty (metres) for leaving last night's TPS."""
+    moved = (prev[:, None] >= 0) & (np.arange(metres.shape[1])[None, :] != prev[:, None])
+    return (metres + np.sqrt(penalty) * moved) * WALK_SCALE
 
 
 WALK_SCALE = 1000.0   # a walk's metres times this: the flow rounds costs to hundredths of that

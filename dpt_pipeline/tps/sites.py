@@ -4,6 +4,8 @@ The voters' mean point (tps_summary lat, lon) often lies in empty space; the sit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -30,19 +32,27 @@ def candidates(coordinates: pl.DataFrame, sites: pl.DataFrame | None) -> pl.Data
     return pl.concat([p.cast(CANDIDATE_SCHEMA) for p in parts])   # type: ignore[arg-type]
 
 
-def choose(xy: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int, sites: np.ndarray) -> np.ndarray:
-    """Each TPS's site: the index into `sites` (metres, (m, 2)) whose sum of voter distances over the TPS's
-    households (`xy`, `w`, `labels`) is least, the first on a tie; -1 for all without sites."""
-    if len(sites) == 0:
-        return np.full(k, -1)
-    pts, point = unique_rows(xy)
-    weight = np.zeros((k, len(pts)))
-    np.add.at(weight, (labels, point), w)
-    walk = weight @ np.sqrt(sq_dist(pts, sites))        # (k, sites): each TPS's walk to each site
-    return np.argmin(walk, axis=1)
+@dataclass(frozen=True)
+class Walks:
+    """One desa's walks, computed once: each household's distinct point (`point`, as
+    `geometry.unique_rows` numbers them) and the metres from each point to each candidate site."""
 
+    point: np.ndarray
+    metres: np.ndarray       # (points, sites)
 
-def walk(xy: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int, sites: np.ndarray) -> float:
-    """The voters' walk: each household's voters times its distance to the site chosen for its TPS."""
-    at = sites[choose(xy, w, labels, k, sites)][labels]
-    return float((w * np.sqrt(((xy - at) ** 2).sum(axis=1))).sum())
+    @classmethod
+    def of(cls, xy: np.ndarray, sites: np.ndarray) -> Walks:
+        """The walks from households at `xy` to `sites` (both in metres)."""
+        pts, point = unique_rows(xy)
+        return cls(point, np.sqrt(sq_dist(pts, sites)))
+
+    def choose(self, w: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+        """Each TPS's site: the index of the site whose sum of voter distances over the TPS's households is
+        least, the first on a tie."""
+        p = self.metres.shape[0]
+        weight = np.bincount(labels * p + self.point, weights=w, minlength=k * p).reshape(k, p)
+        return np.argmin(weight @ self.metres, axis=1)
+
+    def walk(self, w: np.ndarray, labels: np.ndarray, k: int) -> float:
+        """The voters' walk: each household's voters times its distance to its TPS's site."""
+        return float((w * self.metres[self.point, self.choose(w, labels, k)[labels]]).sum())

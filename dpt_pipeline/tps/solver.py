@@ -1,20 +1,22 @@
 """One desa's households into TPS: `assign_desa` (points in metres, voters per household, the cap, last
-night's TPS) gives each household a TPS index; the numbers are `numbering`'s, the tables `stage`'s.
+night's TPS, the candidate sites) gives each household a TPS index; the numbers are `numbering`'s, the
+tables `stage`'s.
 
-Method: a capacitated Lloyd iteration. Households at one RT point with one size (and one TPS last night)
-are interchangeable, so they form one group; (1) a min-cost flow (`flow`) sends each group's voters to the
-TPS centres, every TPS between floor(n/k) and min(C, ceil(n/k)) voters, arcs only to each group's nearest
-centres, cost the squared distance in metres plus a move penalty for leaving last night's TPS; (2) each
-centre moves to its voters' mean. Groups are then rounded to whole households, a few single households move
-to even the sizes out, and any TPS still over the cap sheds households to the nearest TPS with room
-(`whole`); if that fails the desa gets one more TPS. A desa published before starts from last night's
-centres, so TPS n keeps its meaning and few voters move.
+Method: a capacitated Lloyd iteration. Households at one RT point with one TPS last night form one group;
+(1) a min-cost flow (`flow`) sends each group's voters to the TPS centres, every TPS between the floor,
+floor(min_share * n/k), and the cap C, arcs only to each group's nearest centres, cost the squared distance
+in metres plus a move penalty for leaving last night's TPS; (2) each centre moves to its voters' mean.
+Groups are then rounded to whole households (a group the flow did not cut stays whole), a TPS under the
+floor takes single households from its neighbours, and any TPS over the cap sheds households to the
+nearest TPS with room (`whole`); if that fails the desa gets one more TPS. With candidate sites (the RT
+points, configured sites) each TPS is then proposed at the site of least walk (`sites`) and the flow runs
+again with each household's walk to its TPS's site as the cost, while that shortens the walk. A desa
+published before starts from last night's centres, so TPS n keeps its meaning and few voters move.
 
-Started from last night: a TPS whose voters still lie within the sizes accepted in the end (floor/ceil(n/k)
-and the tolerance) may keep its size in the flow, every group can always stay (its arc to last night's TPS
-is there and wins ties), and where last night's TPS still hold every household under the cap the Lloyd
-iteration goes on only while each step beats the best so far, starting from keeping them (`_rank`: fewer
-TPS, fewer voters outside the accepted sizes, then distance plus the move penalty).
+Started from last night: every group can always stay (its arc to last night's TPS is there and wins ties),
+and where last night's TPS still hold every household under the cap the iteration goes on only while each
+step beats the best so far, starting from keeping them (`_rank`: fewer TPS, fewer voters outside the
+sizes, then the walk to the sites, or without sites the squared distance, plus the move penalty).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from dpt_pipeline.config import TpsConfig
 from dpt_pipeline.tps.flow import costs, flow_widening, walk_costs
 from dpt_pipeline.tps.geometry import centres_of, sq_dist, unique_rows
-from dpt_pipeline.tps.sites import choose, walk
+from dpt_pipeline.tps.sites import Walks
 from dpt_pipeline.tps.whole import balance, repair, round_to_households
 
 MOVE_PENALTY_M2 = 300.0 ** 2      # cost of leaving last night's TPS, as a squared distance per voter
@@ -144,7 +146,7 @@ def keep_last_night(previous: Previous | None, xy: np.ndarray, w: np.ndarray, ca
 
 
 def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, min_share: float, penalty: float,
-          previous: Previous, sites: np.ndarray | None) -> tuple[int, float, float]:
+          previous: Previous, sites: Walks | None) -> tuple[int, float, float]:
     """What an assignment is judged by, smaller is better: its TPS, its voters outside the accepted sizes,
     then the walk (each voter's distance to the site proposed for their TPS) plus the move penalty (its
     square root, in metres) of every voter who left last night's TPS; without sites, the squared distances
@@ -155,14 +157,14 @@ def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, min_share: f
     row = np.concatenate([res.kept, np.full(res.k - len(res.kept), -2)])[res.labels]   # -2: a new TPS
     moved = float(w[row != previous.labels].sum())
     if sites is not None:
-        return res.k, outside, walk(xy, w, res.labels, res.k, sites) + math.sqrt(penalty) * moved
+        return res.k, outside, sites.walk(w, res.labels, res.k) + math.sqrt(penalty) * moved
     sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
     return res.k, outside, sse + penalty * moved
 
 
 def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, point: np.ndarray,
              pw: np.ndarray, previous: Previous | None, kept: np.ndarray, iterations: int, nearest: int,
-             penalty: float, min_share: float, before: DesaResult | None, sites: np.ndarray | None
+             penalty: float, min_share: float, before: DesaResult | None, sites: Walks | None
              ) -> DesaResult | None:
     """The TPS with k of them, or None if the flow or the repair cannot keep every TPS under the cap.
 
@@ -207,13 +209,14 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
         whom = previous if previous is not None else Previous(res.centres, np.full(len(w), -1))
         best, best_rank = res, _rank(res, xy, w, cap, min_share, penalty, whom, sites)
         for _ in range(SITE_ROUNDS):
-            at = sites[choose(xy, w, best.labels, k, sites)]
-            share = flow_widening(walk_costs(gxy, gprev, at, penalty), supply, lo_j, hi_j, nearest, gprev)
+            at = sites.choose(w, best.labels, k)
+            share = flow_widening(walk_costs(sites.metres[:, at][keys[:, 0]], gprev, penalty), supply, lo_j, hi_j,
+                                  nearest, gprev)
             if share is None:
                 break
             labels = round_to_households(share, group, w)
-            hcost = walk_costs(xy, prev, at, penalty)
-            balance(labels, w, hcost, at, lo, hi, 4 * k + 50)
+            hcost = walk_costs(sites.metres[:, at][point], prev, penalty)
+            balance(labels, w, hcost, best.centres, lo, hi, 4 * k + 50)
             if not repair(labels, w, hcost, cap):
                 break
             res = DesaResult(labels, centres_of(labels, w, xy, best.centres), k, k > math.ceil(n / cap), kept)
@@ -273,7 +276,7 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     pts, point = unique_rows(xy)
     pw = np.bincount(point, weights=w)
     before = keep_last_night(previous, xy, w, cap)
-    site_xy = sites if sites is not None and len(sites) else None
+    site_xy = Walks(point, np.sqrt(sq_dist(pts, sites))) if sites is not None and len(sites) else None
     result = None
     for k in range(min_tps(w, cap), len(w) + 1):
         prev_k, kept = _take(previous, w, k)

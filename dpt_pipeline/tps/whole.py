@@ -1,6 +1,6 @@
-"""The flow in whole households: its voters rounded to households per TPS, single households moved to even
-the sizes out, and every TPS brought under the cap (moves, swaps, an ejection) without ever splitting a
-household. Each works in place on the households' TPS labels."""
+"""The flow in whole households: its voters rounded to households per TPS (`round_to_households` gives
+labels; the others work in place on them), single households moved to bring every TPS to the floor, and
+every TPS brought under the cap (moves, swaps, an ejection) without ever splitting a household."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def round_to_households(share: np.ndarray, group: np.ndarray, w: np.ndarray) -> 
 
 def balance(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, centres: np.ndarray, lo: int, hi: int,
             max_moves: int) -> None:
-    """Move single households between TPS until every size lies within [lo, hi], cheapest moves per voter
-    of imbalance removed first, among the nearest TPS before any other. In place."""
+    """Move single households between TPS until every size lies within [lo, hi] (the floor and the cap),
+    cheapest moves per voter of imbalance removed first, among the nearest TPS before any other. In place."""
     k = len(centres)
     load = np.bincount(labels, weights=w, minlength=k)
     by_distance = np.argsort(sq_dist(centres, centres), axis=1)
