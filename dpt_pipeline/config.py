@@ -81,6 +81,10 @@ class TpsConfig:
     coordinates: Path | None = None     # RT coordinates: kode_desa, rw, rt, lat, lon
     maps: bool = True                   # one PNG per desa and an HTML page under <output.dir>/tps/
     lists: bool = False                 # printable voter lists: an XLSX per desa, a PDF per TPS (tps/daftar/)
+    # Each TPS holds at least this share of its desa's mean (voters / TPS), rounded down: a floor, not an
+    # evening out. Above it sizes follow the walk, up to max_voters.
+    min_share: float = 0.6
+    sites: Path | None = None           # candidate TPS sites (school, balai desa): kode_desa, nama, lat, lon
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,8 @@ def load_config(path: str | Path) -> Config:
     _must_exist(ingest.regions, where, "ingest.regions")
     if tps.coordinates is not None:
         _must_exist(tps.coordinates, where, "tps.coordinates")
+    if tps.sites is not None:
+        _must_exist(tps.sites, where, "tps.sites")
     if linkage.model is not None:
         _must_exist(linkage.model, where, "linkage.model")
     _check_ranges(ingest, tps, linkage, review, where)
@@ -236,6 +242,8 @@ SHARES: dict[str, str] = {
                          "publish at any loss, 1 never",
     "ingest.max_reject_share": "the share of a list's rows that may be rejected: 0 stops the publish at any "
                                "reject, 1 never",
+    "tps.min_share": "the share of its desa's mean size (voters / TPS) each TPS holds at least: 0 lets sizes "
+                     "follow the walk alone, 1 evens them out",
     "linkage.prior_recall": "the share of true double registrations the deterministic rule finds; at least "
                             "0.05 (the prior divides by it: near 0 every candidate pair would be claimed)",
 }
@@ -269,7 +277,7 @@ def _check_ranges(ingest: IngestConfig, tps: TpsConfig, linkage: LinkageConfig, 
             raise ConfigError(f"{where}: {key} = {value} is out of range: it must be a whole number from "
                               f"{lo:_} to {hi:_} ({why})")
     for key, share in (("ingest.max_shrink", ingest.max_shrink), ("ingest.max_reject_share", ingest.max_reject_share),
-                       ("linkage.prior_recall", linkage.prior_recall)):
+                       ("linkage.prior_recall", linkage.prior_recall), ("tps.min_share", tps.min_share)):
         if not 0 <= share <= 1 or (key == "linkage.prior_recall" and share < PRIOR_RECALL_MIN):
             raise ConfigError(f"{where}: {key} = {share} is out of range: it must be a number from 0 to 1 "
                               f"({SHARES[key]})")

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # Every stage the project has, in order. `dpt run` runs them all, `dpt ingest` the first alone.
 ALL_STAGES: tuple[str, ...] = ("ingest", "link", "tps")
-TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "struck_voters")
+TPS_TABLES = ("tps_assignments", "tps_summary", "tps_quality", "tps_rt_splits", "struck_voters")
 SHRINK_MIN_VOTERS = 10   # a list of a handful of voters may lose a few without stopping the run
 
 
@@ -273,7 +273,9 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
     ranks, _ = keep_ranks(config, voters)
     struck = decisions.resolve(decisions.standing(read_previous(db, "review_decisions")), ranks).struck
     previous = read_previous(db, "tps_assignments")
-    result = tps.assign(voters, coordinates, config.tps.max_voters, struck=struck, previous=previous, names=names)
+    sites, sites_skipped = tps.read_sites(config.tps.sites)
+    result = tps.assign(voters, coordinates, config.tps.max_voters, struck=struck, previous=previous, names=names,
+                        min_share=config.tps.min_share, sites=sites)
     seconds = {"assign": round(time.perf_counter() - t, 3)}
     q = result.quality
     info: dict[str, object] = {
@@ -286,6 +288,8 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         "max_deviation": float(q["max_deviation"].max() or 0.0) if q.height else 0.0,  # type: ignore[arg-type]
         "rts_fallback": int(q["rts_fallback"].sum()) if q.height else 0,
         "coordinate_rows_skipped": [dataclasses.asdict(sk) for sk in skipped],
+        "site_rows_skipped": [dataclasses.asdict(sk) for sk in sites_skipped],
+        "rts_split": result.rt_splits.select("kode_desa", "rw", "rt").n_unique() if result.rt_splits.height else 0,
         "moved": int(q["moved"].sum()) if previous is not None and q.height else None,
         "churn": tps.overall_churn(q) if previous is not None else None,
         "mean_distance_m": result.assignments["distance_m"].mean(),
@@ -316,6 +320,7 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
              f"{info['struck_duplicates']:,}", f"{info['over_cap']:,}", f"{info['split_households']:,}",
              sum(seconds.values()))
     tables = {"tps_assignments": result.assignments, "tps_summary": result.summary, "tps_quality": q,
+              "tps_rt_splits": result.rt_splits,
               "struck_voters": struck.with_columns(pl.lit("SAMA dikonfirmasi petugas").alias("alasan"))}
     return tables, info
 

@@ -6,8 +6,8 @@
   - `desa_key()` (the linkage: are two records of one desa?) compares names as the region table matches them,
     upper case, letters and digits only (`Suka Maju` and `SUKAMAJU` are one desa);
   - `tps_desa_key()` (the TPS: which voters vote together) is published in the TPS tables and read by a PPS,
-    and last night's TPS are found again by it: the name as written, spaces and case folded, and voters whose
-    desa nobody wrote down grouped within their kecamatan (`desa:? ...`) rather than with the whole regency.
+    and last night's TPS are found again by it: the desa within its kabupaten and kecamatan (their codes, else
+    their names as written, spaces and case folded), so that a TPS never holds voters of two regencies.
 """
 
 from __future__ import annotations
@@ -27,14 +27,21 @@ def _spaces_folded(column: str) -> pl.Expr:
     return pl.col(column).str.replace_all(r"\s+", " ").str.strip_chars().str.to_uppercase()
 
 
+def _part(code: str, name: str) -> pl.Expr:
+    """One part of an unknown desa's key: the code, else the name folded (`|` written `/`, so that the
+    parts stay apart), else `?`."""
+    folded = _spaces_folded(name).str.replace_all("|", "/", literal=True)
+    return pl.coalesce(pl.col(code), pl.when(folded.str.len_chars() > 0).then(folded), pl.lit("?"))
+
+
 def tps_desa_key() -> pl.Expr:
-    """The TPS stage's desa key: the code, else `desa:` and the name as written (spaces and case folded), else
-    `desa:?` and the kecamatan (its code, else its name, else `kecamatan:?`)."""
-    unknown = pl.concat_str([pl.lit("desa:? "), pl.coalesce(pl.col("kode_kecamatan"), _spaces_folded("kecamatan"),
-                                                             pl.lit("kecamatan:?"))])
-    named = pl.when(_spaces_folded("desa").str.len_chars() > 0).then(
-        pl.concat_str([pl.lit("desa:"), _spaces_folded("desa")]))
-    return pl.coalesce(pl.col("kode_desa"), named, unknown)
+    """The TPS stage's desa key: the code, else `desa:KAB|KEC|DESA`, each part its code where the region table
+    gave one, else its name as written (spaces and case folded), else `?`: a desa the table does not know
+    is still one desa of one kecamatan of one kabupaten (a `SUMBER SARI` in two kecamatan is two desa), and
+    voters whose desa nobody wrote down vote within their kecamatan (`desa:KAB|KEC|?`)."""
+    unknown = pl.concat_str([pl.lit("desa:"), _part("kode_kabupaten", "kabupaten"), pl.lit("|"),
+                             _part("kode_kecamatan", "kecamatan"), pl.lit("|"), _part("kode_desa", "desa")])
+    return pl.coalesce(pl.col("kode_desa"), unknown)
 
 
 def pair_ids(frame: pl.DataFrame) -> pl.Series:

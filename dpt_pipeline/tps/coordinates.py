@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,11 @@ class SkippedCoordinate:
 _COORDINATE_ALIASES = {"kode_desa": ("kode_desa", "kodedesa", "kode desa", "kd_desa", "kode_kelurahan"),
                        "rw": ("rw",), "rt": ("rt",), "lat": ("lat", "latitude", "lintang"),
                        "lon": ("lon", "lng", "long", "longitude", "bujur")}
+SITE_COLUMNS = ("kode_desa", "nama", "lat", "lon")
+SITE_SCHEMA = {"kode_desa": pl.String, "nama": pl.String, "lat": pl.Float64, "lon": pl.Float64}
+_SITE_ALIASES = {"kode_desa": _COORDINATE_ALIASES["kode_desa"],
+                 "nama": ("nama", "name", "nama_tempat", "nama tempat", "tempat", "lokasi"),
+                 "lat": _COORDINATE_ALIASES["lat"], "lon": _COORDINATE_ALIASES["lon"]}
 FAR_FROM_DESA_M = 20_000.0   # an RT this far from its desa's other RTs is a typing slip
 
 
@@ -45,22 +51,43 @@ def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoord
     20 km from the rest of its desa, an RT listed twice) is skipped, named by its row and field and logged
     (coordinates are not personal), and its RT falls back like any RT missing from the file. An empty file
     means no coordinates; a file without the columns is refused."""
+    return _read_points(path, "[tps].coordinates", "the RT coordinates file", _COORDINATE_ALIASES, ("rw", "rt"),
+                        "RT", "this RT falls back to a neighbour", COORDINATE_SCHEMA)
+
+
+def read_sites(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
+    """The candidate TPS sites file (`[tps] sites`: a school, a balai desa): columns kode_desa, nama, lat,
+    lon, read as the RT coordinates file is (the same spellings, separators, encodings, decimal comma). A
+    row that cannot be used (a field missing or unreadable, out of range, (0, 0), more than 20 km from the
+    desa's other sites, a name listed twice in one desa) is skipped, named by its row and field and
+    logged; the TPS of its desa are sited at RT points as without the file. A file without the columns is
+    refused."""
+    return _read_points(path, "[tps].sites", "the TPS sites file", _SITE_ALIASES, (), "site",
+                        "this site is not proposed", SITE_SCHEMA)
+
+
+def _read_points(path: Path | None, setting: str, what: str, aliases: dict[str, tuple[str, ...]],
+                 numbers: tuple[str, ...], unit: str, fallback: str, schema: Mapping[str, type[pl.DataType]]
+                 ) -> tuple[pl.DataFrame, list[SkippedCoordinate]]:
+    """A file of points per desa (columns `aliases`, whole numbers `numbers`, then lat and lon), read and
+    checked row by row; a point is keyed by every column but lat and lon."""
     if path is None:
-        return pl.DataFrame(schema=COORDINATE_SCHEMA), []
-    text, _ = decode(read_regular(path, "[tps].coordinates"), path)
+        return pl.DataFrame(schema=schema), []
+    columns = tuple(aliases)
+    key = [c for c in columns if c not in ("lat", "lon")]
+    text, _ = decode(read_regular(path, setting), path)
     lines = text.splitlines()
     if not text.strip():
-        log.warning("%s is empty: every RT falls back to the desa's centre", path)
-        return pl.DataFrame(schema=COORDINATE_SCHEMA), []
+        log.warning("%s is empty: no %s points from it", path, unit)
+        return pl.DataFrame(schema=schema), []
     sep = separator(lines[0])
     rows = list(csv.reader(lines, delimiter=sep))
     header = [h.strip().lower().replace("-", "_") for h in rows[0]]
     where: dict[str, int] = {}
-    for c, names in _COORDINATE_ALIASES.items():
+    for c, names in aliases.items():
         found = [i for i, h in enumerate(header) if h in names]
         if not found:
-            raise InputError(f"the RT coordinates file has no column {c!r} (needs {', '.join(COORDINATE_COLUMNS)})",
-                             path=path, field=c)
+            raise InputError(f"{what} has no column {c!r} (needs {', '.join(columns)})", path=path, field=c)
         where[c] = found[0]
     skipped: list[SkippedCoordinate] = []
     cells: list[tuple[object, ...]] = []
@@ -70,38 +97,36 @@ def read_coordinates(path: Path | None) -> tuple[pl.DataFrame, list[SkippedCoord
         if len(r) != len(header):
             skipped.append(SkippedCoordinate(n, "*", None, f"{len(r)} kolom, bukan {len(header)}"))
             continue
-        cells.append((n, *(r[where[c]].strip() or None for c in COORDINATE_COLUMNS)))
-    s = pl.DataFrame(cells, schema=["row", *COORDINATE_COLUMNS], orient="row",
-                     schema_overrides={"row": pl.Int64, **{c: pl.String for c in COORDINATE_COLUMNS}})
+        cells.append((n, *(r[where[c]].strip() or None for c in columns)))
+    s = pl.DataFrame(cells, schema=["row", *columns], orient="row",
+                     schema_overrides={"row": pl.Int64, **{c: pl.String for c in columns}})
     parsed = s.with_columns(
-        pl.col("rw").cast(pl.Int32, strict=False).alias("_rw"), pl.col("rt").cast(pl.Int32, strict=False).alias("_rt"),
+        *[pl.col(c).cast(pl.Int32, strict=False).alias(f"_{c}") for c in numbers],
         *[pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(f"_{c}")
           for c in ("lat", "lon")])
     far = _far_from_desa(parsed)
-    checks = [("kode_desa", pl.col("kode_desa").is_null(), "kosong"),
-              ("rw", pl.col("_rw").is_null(), "bukan angka"), ("rt", pl.col("_rt").is_null(), "bukan angka"),
+    checks = [*[(c, pl.col(c).is_null(), "kosong") for c in key if c not in numbers],
+              *[(c, pl.col(f"_{c}").is_null(), "bukan angka") for c in numbers],
               ("lat", ~pl.col("_lat").is_between(-90, 90).fill_null(False), "bukan lintang"),
               ("lon", ~pl.col("_lon").is_between(-180, 180).fill_null(False), "bukan bujur"),
               ("lat", (pl.col("_lat") == 0) & (pl.col("_lon") == 0), "titik (0, 0): koordinat belum diisi"),
               ("lon", pl.col("row").is_in(far.implode()),
-               f"lebih dari {FAR_FROM_DESA_M / 1000:.0f} km dari RT lain di desanya")]
+               f"lebih dari {FAR_FROM_DESA_M / 1000:.0f} km dari {unit} lain di desanya")]
     bad = parsed.with_columns(pl.coalesce([pl.when(cond).then(pl.lit(f)) for f, cond, _ in checks]).alias("_field"),
                               pl.coalesce([pl.when(cond).then(pl.lit(r)) for _, cond, r in checks]).alias("_why"))
     skipped += [SkippedCoordinate(r["row"], r["_field"], r[r["_field"]], r["_why"])
                 for r in bad.filter(pl.col("_field").is_not_null()).iter_rows(named=True)]
     good = bad.filter(pl.col("_field").is_null()).select(
-        "row", "kode_desa", pl.col("_rw").alias("rw"), pl.col("_rt").alias("rt"), pl.col("_lat").alias("lat"),
-        pl.col("_lon").alias("lon"))
-    dup = good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct().not_())
-    skipped += [SkippedCoordinate(r["row"], "rt", str(r["rt"]), "RT sudah tercantum di baris sebelumnya")
+        "row", *[pl.col(f"_{c}").alias(c) if c in numbers or c in ("lat", "lon") else pl.col(c) for c in columns])
+    dup = good.filter(pl.struct(key).is_first_distinct().not_())
+    skipped += [SkippedCoordinate(r["row"], key[-1], str(r[key[-1]]), f"{unit} sudah tercantum di baris sebelumnya")
                 for r in dup.iter_rows(named=True)]
     skipped.sort(key=lambda k: k.row)
     for sk in skipped[:10]:
-        log.warning("%s row %d, %s=%r: %s; this RT falls back to a neighbour", path, sk.row, sk.field, sk.value,
-                    sk.reason)
+        log.warning("%s row %d, %s=%r: %s; %s", path, sk.row, sk.field, sk.value, sk.reason, fallback)
     if len(skipped) > 10:
         log.warning("%s: %d more rows skipped", path, len(skipped) - 10)
-    return good.filter(pl.struct("kode_desa", "rw", "rt").is_first_distinct()).drop("row"), skipped
+    return good.filter(pl.struct(key).is_first_distinct()).drop("row"), skipped
 
 
 def _far_from_desa(parsed: pl.DataFrame) -> pl.Series:

@@ -11,14 +11,15 @@ input, gives it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
+from dpt_pipeline.tps import sites
 from dpt_pipeline.tps.geometry import Projection
 from dpt_pipeline.tps.numbering import last_night, tps_numbers
-from dpt_pipeline.tps.solver import assign_desa, keep_last_night, min_tps
+from dpt_pipeline.tps.solver import MIN_SHARE, assign_desa, keep_last_night, min_tps
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,20 @@ class DesaInput:
     rt: np.ndarray
     prev_tps: np.ndarray
     unchanged: bool = False
+    site_lat: np.ndarray = field(default_factory=lambda: np.zeros(0))   # the places a TPS may be proposed at
+    site_lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
-    def of(cls, g: pl.DataFrame) -> DesaInput:
+    def of(cls, g: pl.DataFrame, sites: pl.DataFrame | None = None) -> DesaInput:
         """The arrays of one desa's rows of the households table (`prev_tps`, `unchanged`: see
-        `numbering.with_last_night`)."""
+        `numbering.with_last_night`) and its candidate sites (`sites.candidates`)."""
         prev = g["prev_tps"] if "prev_tps" in g.columns else pl.Series([0] * g.height)
         same = "unchanged" in g.columns and g.height > 0 and bool(g["unchanged"].fill_null(False).all())
         return cls(g["lat"].cast(pl.Float64).to_numpy(), g["lon"].cast(pl.Float64).to_numpy(),
                    g["voters"].to_numpy().astype(np.int64), g["rw"].fill_null(0).to_numpy().astype(np.int64),
                    g["rt"].fill_null(0).to_numpy().astype(np.int64), prev.fill_null(0).to_numpy().astype(np.int64),
-                   same)
+                   same, *((sites["site_lat"].to_numpy(), sites["site_lon"].to_numpy()) if sites is not None
+                           else ()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class DesaOutput:
     tps: np.ndarray            # TPS number per household
     tps_lat: np.ndarray        # its TPS point (NaN without coordinates)
     tps_lon: np.ndarray
-    distance_m: np.ndarray     # household point to TPS point (NaN without coordinates)
+    distance_m: np.ndarray     # household point to its TPS's site (NaN without coordinates or sites)
+    site: np.ndarray           # its TPS's site, an index into the desa's candidates (-1: none)
     k: int
     extra_tps: bool
 
@@ -69,7 +74,7 @@ def _stand_in_layout(d: DesaInput) -> np.ndarray:
 SETTLE_ROUNDS = 20  # at most this many checks that tomorrow, on the same input, would keep tonight's TPS
 
 
-def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutput | None:
+def _solve_once(d: DesaInput, cap: int, min_share: float, *, as_before: bool = False) -> DesaOutput | None:
     """One desa: each household's TPS number, the TPS point and the distance to it. With `as_before`, last
     night's TPS as they are, or None unless they keep every rule tonight (every household has one, none
     over the cap, no more TPS than the lower bound)."""
@@ -78,33 +83,39 @@ def _solve_once(d: DesaInput, cap: int, *, as_before: bool = False) -> DesaOutpu
     w = d.voters
     xy = proj.to_metres(d.lat, d.lon) if has_point else _stand_in_layout(d)
     previous, numbers = last_night(d.prev_tps, xy, w)
+    site_xy = proj.to_metres(d.site_lat, d.site_lon) if has_point and len(d.site_lat) else None
     if as_before:
         before = keep_last_night(previous, xy, w, cap)
         if before is None or before.k != min_tps(w, cap):
             return None
         res = before
     else:
-        res = assign_desa(xy, w, cap, previous=previous)
+        res = assign_desa(xy, w, cap, previous=previous, min_share=min_share, sites=site_xy)
     number = tps_numbers(res, previous, numbers)
     tps_lat, tps_lon = proj.to_degrees(res.centres)
-    dist = np.sqrt(((xy - res.centres[res.labels]) ** 2).sum(axis=1))
     nan = np.full(len(w), np.nan)
-    return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
-                      tps_lon[res.labels] if has_point else nan, dist if has_point else nan, res.k, res.extra_tps)
+    if site_xy is None:
+        return DesaOutput(number[res.labels], tps_lat[res.labels] if has_point else nan,
+                          tps_lon[res.labels] if has_point else nan, nan, np.full(len(w), -1), res.k, res.extra_tps)
+    walks = sites.Walks.of(xy, site_xy)
+    site = walks.choose(w, res.labels, res.k)[res.labels]
+    dist = walks.metres[walks.point, site]
+    return DesaOutput(number[res.labels], tps_lat[res.labels], tps_lon[res.labels], dist, site, res.k,
+                      res.extra_tps)
 
 
-def solve_desa(d: DesaInput, cap: int) -> DesaOutput:
+def solve_desa(d: DesaInput, cap: int, min_share: float = MIN_SHARE) -> DesaOutput:
     """One desa: each household's TPS number, the TPS point and the distance to it.
 
     A desa as it was last night keeps last night's TPS if they keep every rule. Otherwise the result is
     settled: it is what the next night would compute from it on the same input (solved again from itself,
     until nothing moves), so that a night with unchanged lists moves nobody."""
-    if d.unchanged and (kept := _solve_once(d, cap, as_before=True)) is not None:
+    if d.unchanged and (kept := _solve_once(d, cap, min_share, as_before=True)) is not None:
         return kept
-    out = _solve_once(d, cap)
+    out = _solve_once(d, cap, min_share)
     assert out is not None
     for _ in range(SETTLE_ROUNDS):
-        again = _solve_once(replace(d, prev_tps=out.tps.astype(np.int64), unchanged=False), cap)
+        again = _solve_once(replace(d, prev_tps=out.tps.astype(np.int64), unchanged=False), cap, min_share)
         assert again is not None
         settled = np.array_equal(again.tps, out.tps)
         out = again

@@ -18,6 +18,16 @@ def costs(xy: np.ndarray, prev: np.ndarray, centres: np.ndarray, penalty: float)
     return d2 + penalty * moved
 
 
+def walk_costs(metres: np.ndarray, prev: np.ndarray, penalty: float) -> np.ndarray:
+    """Cost per voter of each row's walk to each TPS's site (`metres`, (rows, k)), in the flow's units,
+    plus the square root of the penalty (metres) for leaving last night's TPS."""
+    moved = (prev[:, None] >= 0) & (np.arange(metres.shape[1])[None, :] != prev[:, None])
+    return (metres + np.sqrt(penalty) * moved) * WALK_SCALE
+
+
+WALK_SCALE = 1000.0   # a walk's metres times this: the flow rounds costs to hundredths of that
+
+
 def _flow(cost: np.ndarray, supply: np.ndarray, lo: np.ndarray, hi: np.ndarray, nearest: int,
           prev: np.ndarray) -> np.ndarray | None:
     """Voters of each group at each centre, (groups, k), by a min-cost flow with centre j between lo[j] and

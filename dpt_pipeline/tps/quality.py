@@ -16,17 +16,33 @@ def overall_churn(quality: pl.DataFrame) -> float | None:
 
 
 def tps_summary(per_voter: pl.DataFrame) -> pl.DataFrame:
-    """Per TPS: its desa, voters, households, RTs, point and distances."""
+    """Per TPS: its desa, voters, households, RTs, its voters' mean point (lat, lon), its proposed site
+    (site_lat, site_lon, site_kind 'rt' or 'kandidat', site_name: 'RT 005 / RW 002' or the candidate's
+    name; null without coordinates) and its voters' distances to the site."""
     return per_voter.group_by("kode_desa", "tps").agg(
         pl.col("desa").first(), pl.len().cast(pl.Int64).alias("voters"),
         pl.col("household").n_unique().cast(pl.Int64).alias("households"),
         pl.struct("rw", "rt").n_unique().cast(pl.Int64).alias("rts"),
         pl.col("tps_lat").first().alias("lat"), pl.col("tps_lon").first().alias("lon"),
+        pl.col("site_lat", "site_lon", "site_kind", "site_name").first(),
         pl.col("distance_m").mean().alias("mean_distance_m"),
         pl.col("distance_m").quantile(0.95, "linear").alias("p95_distance_m"),
         pl.col("distance_m").max().alias("max_distance_m"),
-    ).select("kode_desa", "desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
-             "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+    ).select("kode_desa", "desa", "tps", "voters", "households", "rts", "lat", "lon", "site_lat", "site_lon",
+             "site_kind", "site_name", "mean_distance_m", "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+
+
+def rt_splits(per_voter: pl.DataFrame) -> pl.DataFrame:
+    """tps_rt_splits: each RT whose voters vote at more than one TPS (the cap or the households' sizes left
+    no other way), one row per TPS it spans: kode_desa, desa, rw, rt, tps, voters (of the RT at that TPS),
+    rt_voters (of the RT in all)."""
+    per = per_voter.group_by("kode_desa", "rw", "rt", "tps").agg(pl.col("desa").first(),
+                                                                 pl.len().cast(pl.Int64).alias("voters"))
+    return (per.with_columns(pl.len().over("kode_desa", "rw", "rt").alias("_n"),
+                             pl.col("voters").sum().over("kode_desa", "rw", "rt").alias("rt_voters"))
+            .filter(pl.col("_n") > 1)
+            .select("kode_desa", "desa", "rw", "rt", "tps", "voters", "rt_voters")
+            .sort("kode_desa", "rw", "rt", "tps", nulls_last=True))
 
 
 def tps_quality(per_voter: pl.DataFrame, summary: pl.DataFrame, cap: int, voters: pl.DataFrame,

@@ -17,9 +17,10 @@ def eligible(voters: pl.DataFrame, struck: pl.DataFrame | None) -> pl.DataFrame:
     return voters.join(struck.select("voter_id"), on="voter_id", how="anti")
 
 
-def with_kecamatan(voters: pl.DataFrame) -> pl.DataFrame:
-    """`tps_desa_key` reads the kecamatan too; a frame without it (a test's) gets empty columns."""
-    missing = [c for c in ("kode_kecamatan", "kecamatan") if c not in voters.columns]
+def with_regions(voters: pl.DataFrame) -> pl.DataFrame:
+    """`tps_desa_key` reads the kabupaten and kecamatan too; a frame without them (a test's) gets empty
+    columns."""
+    missing = [c for c in ("kode_kabupaten", "kabupaten", "kode_kecamatan", "kecamatan") if c not in voters.columns]
     return voters.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]) if missing else voters
 
 
@@ -27,7 +28,7 @@ def households(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int = 600) 
     """One row per household (a KK within a desa; a voter without a valid NKK is a household alone), with
     its voters and a point: its RT's coordinates, else the nearest RT number of the same RW, else the
     desa's centre (`lokasi` says which: rt, rt terdekat, pusat desa)."""
-    v = with_kecamatan(voters).with_columns(
+    v = with_regions(voters).with_columns(
         tps_desa_key().alias("desa_key"),
         pl.when(pl.col("nkk_valid")).then(pl.col("nkk")).otherwise(pl.col("voter_id")).alias("kk"))
     # A KK larger than a TPS (a dormitory, a copied NKK) cannot vote at one: it is cut into the fewest

@@ -1,20 +1,22 @@
 """One desa's households into TPS: `assign_desa` (points in metres, voters per household, the cap, last
-night's TPS) gives each household a TPS index; the numbers are `numbering`'s, the tables `stage`'s.
+night's TPS, the candidate sites) gives each household a TPS index; the numbers are `numbering`'s, the
+tables `stage`'s.
 
-Method: a capacitated Lloyd iteration. Households at one RT point with one size (and one TPS last night)
-are interchangeable, so they form one group; (1) a min-cost flow (`flow`) sends each group's voters to the
-TPS centres, every TPS between floor(n/k) and min(C, ceil(n/k)) voters, arcs only to each group's nearest
-centres, cost the squared distance in metres plus a move penalty for leaving last night's TPS; (2) each
-centre moves to its voters' mean. Groups are then rounded to whole households, a few single households move
-to even the sizes out, and any TPS still over the cap sheds households to the nearest TPS with room
-(`whole`); if that fails the desa gets one more TPS. A desa published before starts from last night's
-centres, so TPS n keeps its meaning and few voters move.
+Method: a capacitated Lloyd iteration. Households at one RT point with one TPS last night form one group;
+(1) a min-cost flow (`flow`) sends each group's voters to the TPS centres, every TPS between the floor,
+floor(min_share * n/k), and the cap C, arcs only to each group's nearest centres, cost the squared distance
+in metres plus a move penalty for leaving last night's TPS; (2) each centre moves to its voters' mean.
+Groups are then rounded to whole households (a group the flow did not cut stays whole), a TPS under the
+floor takes single households from its neighbours, and any TPS over the cap sheds households to the
+nearest TPS with room (`whole`); if that fails the desa gets one more TPS. With candidate sites (the RT
+points, configured sites) each TPS is then proposed at the site of least walk (`sites`) and the flow runs
+again with each household's walk to its TPS's site as the cost, while that shortens the walk. A desa
+published before starts from last night's centres, so TPS n keeps its meaning and few voters move.
 
-Started from last night: a TPS whose voters still lie within the sizes accepted in the end (floor/ceil(n/k)
-and the tolerance) may keep its size in the flow, every group can always stay (its arc to last night's TPS
-is there and wins ties), and where last night's TPS still hold every household under the cap the Lloyd
-iteration goes on only while each step beats the best so far, starting from keeping them (`_rank`: fewer
-TPS, fewer voters outside the accepted sizes, then distance plus the move penalty).
+Started from last night: every group can always stay (its arc to last night's TPS is there and wins ties),
+and where last night's TPS still hold every household under the cap the iteration goes on only while each
+step beats the best so far, starting from keeping them (`_rank`: fewer TPS, fewer voters outside the
+sizes, then the walk to the sites, or without sites the squared distance, plus the move penalty).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpt_pipeline.tps.flow import costs, flow_widening
+from dpt_pipeline.config import TpsConfig
+from dpt_pipeline.tps.flow import costs, flow_widening, walk_costs
 from dpt_pipeline.tps.geometry import centres_of, sq_dist, unique_rows
+from dpt_pipeline.tps.sites import Walks
 from dpt_pipeline.tps.whole import balance, repair, round_to_households
 
 MOVE_PENALTY_M2 = 300.0 ** 2      # cost of leaving last night's TPS, as a squared distance per voter
-BALANCE_TOLERANCE = 3             # sizes are evened out to within this many voters of floor/ceil(n/k)
+MIN_SHARE = TpsConfig.min_share   # each TPS at least this share of n/k (the setting's default)
+SITE_ROUNDS = 4                   # at most this many rounds of sending households to their TPS's site
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,10 @@ def min_tps(w: np.ndarray, cap: int) -> int:
     return max(1, math.ceil(int(w.sum()) / cap), int((w > cap / 2).sum()))
 
 
-def _band(n: int, k: int, cap: int, tolerance: int) -> tuple[int, int, int, int]:
-    """The flow's sizes for k TPS, floor(n/k) to min(C, ceil(n/k)), and the sizes accepted in the end, those
-    widened by the tolerance."""
-    lo, hi = n // k, min(cap, math.ceil(n / k))
-    return lo, hi, max(0, lo - tolerance), min(cap, hi + tolerance)
+def band(n: int, k: int, cap: int, min_share: float) -> tuple[int, int]:
+    """The sizes a TPS may have, k TPS sharing n voters: from floor(min_share * n / k) to the cap C. The
+    floor keeps a TPS from being left with a handful of voters; above it, sizes follow the walk."""
+    return min(math.floor(min_share * n / k + 1e-9), n // k), cap
 
 
 def _take(previous: Previous | None, w: np.ndarray, k: int) -> tuple[Previous | None, np.ndarray]:
@@ -141,22 +145,27 @@ def keep_last_night(previous: Previous | None, xy: np.ndarray, w: np.ndarray, ca
                       m > math.ceil(int(w.sum()) / cap), np.arange(m))
 
 
-def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, tolerance: int, penalty: float,
-          previous: Previous) -> tuple[int, float, float]:
+def _rank(res: DesaResult, xy: np.ndarray, w: np.ndarray, cap: int, min_share: float, penalty: float,
+          previous: Previous, sites: Walks | None) -> tuple[int, float, float]:
     """What an assignment is judged by, smaller is better: its TPS, its voters outside the accepted sizes,
-    then the squared distances to the TPS points plus the move penalty of every voter who left last
-    night's TPS."""
+    then the walk (each voter's distance to the site proposed for their TPS) plus the move penalty (its
+    square root, in metres) of every voter who left last night's TPS; without sites, the squared distances
+    to the TPS points plus the penalty."""
     load = np.bincount(res.labels, weights=w, minlength=res.k)
-    _, _, band_lo, band_hi = _band(int(w.sum()), res.k, cap, tolerance)
+    band_lo, band_hi = band(int(w.sum()), res.k, cap, min_share)
     outside = float((np.maximum(0, load - band_hi) + np.maximum(0, band_lo - load)).sum())
-    sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
     row = np.concatenate([res.kept, np.full(res.k - len(res.kept), -2)])[res.labels]   # -2: a new TPS
-    return res.k, outside, sse + penalty * float(w[row != previous.labels].sum())
+    moved = float(w[row != previous.labels].sum())
+    if sites is not None:
+        return res.k, outside, sites.walk(w, res.labels, res.k) + math.sqrt(penalty) * moved
+    sse = float((w * ((xy - res.centres[res.labels]) ** 2).sum(axis=1)).sum())
+    return res.k, outside, sse + penalty * moved
 
 
 def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, point: np.ndarray,
              pw: np.ndarray, previous: Previous | None, kept: np.ndarray, iterations: int, nearest: int,
-             penalty: float, tolerance: int, before: DesaResult | None) -> DesaResult | None:
+             penalty: float, min_share: float, before: DesaResult | None, sites: Walks | None
+             ) -> DesaResult | None:
     """The TPS with k of them, or None if the flow or the repair cannot keep every TPS under the cap.
 
     `before`: last night's TPS (k of them), which still hold every household under the cap. Then the
@@ -165,21 +174,13 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
     returns one worse than last night's."""
     n = int(w.sum())
     prev = previous.labels if previous is not None else np.full(len(w), -1)
-    # Interchangeable households: one point, one size, one TPS last night.
-    keys, group = unique_rows(np.column_stack([point, w, prev]))
-    gxy, size, gprev = pts[keys[:, 0]], keys[:, 1], keys[:, 2]
-    count = np.bincount(group)
-    supply = count * size
-    lo, hi, band_lo, band_hi = _band(n, k, cap, tolerance)
+    # Households at one point (an RT) with one TPS last night are one group: the flow sends a group to
+    # one TPS unless the sizes force a cut, and the rounding keeps it whole then.
+    keys, group = unique_rows(np.column_stack([point, prev]))
+    gxy, gprev = pts[keys[:, 0]], keys[:, 1]
+    supply = np.bincount(group, weights=w).astype(np.int64)
+    lo, hi = band(n, k, cap, min_share)
     lo_j, hi_j = np.full(k, lo), np.full(k, hi)
-    if previous is not None:
-        # A TPS whose voters of last night already lie within the accepted sizes may keep that size: the
-        # flow does not move voters only to even sizes out that the rounding below would accept anyway.
-        m = len(previous.centres)
-        had = prev >= 0
-        carried = np.bincount(prev[had], weights=w[had], minlength=m).astype(np.int64)
-        lo_j[:m] = np.minimum(lo, np.maximum(carried, band_lo))
-        hi_j[:m] = np.maximum(hi, np.minimum(carried, band_hi))
 
     def step(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """One Lloyd step: the flow to these centres, and the centres moved to the mean of their voters."""
@@ -192,28 +193,54 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
         return share, moved_to
 
     def whole(share: np.ndarray, centres: np.ndarray) -> DesaResult | None:
-        """The flow in whole households, the sizes evened out and every TPS brought under the cap."""
-        per_group = round_to_households(share, size, count)
-        labels = np.empty(len(w), dtype=np.int64)
-        labels[np.argsort(group, kind="stable")] = np.repeat(np.tile(np.arange(k), len(per_group)),
-                                                             per_group.ravel())
+        """The flow in whole households, every TPS brought to the floor and under the cap."""
+        labels = round_to_households(share, group, w)
         hcost = costs(xy, prev, centres, penalty)
-        balance(labels, w, hcost, centres, band_lo, band_hi, 4 * k + 50)
+        balance(labels, w, hcost, centres, lo, hi, 4 * k + 50)
         if not repair(labels, w, hcost, cap):
             return None
         return DesaResult(labels, centres_of(labels, w, xy, centres), k, k > math.ceil(n / cap), kept)
 
-    if before is not None and previous is not None:
-        best, best_rank = before, _rank(before, xy, w, cap, tolerance, penalty, previous)
-        for _ in range(iterations):
-            stepped = step(best.centres)
-            res = whole(*stepped) if stepped is not None else None
-            if res is None:
+    def to_sites(res: DesaResult) -> DesaResult:
+        """The households sent again, by the flow, to the sites proposed for their TPS (least walk) rather
+        than to the TPS points, while that shortens the walk (plus the move penalty)."""
+        if sites is None:
+            return res
+        whom = previous if previous is not None else Previous(res.centres, np.full(len(w), -1))
+        best, best_rank = res, _rank(res, xy, w, cap, min_share, penalty, whom, sites)
+        for _ in range(SITE_ROUNDS):
+            at = sites.choose(w, best.labels, k)
+            share = flow_widening(walk_costs(sites.metres[:, at][keys[:, 0]], gprev, penalty), supply, lo_j, hi_j,
+                                  nearest, gprev)
+            if share is None:
                 break
-            rank = _rank(res, xy, w, cap, tolerance, penalty, previous)
+            labels = round_to_households(share, group, w)
+            hcost = walk_costs(sites.metres[:, at][point], prev, penalty)
+            balance(labels, w, hcost, best.centres, lo, hi, 4 * k + 50)
+            if not repair(labels, w, hcost, cap):
+                break
+            res = DesaResult(labels, centres_of(labels, w, xy, best.centres), k, k > math.ceil(n / cap), kept)
+            rank = _rank(res, xy, w, cap, min_share, penalty, whom, sites)
             if not rank < best_rank:
                 break
             best, best_rank = res, rank
+        return best
+
+    if before is not None and previous is not None:
+        best, best_rank = before, _rank(before, xy, w, cap, min_share, penalty, previous, sites)
+        candidate: DesaResult | None = to_sites(before)
+        for _ in range(iterations):
+            assert candidate is not None
+            rank = _rank(candidate, xy, w, cap, min_share, penalty, previous, sites)
+            if rank < best_rank:
+                best, best_rank = candidate, rank
+            elif candidate is not before:
+                break
+            stepped = step(best.centres)
+            candidate = whole(*stepped) if stepped is not None else None
+            if candidate is None:
+                break
+            candidate = to_sites(candidate)
         return best
     centres = _initial_centres(pts, pw, k, previous.centres if previous is not None else None)
     share = None
@@ -227,17 +254,21 @@ def _solve_k(xy: np.ndarray, w: np.ndarray, cap: int, k: int, pts: np.ndarray, p
         if shift < 1.0:
             break
     assert share is not None
-    return whole(share, centres)
+    res = whole(share, centres)
+    return to_sites(res) if res is not None else None
 
 
 def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous | None = None,
                 iterations: int = 20, nearest: int = 4, penalty: float = MOVE_PENALTY_M2,
-                tolerance: int = BALANCE_TOLERANCE) -> DesaResult:
+                min_share: float = MIN_SHARE, sites: np.ndarray | None = None) -> DesaResult:
     """TPS for the households of one desa: `xy` (metres), `w` (voters per household), `cap` per TPS.
 
     With `previous`, the result is never worse than keeping last night's TPS where they still hold every
     household under the cap (`_rank`: fewer TPS, fewer voters outside the accepted sizes, then distance
-    plus the move penalty): households move only when the move pays for itself."""
+    plus the move penalty): households move only when the move pays for itself.
+
+    `sites` (metres, (m, 2)): the places a TPS may be proposed at; with them the households end sent to
+    the site of least walk of their TPS, and the walk is what the result is judged by."""
     if len(w) and int(w.max()) > cap:
         raise ValueError(f"a household of {int(w.max())} voters is larger than the TPS capacity {cap}")
     if not np.isfinite(xy).all():
@@ -245,17 +276,19 @@ def assign_desa(xy: np.ndarray, w: np.ndarray, cap: int, *, previous: Previous |
     pts, point = unique_rows(xy)
     pw = np.bincount(point, weights=w)
     before = keep_last_night(previous, xy, w, cap)
+    site_xy = Walks(point, np.sqrt(sq_dist(pts, sites))) if sites is not None and len(sites) else None
     result = None
     for k in range(min_tps(w, cap), len(w) + 1):
         prev_k, kept = _take(previous, w, k)
-        result = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, kept, iterations, nearest, penalty, tolerance,
-                          before if before is not None and before.k == k else None)
+        result = _solve_k(xy, w, cap, k, pts, point, pw, prev_k, kept, iterations, nearest, penalty, min_share,
+                          before if before is not None and before.k == k else None,
+                          site_xy)
         if result is not None:
             break
     if result is None:
         raise ValueError("no assignment keeps every household whole")  # unreachable: k = households always fits
     if before is not None and previous is not None and (
-            _rank(before, xy, w, cap, tolerance, penalty, previous)
-            <= _rank(result, xy, w, cap, tolerance, penalty, previous)):
+            _rank(before, xy, w, cap, min_share, penalty, previous, site_xy)
+            <= _rank(result, xy, w, cap, min_share, penalty, previous, site_xy)):
         return before
     return result

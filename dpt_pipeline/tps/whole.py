@@ -1,6 +1,6 @@
-"""The flow in whole households: its voters rounded to households per TPS, single households moved to even
-the sizes out, and every TPS brought under the cap (moves, swaps, an ejection) without ever splitting a
-household. Each works in place on the households' TPS labels."""
+"""The flow in whole households: its voters rounded to households per TPS (`round_to_households` gives
+labels; the others work in place on them), single households moved to bring every TPS to the floor, and
+every TPS brought under the cap (moves, swaps, an ejection) without ever splitting a household."""
 
 from __future__ import annotations
 
@@ -9,22 +9,24 @@ import numpy as np
 from dpt_pipeline.tps.geometry import sq_dist
 
 
-def round_to_households(share: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Households of each group per centre: the flow's voters divided by the household size, rounded by
-    largest remainder so that each group's count is kept."""
-    q = share / size[:, None]
-    base = np.floor(q + 1e-9)
-    rest = count - base.sum(axis=1)
-    order = np.argsort(-(q - base), axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(share.shape[1])[None, :].repeat(len(share), 0), axis=1)
-    return (base + (rank < rest[:, None])).astype(np.int64)
+def round_to_households(share: np.ndarray, group: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each household's TPS from the flow's voters per group and TPS, (groups, k): a group's households,
+    largest first, fill its TPS in turn, each going where the middle of its voters falls. A group the flow
+    sent to one TPS stays whole, and a split group is cut at most once per TPS it was sent to; each TPS gets
+    its share to within half a household at each cut."""
+    k = share.shape[1]
+    order = np.lexsort((np.arange(len(w)), -w, group))
+    middle = np.cumsum(w[order]) - w[order] / 2.0
+    cell = np.searchsorted(np.cumsum(share.ravel()), middle, side="left")
+    labels = np.empty(len(w), dtype=np.int64)
+    labels[order] = cell % k
+    return labels
 
 
 def balance(labels: np.ndarray, w: np.ndarray, hcost: np.ndarray, centres: np.ndarray, lo: int, hi: int,
             max_moves: int) -> None:
-    """Move single households between TPS until every size lies within [lo, hi], cheapest moves per voter
-    of imbalance removed first, among the nearest TPS before any other. In place."""
+    """Move single households between TPS until every size lies within [lo, hi] (the floor and the cap),
+    cheapest moves per voter of imbalance removed first, among the nearest TPS before any other. In place."""
     k = len(centres)
     load = np.bincount(labels, weights=w, minlength=k)
     by_distance = np.argsort(sq_dist(centres, centres), axis=1)

@@ -12,7 +12,7 @@ from dpt_pipeline.core.keys import desa_key, pair_ids, tps_desa_key
 def _keys(desa: list[str | None], kode: list[str | None] | None = None) -> pl.DataFrame:
     n = len(desa)
     columns = {"kode_desa": kode or [None] * n, "desa": desa, "kode_kecamatan": [None] * n,
-               "kecamatan": ["TELUK PANDAN"] * n}
+               "kecamatan": ["TELUK PANDAN"] * n, "kode_kabupaten": [None] * n, "kabupaten": [None] * n}
     frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
     return frame.select(desa_key().alias("link"), tps_desa_key().alias("tps"))
 
@@ -29,8 +29,8 @@ def test_the_linkage_compares_names_as_the_region_table_matches_them() -> None:
 
 def test_the_tps_key_is_the_name_as_written_and_an_unnamed_desa_stays_in_its_kecamatan() -> None:
     k = _keys(["Kampung  Baru", "KAMPUNG\tBARU", None, "  "])
-    assert k["tps"].to_list() == ["desa:KAMPUNG BARU", "desa:KAMPUNG BARU", "desa:? TELUK PANDAN",
-                                  "desa:? TELUK PANDAN"]
+    assert k["tps"].to_list() == ["desa:?|TELUK PANDAN|KAMPUNG BARU", "desa:?|TELUK PANDAN|KAMPUNG BARU",
+                                  "desa:?|TELUK PANDAN|?", "desa:?|TELUK PANDAN|?"]
 
 
 VOTER_ID = st.text(alphabet="0123456789abcdef", min_size=1, max_size=16)   # voter ids are hex (md5)

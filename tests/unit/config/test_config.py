@@ -194,7 +194,7 @@ def test_numeric_settings_out_of_range_are_refused_naming_key_and_range(tmp_path
     assert err.value.exit_code == 2
 
 
-SHARES = ("ingest.max_shrink", "ingest.max_reject_share", "linkage.prior_recall")
+SHARES = ("ingest.max_shrink", "ingest.max_reject_share", "linkage.prior_recall", "tps.min_share")
 
 
 @pytest.mark.parametrize("key", SHARES)
