@@ -26,7 +26,6 @@ TRUTH = ROOT / "sample_data" / "truth.csv"
 def _config(tmp_path: Path) -> Config:
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path}/out"')
     text = text.replace('"../sample_data/', f'"{ROOT / "sample_data"}/').replace(
-        'regions = "regions.csv"', f'regions = "{ROOT / "config" / "regions.csv"}"').replace(
         "[tps]\n", "[tps]\nmaps = false\n")
     path = tmp_path / "p.toml"
     path.write_text(text + "\n[review]\nxlsx = false\n")

@@ -35,7 +35,6 @@ path = "data/dpt_kukar.csv"
 [sources.defaults]
 kabupaten = "KUTAI KARTANEGARA"
 [ingest]
-regions = "{ROOT / 'config' / 'regions.csv'}"
 reference_date = 2026-12-09
 [tps]
 coordinates = "data/rt_coordinates.csv"

@@ -32,7 +32,7 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     (tmp_path / "a.csv").write_text("NAMA;NIK\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     cfg = tmp_path / "p.toml"
     cfg.write_text('[output]\ndir = "out"\n[[sources]]\nname = "kutim"\npath = "a.csv"\n')
     return load_config(cfg)

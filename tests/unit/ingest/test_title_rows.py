@@ -112,7 +112,7 @@ def test_every_row_below_the_header_is_a_voter_or_a_reject(ingest_file, titles, 
 
 def _config(tmp_path: Path, line: str) -> Path:
     (tmp_path / "a.csv").write_text("NAMA;NIK\nANI;1\n")
-    (tmp_path / "regions.csv").write_text((ROOT / "config" / "regions.csv").read_text())
+    (tmp_path / "regions.csv").write_text((ROOT / "dpt_pipeline" / "core" / "regions.csv").read_text())
     p = tmp_path / "p.toml"
     p.write_text(f'[output]\ndir = "out"\n\n[[sources]]\nname = "kutim"\npath = "a.csv"\n{line}\n')
     return p
