@@ -158,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "the result as DuckDB's CLI does (a table wider than the terminal has its "
                                     "middle columns folded into …; COLUMNS sets the width), or write it for "
                                     "Excel with --xlsx or --csv. Views: v_pairs, v_review_progress, v_tps_load, "
-                                    "v_rejects_by_reason, v_border_residents.",
+                                    "v_rejects_by_reason, v_border_residents, pair_evidence (why a pair scored "
+                                    "what it did).",
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM v_tps_load LIMIT 20"')
     sp.add_argument("--csv", type=Path, metavar="FILE",

@@ -79,7 +79,7 @@ class TpsConfig:
 
     max_voters: int = 600
     coordinates: Path | None = None     # RT coordinates: kode_desa, rw, rt, lat, lon
-    maps: bool = True                   # one PNG per desa and an HTML page under <output.dir>/tps/
+    maps: bool = True                   # under <output.dir>/tps/: an interactive map and a PNG per desa, tps.gpkg
     lists: bool = False                 # printable voter lists: an XLSX per desa, a PDF per TPS (tps/daftar/)
     # Each TPS holds at least this share of its desa's mean (voters / TPS), rounded down: a floor, not an
     # evening out. Above it sizes follow the walk, up to max_voters.

@@ -10,8 +10,9 @@ each night, not accumulated.
 The data go through Jinja's |tojson (`<`, `>`, `&` and `'` as \\u escapes), so a desa name holding
 `</script>` stays text. Only aggregates: RT points with their voter counts, TPS areas and sites.
 
-The kecamatan is read from the desa key: a Kemendagri code `PP.KK.CC.DDDD` (or `desa:? PP.KK.CC`) belongs
-to kecamatan `PP.KK.CC`; a desa known only by name goes to the overview "Kecamatan tidak diketahui".
+The kecamatan is read from the desa key: a Kemendagri code `PP.KK.CC.DDDD` (or `desa:KAB|PP.KK.CC|DESA`, a
+desa the region table does not know in a kecamatan it knows) belongs to kecamatan `PP.KK.CC`; a desa whose
+kecamatan is known only by name goes to the overview "Kecamatan tidak diketahui".
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ LABEL_ZOOM = 16.5           # a desa map's RT labels show from this zoom on (~2.
 OVERVIEW_LABEL_ZOOM = 14.5  # an overview's TPS numbers show from this zoom on (below, a small dot each)
 COORD_DIGITS = 6            # ~0.1 m: the GeoJSON in a page is rounded to this many decimals of a degree
 UNKNOWN_KECAMATAN = "tanpa-kode"
-_KECAMATAN = re.compile(r"^(?:desa:\? )?(\d{2}\.\d{2}\.\d{2})(?:\.\d{4})?$")
+# `PP.KK.CC.DDDD`, or a desa the region table does not know within a kecamatan it knows: `desa:KAB|PP.KK.CC|DESA`
+_KECAMATAN = re.compile(r"^(?:(\d{2}\.\d{2}\.\d{2})\.\d{4}|desa:[^|]*\|(\d{2}\.\d{2}\.\d{2})\|.*)$")
 SITE_NOTE = {"rt": "di titik RT", "kandidat": "lokasi kandidat", "rata-rata": "titik rata-rata pemilih"}
 
 
@@ -66,7 +68,7 @@ def _vendor() -> tuple[Markup, Markup]:
 def kecamatan_of(desa_key: str) -> str:
     """The kecamatan code of a desa key, or UNKNOWN_KECAMATAN."""
     m = _KECAMATAN.match(desa_key)
-    return m.group(1) if m else UNKNOWN_KECAMATAN
+    return (m.group(1) or m.group(2)) if m else UNKNOWN_KECAMATAN
 
 
 def _rounded(shape: shapely.Geometry) -> dict:

@@ -1,7 +1,7 @@
 """The regions of the generated rolls: kecamatan, desa and their codes, RT/RW layout, addresses, RT points.
 
-Kemendagri codes as in config/regions.csv: three kecamatan of Kutai Timur, three of Bontang and two of Kutai
-Kartanegara, with the spelling variants offices write. Dusun Sidrap (RT 19-25) lies between Desa
+Kemendagri codes as in the shipped region table (dpt_pipeline/core/regions.csv): three kecamatan of Kutai
+Timur, three of Bontang and two of Kutai Kartanegara, with the spelling variants offices write. Dusun Sidrap (RT 19-25) lies between Desa
 Martadinata (Kutim) and Kelurahan Guntung (Bontang), and both lists carry it.
 """
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_run_writes_a_list_for_every_tps(tmp_path: Path) -> None:
     synth.generate(tmp_path / "data", 900, 11)
     cfg = tmp_path / "p.toml"
-    cfg.write_text(f"""
+    cfg.write_text("""
 [output]
 dir = "out"
 [[sources]]

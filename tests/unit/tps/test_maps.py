@@ -362,3 +362,16 @@ def test_kecamatan_overview_renders_offline_in_headless_chromium(written: tuple[
     assert len(re.findall(r'class="tps-site [^"]*kecil', dom)) == 2
     assert "Marta &lt;b&gt;dinata&lt;/b&gt; &amp; Co" in dom                          # its label, as text
     assert "Tanpa Peta: 1 TPS, 2 pemilih (tanpa koordinat)" in dom
+
+
+@pytest.mark.parametrize(("key", "kecamatan"), [
+    ("64.08.13.2006", "64.08.13"),
+    ("desa:64.08|64.08.13|SUMBER SARI", "64.08.13"),     # a desa the table lacks, in a kecamatan it knows
+    ("desa:64.08|TELUK PANDAN|SUMBER SARI", "tanpa-kode"),
+    ("desa:?|?|?", "tanpa-kode"),
+    ("desa:64.08|64.08.13|?", "64.08.13"),               # voters whose desa nobody wrote down
+])
+def test_the_overview_of_a_desa_is_its_kecamatan_code(key: str, kecamatan: str) -> None:
+    from dpt_pipeline.outputs.interactive import kecamatan_of
+
+    assert kecamatan_of(key) == kecamatan
