@@ -1,8 +1,8 @@
 """The regions of the generated rolls: kecamatan, desa and their codes, RT/RW layout, addresses, RT points.
 
 Kemendagri codes as in the shipped region table (dpt_pipeline/core/regions.csv): three kecamatan of Kutai
-Timur, three of Bontang and two of Kutai Kartanegara, with the spelling variants offices write. Dusun Sidrap (RT 19-25) lies between Desa
-Martadinata (Kutim) and Kelurahan Guntung (Bontang), and both lists carry it.
+Timur, three of Bontang and two of Kutai Kartanegara, with the spelling variants offices write. Dusun Sidrap
+(RT 19-25) lies between Desa Martadinata (Kutim) and Kelurahan Guntung (Bontang), and both lists carry it.
 """
 
 from __future__ import annotations
