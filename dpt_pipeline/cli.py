@@ -331,6 +331,11 @@ def _print_run(result: RunResult, args: argparse.Namespace, config: Config) -> N
         print(f"review files: {_shown(review)}/ ({kec} kecamatan, {kinds}; one file per kecamatan)")
     if result.tps.get("maps"):
         print(f"TPS maps:     {_shown(Path(str(result.tps['maps'])))}")
+    if result.tps.get("gpkg"):
+        _say(f"GIS layers:   {_shown(Path(str(result.tps['gpkg'])))} (QGIS)", 14)
+    lists = result.tps.get("lists")
+    if isinstance(lists, dict):
+        _say(f"TPS lists:    {_shown(Path(str(lists['folder'])))}/ (XLSX per desa, PDF per TPS)", 14)
     print(f"database:     {_shown(result.database)}")
     print(f"all counts:   {_shown(result.summary_file)}")
 
@@ -421,6 +426,9 @@ def _print_tps(t: dict[str, object], look: list[str]) -> None:
     _say(f"TPS:        {_n(t['voters']):,} voters in {_n(t['tps']):,} TPS over {_n(t['desa']):,} desa; "
          f"{_n(t['over_cap']):,} TPS over the cap, {_n(t['split_households']):,} households split, "
          f"{_n(t['rts_fallback']):,} RTs placed by fallback{churn}")
+    if _n(t.get("rts_split", 0)):
+        _say(f"            {_n(t['rts_split']):,} RTs split between two or more TPS, where the cap left no other "
+             "way (table tps_rt_splits)")
     extra = t["desa_with_extra_tps"]
     if isinstance(extra, list) and extra:
         _say("            one more TPS than ceil(n/C), forced by household sizes, in desa " + ", ".join(extra))

@@ -60,6 +60,8 @@ def _result(config: Config, *, sources: list[SourceSummary], linkage: bool = Tru
     tps_info: dict[str, object] = {
         "voters": 1_234_567, "tps": 2_100, "desa": 140, "over_cap": 2, "split_households": 0, "rts_fallback": 5,
         "churn": None, "moved": None, "desa_with_extra_tps": [], "maps": str(out / "tps" / "index.html"),
+        "gpkg": str(out / "tps" / "tps.gpkg"), "rts_split": 17,
+        "lists": {"folder": str(out / "tps" / "daftar"), "files": 4_200},
     } if tps else {}
     return RunResult(database=config.output.database_path, summary_file=out / "run_summary.json", sources=sources,
                      stage_seconds={"ingest": 1.0, "link": 2.5}, linkage=link, tps=tps_info,
@@ -75,6 +77,9 @@ def test_a_run_says_where_the_report_and_review_files_are_and_what_to_do_next(co
     assert "123,456 pairs compared" in out and "1,000 claimed as one person" in out
     assert "  KUTAI TIMUR        TELUK PANDAN          1,200     2" in out      # to review per kecamatan
     assert "1,234,567 voters in 2,100 TPS over 140 desa" in out
+    assert "17 RTs split between two or more TPS" in out and "(table tps_rt_splits)" in out
+    assert f"GIS layers:   {folder / 'tps' / 'tps.gpkg'} (QGIS)" in out
+    assert f"TPS lists:    {folder / 'tps' / 'daftar'}/ (XLSX per desa, PDF per TPS)" in out
     assert f"report:       {folder / 'report.html'}" in out
     assert f"review files: {folder / 'review'}/" in out
     assert f"send the review files in {folder / 'review'}/ to the camat" in out
