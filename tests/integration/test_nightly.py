@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from ptyrun import in_a_terminal
 
 from dpt_pipeline import cli
 from dpt_pipeline.io import runs
@@ -246,24 +247,9 @@ def test_outputs_are_private_and_logs_hold_no_nik_or_name(tmp_path: Path) -> Non
 
 
 def test_on_a_terminal_a_progress_bar_is_drawn(first_run: tuple[Path, Path]) -> None:
-    import pty
-
     cfg, _ = first_run
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: dpt tps on a terminal
-        os.execv(sys.executable, [sys.executable, "-m", "dpt_pipeline.cli", "tps", "--config", str(cfg), "--wait"])
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    _, status = os.waitpid(pid, 0)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    assert os.waitstatus_to_exitcode(status) == 0
+    code, text = in_a_terminal([sys.executable, "-m", "dpt_pipeline.cli", "tps", "--config", str(cfg), "--wait"])
+    assert code == 0
     assert "━" in text and "publish" in text
 
 

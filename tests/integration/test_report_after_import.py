@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from pagetables import page_tables
 
 from dpt_pipeline import pipeline
 from dpt_pipeline.config import Config, load_config
@@ -32,46 +32,6 @@ def _config(tmp_path: Path) -> Config:
     return load_config(path)
 
 
-class _Tables(HTMLParser):
-    """Every <table id=...> of a page as rows of cell texts (header row included)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._id: str | None = None
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self._id = dict(attrs).get("id") or ""
-            self.tables[self._id] = []
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = []
-        elif tag == "br" and self._cell is not None:
-            self._cell.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None and self._id is not None:
-            self.tables[self._id].append(self._row)
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _tables(page: str) -> dict[str, list[list[str]]]:
-    parser = _Tables()
-    parser.feed(page)
-    return parser.tables
-
-
 def _q(cfg: Config, sql: str, params: list | None = None) -> pl.DataFrame:
     with duckdb.connect(str(cfg.output.database_path), read_only=True) as con:
         return con.sql(sql, params=params or None).pl()
@@ -83,7 +43,7 @@ def _n(text: str) -> int:
 
 def _effect(page: str) -> dict[str, int]:
     """The 'effect of the decisions' table: its English gloss -> count."""
-    rows = _tables(page)["tabel-impor-akibat"][1:]
+    rows = page_tables(page)["tabel-impor-akibat"][1:]
     return {re.search(r"\(([^()]*)\)\s*$", r[0]).group(1): _n(r[1]) for r in rows}  # type: ignore[union-attr]
 
 
@@ -136,7 +96,7 @@ def test_the_report_shows_what_the_import_read_per_file(first: tuple[Config, Pat
     (when,) = _q(cfg, "SELECT imported_at FROM review_imports")["imported_at"]
     log = _q(cfg, "SELECT file, hasil, count(*) AS n FROM review_import_log WHERE imported_at = ? GROUP BY ALL",
              [when])
-    table = _tables(page)["tabel-impor-berkas"]
+    table = page_tables(page)["tabel-impor-berkas"]
     head = [h.split()[0] if h.split()[0] != "tidak" else "tidak berubah" for h in table[0]]
     shown = {(row[0], head[i]): _n(v) for row in table[1:-1] for i, v in enumerate(row[1:-1], start=1)}
     expect = {(Path(r["file"]).name, r["hasil"]): r["n"] for r in log.iter_rows(named=True)}
@@ -146,7 +106,7 @@ def test_the_report_shows_what_the_import_read_per_file(first: tuple[Config, Pat
     refused = _q(cfg, "SELECT kolom, pesan, count(*) AS n FROM review_import_log WHERE imported_at = ? AND "
                       "hasil = 'ditolak' GROUP BY ALL ORDER BY n DESC, kolom, pesan", [when])
     assert refused.height == 2                     # the unknown word and the unknown pair
-    assert [[r[0], r[1], _n(r[2])] for r in _tables(page)["tabel-impor-ditolak"][1:-1]] == [
+    assert [[r[0], r[1], _n(r[2])] for r in page_tables(page)["tabel-impor-ditolak"][1:-1]] == [
         list(r) for r in refused.iter_rows()]
 
 
@@ -191,7 +151,7 @@ def test_the_report_shows_who_the_import_strikes_and_the_next_run_does_strike_th
 def test_the_report_counts_the_review_files_it_rewrote(first: tuple[Config, Path]) -> None:
     cfg, _ = first
     page = (cfg.output.dir / "report.html").read_text(encoding="utf-8")
-    table = _tables(page)["tabel-impor-review"]
+    table = page_tables(page)["tabel-impor-review"]
     now = {r[0]: _n(r[2]) for r in table[1:-1] if _n(r[2])}
     assert now == _review_rows(cfg)                    # the files on disk, as the camat opens them
     before = eval((cfg.output.dir.parent / "before.txt").read_text())  # noqa: S307 - our own repr of a dict
@@ -224,7 +184,7 @@ def test_a_sama_taken_back_restores_the_voter_in_the_report_and_in_the_next_run(
     struck_after = _struck(cfg)
     restored, newly = struck_before - struck_after, struck_after - struck_before
     assert effect["restored"] == len(restored) > 0 and effect["newly struck"] == len(newly)
-    listed = [r for r in _tables(page)["tabel-impor-perubahan"][1:] if r[0] == review_changes.RESTORED]
+    listed = [r for r in page_tables(page)["tabel-impor-perubahan"][1:] if r[0] == review_changes.RESTORED]
     assert {r[1] for r in listed} <= {_masked(v) for v in restored} and listed
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
     assert not re.search(r"(kutim|bontang|kukar)-[0-9a-f]{16}", text)       # ids shortened, never whole

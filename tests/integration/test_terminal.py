@@ -8,19 +8,14 @@ are and what to do next.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
-import time
 import unicodedata
 from pathlib import Path
 
 import pytest
+from ptyrun import in_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
@@ -118,26 +113,7 @@ class Screen:
 
 def _in_a_terminal(argv: list[str]) -> tuple[int, str]:
     """Run argv in a new pseudo-terminal of WIDTH x HEIGHT; its exit code and all it wrote."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: stdin, stdout and stderr are the terminal
-        try:
-            os.execv(argv[0], argv)
-        finally:
-            os._exit(127)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
-    chunks = []
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:   # EIO: the child has closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8")
+    return in_a_terminal(argv, width=WIDTH, height=HEIGHT)
 
 
 LOG_LINE = re.compile(r"^(?:\d\d:\d\d:\d\d| {8}) (DEBUG|INFO|WARNING|ERROR|CRITICAL) +(.*)$")

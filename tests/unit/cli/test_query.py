@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from ptyrun import in_a_terminal
 
 from dpt_pipeline.cli import main
 from dpt_pipeline.errors import ConfigError, DatabaseError, InputError
@@ -433,27 +434,12 @@ def test_a_long_result_shows_its_first_and_last_rows(published: tuple[Path, Path
 
 def test_the_terminal_table_through_a_pty(published: tuple[Path, Path]) -> None:
     """As a staffer sees it: the dpt command on a terminal 90 columns wide."""
-    import pty
-
     cfg, _ = published
-    pid, fd = pty.fork()
-    if pid == 0:   # the child: the command on the pty
-        os.environ["COLUMNS"] = "90"
-        os.execv(sys.executable, [sys.executable, "-m", "dpt_pipeline.cli", "query", "--config", str(cfg),
-                                  "SELECT voter_id, nik, nkk, nama, tanggal_lahir, kecamatan FROM voters"])
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.waitpid(pid, 0)
-    text = b"".join(chunks).decode("utf-8")
+    _, text = in_a_terminal([sys.executable, "-m", "dpt_pipeline.cli", "query", "--config", str(cfg),
+                             "SELECT voter_id, nik, nkk, nama, tanggal_lahir, kecamatan FROM voters"],
+                            width=90, env={"COLUMNS": "90"})
     lines = [line for line in text.splitlines() if line.strip()]
-    assert max(len(line) for line in lines) <= 90
+    assert max(len(line) for line in lines) <= 90, [line for line in lines if len(line) > 90]
     assert "…" in lines[1] and "voter_id" in lines[1] and "kecamatan" in lines[1]
     assert "11 rows" in text
 
