@@ -187,6 +187,6 @@ def test_the_tps_settings_are_checked(tmp_path: Path, text: str, message: str) -
     (tmp_path / "a.csv").write_text("nik\n", encoding="utf-8")
     (tmp_path / "c.toml").write_text(
         f'[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n'
-        f'[ingest]\nregions = "{root / "config" / "regions.csv"}"\n[tps]\n{text}\n', encoding="utf-8")
+        f'[tps]\n{text}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path / "c.toml")
