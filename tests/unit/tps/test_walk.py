@@ -183,7 +183,6 @@ def test_a_desa_without_coordinates_gets_no_site_and_no_distance() -> None:
     ('sites = "nowhere.csv"', r"tps\.sites: file .*nowhere\.csv does not exist"),
 ])
 def test_the_tps_settings_are_checked(tmp_path: Path, text: str, message: str) -> None:
-    root = Path(__file__).resolve().parents[3]
     (tmp_path / "a.csv").write_text("nik\n", encoding="utf-8")
     (tmp_path / "c.toml").write_text(
         f'[output]\ndir = "out"\n[[sources]]\nname = "a"\npath = "a.csv"\n'
