@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/dpt run --config $(CONFIG)
 
+# The suite on every core (pytest-xdist; a test file stays on one worker, so its module fixtures run once).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dpt_pipeline tests benchmarks

@@ -75,7 +75,7 @@ def test_ids_are_unique_and_the_same_on_a_second_run(run_db: Path, tmp_path: Pat
     first = _q(run_db, "SELECT source, source_row, voter_id FROM voters ORDER BY 1, 2")
     assert first["voter_id"].n_unique() == first.height
     cfg = load_config(ROOT / "config" / "pipeline.toml")
-    again = pipeline.run(dataclasses.replace(cfg, output=OutputConfig(dir=tmp_path)))
+    again = pipeline.run(dataclasses.replace(cfg, output=OutputConfig(dir=tmp_path)), stages=("ingest",))
     second = _q(again.database, "SELECT source, source_row, voter_id FROM voters ORDER BY 1, 2")
     assert first.equals(second)
 
@@ -124,7 +124,7 @@ def test_copied_niks_are_reported_not_grouped(run_db: Path, truth: pl.DataFrame)
 
 def test_pair_ids_are_stable_across_runs(run_db: Path, tmp_path: Path) -> None:
     cfg = load_config(ROOT / "config" / "pipeline.toml")
-    again = pipeline.run(dataclasses.replace(cfg, output=OutputConfig(dir=tmp_path)))
+    again = pipeline.run(dataclasses.replace(cfg, output=OutputConfig(dir=tmp_path)), stages=("ingest", "link"))
     a = _q(run_db, "SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs ORDER BY 1")
     b = _q(again.database, "SELECT pair_id, voter_id_l, voter_id_r FROM duplicate_pairs ORDER BY 1")
     assert a.equals(b)
@@ -155,7 +155,7 @@ def test_a_pinned_model_gives_the_same_scores(run_db: Path, tmp_path: Path) -> N
     pinned = tmp_path / "pinned.json"
     pinned.write_text((run_db.parent / "model.json").read_text())
     text = (ROOT / "config" / "pipeline.toml").read_text().replace('dir = "../reports"', f'dir = "{tmp_path / "out"}"')
-    text = text.replace("[linkage]\n", f'[linkage]\nmodel = "{pinned}"\n')
+    text = text.replace("[linkage]\n", f'[linkage]\nmodel = "{pinned}"\n').replace("[tps]\n", "[tps]\nmaps = false\n")
     text = text.replace('"../sample_data/', f'"{ROOT / "sample_data"}/').replace(
         'regions = "regions.csv"', f'regions = "{ROOT / "dpt_pipeline" / "core" / "regions.csv"}"')
     cfg_path = tmp_path / "pinned.toml"

@@ -135,8 +135,9 @@ def _log_records(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def _normalised(records: list[tuple[str, str]], out: Path) -> list[tuple[str, str]]:
-    """Messages of two runs made comparable: the output folder, run id and seconds taken out."""
-    return [(level, re.sub(r"\d+\.\d s\b", "N s", RUN_ID.sub("RUN", text.replace(str(out), "OUT"))))
+    """Messages of two runs made comparable: the output folder, run id and seconds taken out, and the spaces
+    (rich wraps a message longer than the terminal between words, or inside a path that has no space)."""
+    return [(level, re.sub(r"\d+\.\ds\b", "Ns", RUN_ID.sub("RUN", re.sub(r"\s+", "", text).replace(str(out), "OUT"))))
             for level, text in records]
 
 

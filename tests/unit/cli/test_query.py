@@ -464,9 +464,11 @@ EXOTIC = ("SELECT 170141183460469231731687303715884105727::HUGEINT AS h, INTERVA
           "[1,2]::INT[2] AS arr, 1 AS a, 2 AS a")
 
 
-def test_types_polars_or_excel_cannot_hold_are_text_not_a_crash(published: tuple[Path, Path], capsys) -> None:
+def test_types_polars_or_excel_cannot_hold_are_text_not_a_crash(published: tuple[Path, Path], capsys,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
+    monkeypatch.setenv("COLUMNS", "400")   # every column shown, whatever terminal the tests run under
     cfg, _ = published
     assert main(["query", "--config", str(cfg), EXOTIC]) == 0
     shown = capsys.readouterr().out
