@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import polars as pl
@@ -41,14 +42,17 @@ def keep_digits_as_text(frame: pl.DataFrame) -> pl.DataFrame:
                                .otherwise(pl.col(c)).alias(c) for c in text])
 
 
-def write_csv_for_excel(frame: pl.DataFrame, path: Path, *, digits_as_text: bool = False) -> Path:
+def write_csv_for_excel(frame: pl.DataFrame, path: Path, *, digits_as_text: bool = False,
+                        decimal_comma: bool = False) -> Path:
     """A CSV that Excel in Indonesian regional settings opens as it is: ';' separated, UTF-8 with BOM, no
-    cell taken for a formula (and, with `digits_as_text`, no NIK taken for a number); readable by owner and
-    group only."""
+    cell taken for a formula (and, with `digits_as_text`, no NIK taken for a number; with `decimal_comma`,
+    float columns written 3,25 as numbers, a negative one too); readable by owner and group only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     out = neutralise_formulas(frame)
+    # The header row too: a column named by whoever wrote the query (`AS "=HYPERLINK(...)"`).
+    out = out.rename({c: "'" + c for c in out.columns if re.match(FORMULA_START, c)})
     with open(path, "wb") as f:
         f.write(b"\xef\xbb\xbf")
-        (keep_digits_as_text(out) if digits_as_text else out).write_csv(f, separator=";")
+        (keep_digits_as_text(out) if digits_as_text else out).write_csv(f, separator=";", decimal_comma=decimal_comma)
     os.chmod(path, FILE_MODE)
     return path

@@ -86,10 +86,11 @@ def list_rows(assignments: pl.DataFrame, voters: pl.DataFrame, names: dict[str, 
     """One row per voter with a TPS (`tps_assignments` joined with `voters`), in LIST_COLUMNS, sorted by
     desa, TPS, RW, RT and name, numbered from 1 within each TPS. A desa's kabupaten and kecamatan are the
     canonical names of its voters' region codes (the name as written where the code is unknown)."""
+    # The voter's own RT and RW, as registered (tps_assignments holds the household's: its most common).
     v = voters.select("voter_id", "nik", "nama", "jenis_kelamin", "tanggal_lahir", "alamat",
+                      pl.col("rw").cast(pl.Int32), pl.col("rt").cast(pl.Int32),
                       "kode_kabupaten", "kabupaten", "kode_kecamatan", "kecamatan")
-    rows = assignments.select("voter_id", "kode_desa", "desa", "tps", "rw", "rt").join(v, on="voter_id",
-                                                                                        how="left")
+    rows = assignments.select("voter_id", "kode_desa", "desa", "tps").join(v, on="voter_id", how="left")
 
     def canon(code: str, text: str) -> pl.Expr:
         return pl.coalesce(pl.col(code).replace_strict(names, default=None, return_dtype=pl.String),

@@ -322,12 +322,14 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
 
     _refuse_folder(path, "--csv")
     out = _for_excel(frame)
+    # Floats stay numbers, written with a decimal comma (-3,25 is a number in Excel, not text); a DECIMAL, which
+    # may hold more digits than a float, is written as its text with a comma.
     out = out.with_columns([pl.col(c).cast(pl.String).str.replace(".", ",", literal=True)
-                            for c, t in out.schema.items() if t.is_float() or isinstance(t, pl.Decimal)])
+                            for c, t in out.schema.items() if isinstance(t, pl.Decimal)])
     # Times as Excel reads them in any setting: 2026-12-09 07:30:00, 07:30:00.
     out = out.with_columns([pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S" if isinstance(t, pl.Datetime) else "%H:%M:%S")
                             for c, t in out.schema.items() if isinstance(t, pl.Datetime | pl.Time)])
-    return write_csv_for_excel(out, path, digits_as_text=True)
+    return write_csv_for_excel(out, path, digits_as_text=True, decimal_comma=True)
 
 
 def _refuse_folder(path: Path, option: str) -> None:

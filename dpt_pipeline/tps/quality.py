@@ -35,8 +35,9 @@ def tps_summary(per_voter: pl.DataFrame) -> pl.DataFrame:
 def rt_splits(per_voter: pl.DataFrame) -> pl.DataFrame:
     """tps_rt_splits: each RT whose voters vote at more than one TPS (the cap or the households' sizes left
     no other way), one row per TPS it spans: kode_desa, desa, rw, rt, tps, voters (of the RT at that TPS),
-    rt_voters (of the RT in all)."""
-    per = per_voter.group_by("kode_desa", "rw", "rt", "tps").agg(pl.col("desa").first(),
+    rt_voters (of the RT in all). Voters whose RT or RW nobody wrote down are no RT: never listed as one."""
+    per = per_voter.filter(pl.col("rw").is_not_null() & pl.col("rt").is_not_null()).group_by(
+        "kode_desa", "rw", "rt", "tps").agg(pl.col("desa").first(),
                                                                  pl.len().cast(pl.Int64).alias("voters"))
     return (per.with_columns(pl.len().over("kode_desa", "rw", "rt").alias("_n"),
                              pl.col("voters").sum().over("kode_desa", "rw", "rt").alias("rt_voters"))

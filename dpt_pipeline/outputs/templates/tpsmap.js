@@ -58,8 +58,8 @@
       return { color: colour(f.properties.tps), weight: 1.5, opacity: 0.9, fillColor: colour(f.properties.tps), fillOpacity: 0.28 };
     },
     onEachFeature: function (f, layer) {
-      layer.bindTooltip((f.properties.desa ? f.properties.desa + ": " : "") + "TPS " + f.properties.tps + ", " +
-                        f.properties.voters + " pemilih", { sticky: true });
+      layer.bindTooltip(text("span", (f.properties.desa ? f.properties.desa + ": " : "") + "TPS " + f.properties.tps +
+                                ", " + f.properties.voters + " pemilih"), { sticky: true });
     }
   }).addTo(map);
 
@@ -75,9 +75,10 @@
     onEachFeature: function (f, layer) {
       var p = f.properties;
       var where = p.lokasi === "rt" ? "" : " (lokasi: " + p.lokasi + ")";
-      layer.bindTooltip((p.desa ? p.desa + ", " : "") + rtName(p) + ": TPS " + p.tps + ", " + p.voters + " pemilih" + where);
+      layer.bindTooltip(text("span", (p.desa ? p.desa + ", " : "") + rtName(p) + ": TPS " + p.tps + ", " + p.voters +
+                             " pemilih" + where));
       if (data.kind === "desa") {
-        layer.bindPopup(rtName(p) + " · TPS " + p.tps + " · " + p.voters + " pemilih" + where);
+        layer.bindPopup(text("span", rtName(p) + " · TPS " + p.tps + " · " + p.voters + " pemilih" + where));
       }
     }
   }).addTo(map);
@@ -88,7 +89,7 @@
       pointToLayer: function (f, latlng) {
         return L.marker(latlng, { opacity: 0, interactive: false, keyboard: false,
                                   icon: L.divIcon({ className: "", iconSize: [0, 0] }) })
-          .bindTooltip(rtName(f.properties) + " · TPS " + f.properties.tps,
+          .bindTooltip(text("span", rtName(f.properties) + " · TPS " + f.properties.tps),
                        { permanent: true, direction: "right", offset: [6, 0], className: "rt-label" });
       }
     }).addTo(map);
@@ -111,9 +112,9 @@
     onEachFeature: function (f, layer) {
       var p = f.properties;
       var kinds = { "rt": "di titik RT", "kandidat": "lokasi kandidat", "rata-rata": "titik rata-rata pemilih" };
-      layer.bindTooltip((p.desa ? p.desa + ": " : "") + "TPS " + p.tps + " (" + p.voters + " pemilih" +
-                        (p.over ? ", melebihi kapasitas" : "") + ")" + " · " + (kinds[p.site_kind] || p.site_kind) +
-                        (p.site_name ? ": " + p.site_name : ""));
+      layer.bindTooltip(text("span", (p.desa ? p.desa + ": " : "") + "TPS " + p.tps + " (" + p.voters + " pemilih" +
+                             (p.over ? ", melebihi kapasitas" : "") + ")" + " · " + (kinds[p.site_kind] || p.site_kind) +
+                             (p.site_name ? ": " + p.site_name : "")));
     }
   }).addTo(map);
 

@@ -483,3 +483,22 @@ def test_types_polars_or_excel_cannot_hold_are_text_not_a_crash(published: tuple
     got = pl.read_csv(csv, separator=";", infer_schema=False).row(0, named=True)
     assert got["h"] == "'170141183460469231731687303715884105727" and got["d"] == "123,456"
     assert got["tz"] == "2026-12-08 23:30:00" and got["t"] == "07:30:00" and got["i"] == "3 days"
+
+
+def test_a_negative_decimal_in_csv_is_a_number_not_text(published: tuple[Path, Path]) -> None:
+    """A waterfall's weights are often negative: -3,25 is a number for Excel in Indonesian settings, so it is
+    not given the formula guard's `'` (a text starting with - still is)."""
+    cfg, _ = published
+    out = cfg.parent / "bobot.csv"
+    sql = "SELECT -3.25::DOUBLE AS w, 2.5::DOUBLE AS v, -2 AS n, '-1+2' AS teks"
+    assert main(["query", "--config", str(cfg), sql, "--csv", str(out), "-q"]) == 0
+    got = pl.read_csv(out, separator=";", infer_schema=False)
+    assert got.row(0) == ("-3,25", "2,5", "-2", "'-1+2")
+
+
+def test_a_column_named_like_a_formula_is_text_in_the_csv_header(published: tuple[Path, Path]) -> None:
+    cfg, _ = published
+    out = cfg.parent / "judul.csv"
+    assert main(["query", "--config", str(cfg), "SELECT 1 AS \"=HYPERLINK(1)\", 2 AS biasa", "--csv", str(out),
+                 "-q"]) == 0
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0] == "'=HYPERLINK(1);biasa"

@@ -231,15 +231,15 @@ def test_every_assigned_voter_is_listed_once_numbered_and_sorted(drawn: list[dic
     voters = pl.DataFrame([{"voter_id": f"v{i}", "nik": d["nik"], "nkk": "6408130000000001", "nama": d["nama"],
                             "tanggal_lahir": dt.date(1980, 5, 17), "jenis_kelamin": "L", "alamat": "JL",
                             "kabupaten": "Kutai Timur", "kecamatan": "Teluk Pandan", "kode_kabupaten": None,
-                            "kode_kecamatan": "64.08.13"} for i, d in enumerate(drawn)],
+                            "kode_kecamatan": "64.08.13", "rw": d["rw"], "rt": d["rt"]} for i, d in enumerate(drawn)],
                           schema={"voter_id": pl.String, "nik": pl.String, "nkk": pl.String, "nama": pl.String,
                                   "tanggal_lahir": pl.Date, "jenis_kelamin": pl.String, "alamat": pl.String,
                                   "kabupaten": pl.String, "kecamatan": pl.String, "kode_kabupaten": pl.String,
-                                  "kode_kecamatan": pl.String})
+                                  "kode_kecamatan": pl.String, "rw": pl.Int32, "rt": pl.Int32})
     assignments = pl.DataFrame([{"voter_id": f"v{i}", "kode_desa": d["desa"], "desa": d["desa"][-6:],
-                                 "tps": d["tps"], "rw": d["rw"], "rt": d["rt"]} for i, d in enumerate(drawn)],
+                                 "tps": d["tps"]} for i, d in enumerate(drawn)],
                                schema={"voter_id": pl.String, "kode_desa": pl.String, "desa": pl.String,
-                                       "tps": pl.Int32, "rw": pl.Int32, "rt": pl.Int32})
+                                       "tps": pl.Int32})
     rows = lists.list_rows(assignments, voters, NAMES, ELECTION)
     assert rows.height == len(drawn)
     assert set(rows.columns) == set(lists.LIST_COLUMNS) and "nkk" not in rows.columns
@@ -258,3 +258,17 @@ def test_every_assigned_voter_is_listed_once_numbered_and_sorted(drawn: list[dic
     assert (rows["nik"] == lists.NIK_INVALID).sum() == len(drawn) - len(whole)
     assert sorted(rows.filter(pl.col("nik") != lists.NIK_INVALID)["nik"]) == sorted(
         n[:4] + "*" * 10 + n[-2:] for n in whole)
+
+
+def test_a_voter_is_listed_under_their_own_rt_not_their_households() -> None:
+    """tps_assignments holds the household's RT (its members' most common); the posted list shows each
+    voter's own RT and RW, as registered, and sorts by them."""
+    voters, assignments = _voters()
+    moved = assignments.with_columns(pl.lit(9, pl.Int32).alias("rt"), pl.lit(9, pl.Int32).alias("rw"))
+    rows = lists.list_rows(moved, voters, NAMES, ELECTION)
+    listed = sorted(rows.select("nama", pl.col("rt").cast(pl.Int32), pl.col("rw").cast(pl.Int32)).rows(),
+                    key=str)
+    registered = sorted(voters.select("nama", pl.col("rt").cast(pl.Int32), pl.col("rw").cast(pl.Int32)).rows(),
+                        key=str)
+    assert listed == registered and len(listed) == voters.height
+    assert (rows["rt"].cast(pl.Int32) == 9).sum() == 0           # the household's RT (9 here) is not shown

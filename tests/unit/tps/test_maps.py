@@ -375,3 +375,12 @@ def test_the_overview_of_a_desa_is_its_kecamatan_code(key: str, kecamatan: str) 
     from dpt_pipeline.outputs.interactive import kecamatan_of
 
     assert kecamatan_of(key) == kecamatan
+
+
+def test_every_tooltip_and_popup_of_the_maps_is_text_not_html() -> None:
+    """Leaflet puts a string tooltip or popup into the page as HTML; a desa name as written in a list, or a
+    candidate site's name, could hold markup. Every one is a node made by text() (textContent)."""
+    js = (Path(maps.__file__).parent / "templates" / "tpsmap.js").read_text(encoding="utf-8")
+    calls = re.findall(r"\.(?:bindTooltip|bindPopup|setContent)\(\s*([^\s(]+)\(", js)
+    assert len(calls) >= 6 and set(calls) == {"text"}
+    assert "innerHTML" not in js and re.findall(r"[{,]\s*html:\s*(\w+)", js) == ["node"]   # the badge: a text() node

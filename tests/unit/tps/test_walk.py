@@ -189,3 +189,13 @@ def test_the_tps_settings_are_checked(tmp_path: Path, text: str, message: str) -
         f'[tps]\n{text}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path / "c.toml")
+
+
+def test_voters_without_an_rt_are_not_an_rt_split_between_tps() -> None:
+    from dpt_pipeline.tps.quality import rt_splits
+
+    per_voter = pl.DataFrame({"kode_desa": ["d"] * 6, "desa": ["D"] * 6, "rw": [1, 1, None, None, 2, 2],
+                              "rt": [1, 1, None, None, 3, 3], "tps": [1, 2, 1, 2, 1, 1]},
+                             schema_overrides={"rw": pl.Int32, "rt": pl.Int32, "tps": pl.Int32})
+    got = rt_splits(per_voter)
+    assert got.select("rw", "rt", "tps", "voters", "rt_voters").rows() == [(1, 1, 1, 1, 2), (1, 1, 2, 1, 2)]
