@@ -42,6 +42,11 @@ class RawSource:
     header_row: int = 1              # the header's line (row) in the file, 1-based; those above are titles
 
 
+# The suffixes a voter list may have, and the format each is read as (`ingest.survey` names them too).
+FORMATS: dict[str, str] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+                           ".parquet": "parquet", ".pq": "parquet"}
+
+
 def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str, str | None, str | None]:
     """Read one source into canonical text columns. Returns (raw source, format, encoding, delimiter)."""
     suffix = cfg.path.suffix.lower()
@@ -49,13 +54,12 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
     delimiter: str | None = None
     odd: dict[int, str] = {}
     numeric = None
-    if suffix in (".xlsx", ".xlsm", ".parquet", ".pq"):
-        fmt = "xlsx" if suffix in (".xlsx", ".xlsm") else "parquet"
+    fmt = FORMATS.get(suffix, "csv" if suffix == "" else "")   # a file with no suffix is read as CSV
+    if fmt in ("xlsx", "parquet"):
         table = read_table_source(cfg, fmt)
         headers, frame, odd, header_row, numeric = (table.headers, table.frame, table.odd, table.header_row,
                                                     table.numeric)
-    elif suffix in (".csv", ".txt", ".tsv", ""):
-        fmt = "csv"
+    elif fmt == "csv":
         headers, frame, encoding, delimiter, header_row = read_csv_source(cfg)
     else:
         raise InputError(f"unknown file type {suffix!r}; use .csv, .txt, .tsv, .xlsx or .parquet",

@@ -18,16 +18,13 @@ from dpt_pipeline.core.schema import ALIAS_INDEX, CANONICAL_FIELDS, header_key
 from dpt_pipeline.errors import InputError
 from dpt_pipeline.ingest.csvfile import read_csv_source
 from dpt_pipeline.ingest.headers import map_headers, quotable_headers
+from dpt_pipeline.ingest.read import FORMATS
 from dpt_pipeline.ingest.regions import RegionTable
 from dpt_pipeline.ingest.tables import read_table_source
 from dpt_pipeline.ingest.validate import DATE_FORMATS
 from dpt_pipeline.ingest.xlsx import sheet_names
 from dpt_pipeline.io.files import read_regular
 
-# The suffixes `read.read_source` reads, and the format each is read as. (TODO(lead): read_source spells the
-# same choice inline; one constant there would serve both.)
-FORMATS: dict[str, str] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-                           ".parquet": "parquet", ".pq": "parquet"}
 # Suffixes that look like a voter list but that ingest cannot read: named, so that the staffer converts them.
 UNREADABLE: dict[str, str] = {".xls": "an old Excel workbook (.xls): open it and save it as .xlsx",
                               ".ods": "a LibreOffice sheet (.ods): save it as .xlsx"}

@@ -703,8 +703,9 @@ def _waterfall(steps: Sequence[tuple], held_at: float | None, alt: str) -> _Char
         ax.text(x, max(base, base + w) + pad * 0.15, _bits(w).replace(",000", "") if w else "0", ha="center",
                 va="bottom", fontsize=FONT - 1)
         before = float(cumulative)
-    ax.axhline(0.0, color="#333333", linewidth=0.8, linestyle="--")
-    ax.text(len(steps) - 0.4, 0.0, " peluang 0,5\n (klaim)", ha="left", va="center", fontsize=FONT - 1,
+    claim = math.log2(CLAIM / (1 - CLAIM))   # the claim threshold in bits (0 at 0.5)
+    ax.axhline(claim, color="#333333", linewidth=0.8, linestyle="--")
+    ax.text(len(steps) - 0.4, claim, f" peluang {_dec(CLAIM, 1)}\n (klaim)", ha="left", va="center", fontsize=FONT - 1,
             color="#333333", clip_on=False)
     ax.set_xticks(range(len(steps)), labels=labels, fontsize=FONT - 1)
     ax.tick_params(axis="y", labelsize=FONT)
