@@ -218,7 +218,7 @@ def _evaluate(label: str, cfg: Path, truth: Path, args: argparse.Namespace) -> R
 
 def _size(n: int, args: argparse.Namespace) -> Rec:
     data, gen = _generate(n, args.seed, args)
-    row: Rec = {"voters_generated": n, "data": str(data), "measured_at": _now(), "commit": COMMIT}
+    row: Rec = {"voters_generated": n, "data": str(data), "measured_at": _now(), "commit": COMMIT, "call": CALL}
     if gen is not None:
         row["generation_not_counted"] = gen
         if _failed(gen):
@@ -238,7 +238,7 @@ def _size(n: int, args: argparse.Namespace) -> Rec:
 
 def _splink(n: int, args: argparse.Namespace) -> Rec:
     data = OUT / f"scale_{n}_{args.seed}"
-    entry: Rec = {"voters_generated": n, "measured_at": _now()}
+    entry: Rec = {"voters_generated": n, "measured_at": _now(), "commit": COMMIT, "call": CALL}
     db = data / OUT_DIR / "dpt.duckdb"
     if not args.splink_python.exists():
         return entry | {"ok": False, "reason": f"no Splink virtualenv at {args.splink_python} (see splink_dpt.py)"}
@@ -271,11 +271,16 @@ def _import_log(db: Path) -> dict[str, int]:
         return dict(con.sql("SELECT hasil, count(*) FROM review_import_log GROUP BY 1 ORDER BY 1").fetchall())
 
 
+def _review_files(out: Path) -> list[Path]:
+    """The kecamatan review files (CSV and XLSX) in the output folder `out`."""
+    return sorted(p for p in (out / "review").glob("*/*") if p.suffix in (".csv", ".xlsx"))
+
+
 def _review(n: int, args: argparse.Namespace) -> Rec:
     from dpt_pipeline.evaluate import simulated_reviewer
 
     data = OUT / f"scale_{n}_{args.seed}"
-    entry: Rec = {"voters_generated": n, "measured_at": _now(), "commit": COMMIT}
+    entry: Rec = {"voters_generated": n, "measured_at": _now(), "commit": COMMIT, "call": CALL}
     if not (data / OUT_DIR / "dpt.duckdb").exists():
         return entry | {"ok": False, "reason": f"no full run published at {n:,}"}
     out = data / "out_issue17_review"
@@ -289,12 +294,12 @@ def _review(n: int, args: argparse.Namespace) -> Rec:
         return entry | {"ok": False, "reason": "no review file with rows to decide"}
     sizes = {p: sum(1 for _ in p.open("rb")) - 1 for p in decided}
     largest = max(decided, key=lambda p: (sizes[p], str(p)))
-    entry |= {"review_files": len(files), "rows_in_largest_file": sizes[largest],
+    entry |= {"kecamatan_files": len(files), "rows_in_largest_file": sizes[largest],
               "rows_in_all_files": sum(sizes.values())}
     for name, paths in (("one_camat", [largest]), ("every_other_file", [p for p in decided if p != largest])):
         if not paths:
             continue
-        before = {p: p.stat().st_mtime_ns for p in (out / "review").rglob("*") if p.is_file()}
+        before = {p: p.stat().st_mtime_ns for p in _review_files(out)}
         step = _measure(f"review_import_{name}_{n}", [*DPT, "review", "import", "--config", str(cfg),
                                                       *map(str, paths), "-q"], timeout=args.timeout,
                         max_mb=args.max_mb)
@@ -302,8 +307,9 @@ def _review(n: int, args: argparse.Namespace) -> Rec:
         if step.get("returncode") == 5:
             step = {k: v for k, v in step.items() if k not in ("returncode", "reason", "output_tail")} | {
                 "ok": True, "some_rows_refused": True}
-        after = [p for p in (out / "review").rglob("*") if p.is_file()]
+        after = _review_files(out)
         step["files_imported"] = len(paths)
+        step["review_files"] = len(after)
         step["review_files_written_again"] = sum(1 for p in after if before.get(p) != p.stat().st_mtime_ns)
         if not _failed(step):
             step["outcomes_so_far"] = _import_log(out / "dpt.duckdb")
@@ -328,7 +334,7 @@ def _change(path: Path, share: float, rng: random.Random) -> int:
 def _incremental(n: int, args: argparse.Namespace) -> Rec:
     data = OUT / f"scale_{n}_{args.seed}"
     entry: Rec = {"voters_generated": n, "change": args.change, "measured_at": _now(),
-                                "commit": COMMIT}
+                  "commit": COMMIT, "call": CALL}
     published = data / OUT_DIR
     if not (published / "dpt.duckdb").exists():
         return entry | {"ok": False, "reason": f"no full run published at {n:,}"}
@@ -415,8 +421,9 @@ def _targets(res: Rec) -> list[tuple[str, str, str, str]]:
                          "–"))
         elif not _failed(ours) and "wall_seconds" in ours:
             ratio = float(sp["wall_seconds"]) / float(ours["wall_seconds"])
+            apart = "" if sp.get("call") == ours.get("call") else "; NOT measured in the same call"
             rows.append((f"{n:,}: Splink {sp.get('splink_version')} / ours, wall time (Splink P / R / F1 "
-                         f"{_quality(sp)}; {sp['wall_seconds']:.1f} s, {_gb(_peak(sp))})",
+                         f"{_quality(sp)}; {sp['wall_seconds']:.1f} s, {_gb(_peak(sp))}{apart})",
                          f">= {SPLINK_RATIO:g}x" + ("" if at_target(sp) else f" (at {TARGET_SIZE:,})"),
                          f"{ratio:.1f}x", _verdict(ratio >= SPLINK_RATIO if at_target(sp) else None)))
     inc = res.get("incremental")
@@ -454,7 +461,8 @@ def _targets(res: Rec) -> list[tuple[str, str, str, str]]:
                          _why(one), "**missed**"))
         else:
             rows.append((f"{n:,}: `dpt review import` of one camat's file ({rv['rows_in_largest_file']:,} rows) "
-                         f"and the {one['review_files_written_again']} review files written again",
+                         f"and the review files written again ({one['review_files_written_again']} of "
+                         f"{one.get('review_files', '?')})",
                          f"<= {REVIEW_TARGET_S:g} s{where}", f"{one['wall_seconds']:.1f} s",
                          _verdict(one["wall_seconds"] <= REVIEW_TARGET_S if at_target(rv) else None)))
     return rows
@@ -465,12 +473,13 @@ def _markdown(res: Rec) -> str:
     md = ["# Issue 17 benchmark (`benchmarks/bench_issue17.py`)", "",
           f"Machine: {m['cores']} cores, {m['ram_gb']} GB RAM, {m['platform']}, Python {m['python']}; "
           f"`date`: {m['date']}; load average at start {m['load_average_at_start']}. Commit measured: "
-          f"{res['commit']}. Generating the voters is not counted. Peak memory: the larger of /usr/bin/time's "
-          "maximum RSS and the process tree's summed RSS sampled every 0.5 s; GB = 1024 MB.", ""]
-    earlier = sorted({str(e.get("commit")) for e in _entries(res)} - {str(res["commit"])})
+          f"{COMMIT}, call started {CALL}. Generating the voters is not counted. Peak memory: the larger of "
+          "/usr/bin/time's maximum RSS and the process tree's summed RSS sampled every 0.5 s; GB = 1024 MB.", ""]
+    earlier = sorted({(str(e.get("call")), str(e.get("commit"))) for e in _entries(res)} - {(CALL, COMMIT)})
     if earlier:
-        md += [f"Some figures were kept from an earlier run of this command (commit {', '.join(earlier)}): "
-               "see `measured_at` and `commit` in issue17.json.", ""]
+        md += ["**Not all from one call**: some figures were kept from earlier calls of this command ("
+               + "; ".join(f"started {c}, commit {k}" for c, k in earlier)
+               + "): see `call` and `commit` of each entry in issue17.json.", ""]
     md += ["| measure | target | figure | |", "|---|---|---:|---|"]
     md += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _targets(res)]
     sizes: dict[str, Rec] = res["sizes"]
@@ -542,8 +551,9 @@ def _markdown(res: Rec) -> str:
         for st in dict.fromkeys([*a.get("tps_seconds", {}), *b.get("tps_seconds", {})]):
             both(f"tps: {st} (s)", lambda s, st=st: s["tps_seconds"][st])
     rv = res.get("review")
-    if isinstance(rv, dict) and "review_files" in rv:
-        md += ["", f"The review loop at {int(rv['voters_generated']):,}: {rv['review_files']} review files, "
+    if isinstance(rv, dict) and "kecamatan_files" in rv:
+        md += ["", f"The review loop at {int(rv['voters_generated']):,}: {rv['kecamatan_files']} kecamatan files "
+               "(CSV), "
                f"{rv['rows_in_all_files']:,} rows, half of them decided (5% wrongly) by a simulated camat.", "",
                "| import | files | wall time (s) | peak MB | review files written again | outcomes so far |",
                "|---|---:|---:|---:|---:|---|"]
@@ -553,7 +563,8 @@ def _markdown(res: Rec) -> str:
                 outcome = (", ".join(f"{k} {v:,}" for k, v in s.get("outcomes_so_far", {}).items())
                            if s.get("ok") else f"failed: {s.get('reason')}")
                 md.append(f"| {name.replace('_', ' ')} | {s['files_imported']} | {s['wall_seconds']:.1f} | "
-                          f"{_peak(s):,} | {s['review_files_written_again']} | {outcome} |")
+                          f"{_peak(s):,} | {s['review_files_written_again']} of {s.get('review_files', '?')} | "
+                          f"{outcome} |")
     sp = res.get("splink")
     if isinstance(sp, dict) and sp.get("ok"):
         md += ["", f"Splink {sp['splink_version']} (DuckDB {sp['duckdb_version']}) on the same "
@@ -570,6 +581,7 @@ def _entries(res: Rec) -> list[Rec]:
 
 
 COMMIT = _commit()
+CALL = _now()        # when this call of the benchmark started: figures of one call are comparable
 
 
 def main() -> int:
@@ -598,7 +610,7 @@ def main() -> int:
     res: Rec = {"sizes": {}}
     if path.exists() and not args.fresh:
         res = json.loads(path.read_text())
-    res |= {"machine": _machine(), "commit": COMMIT, "started": _now(), "command": sys.argv[1:]}
+    res |= {"machine": _machine(), "commit": COMMIT, "call": CALL, "command": sys.argv[1:]}
 
     def save() -> None:
         path.write_text(json.dumps(res, indent=2) + "\n")
