@@ -491,3 +491,26 @@ def test_region_names_resolve_and_coordinates_cover_most_rts(
 def test_too_few_voters_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         generate(tmp_path, 10, 1)
+
+
+def test_a_second_nik_is_found_however_crowded_the_serials() -> None:
+    """At millions of voters in 8 kecamatan the serials near a copy's are taken: the second NIK still comes,
+    valid (another NIK of the same birth date digits, in a known kecamatan) and nobody's so far."""
+    import numpy as np
+
+    from dpt_pipeline.synth.generator import _Gen
+
+    g = _Gen(5000, 3)
+    for stage in (g.households, g.select_groups, g.names, g.identity, g.rows, g._row_fields):
+        stage()
+    rr = np.flatnonzero(g.is_copy)[:40]
+    codes = np.array([int(k.replace(".", "")) for k in g.lay.kec_kode], dtype=np.int64)
+    date_part = g.nik[g.R["person"][rr]] % 10**10 // 10**4
+    crowd_to = 400 + 4 * codes.size + 50     # beyond the serials the first 4k tries could reach
+    crowd = (codes[:, None, None] * 10**10 + date_part[None, :, None] * 10**4
+             + np.arange(1, crowd_to)[None, None, :]).ravel()
+    g.r_nik = np.concatenate([g.r_nik, crowd])         # as if those NIKs were on the roll already
+    taken = set(np.concatenate([g.nik, g.r_nik]).tolist())
+    new = g._second_nik(rr)
+    assert len(set(new.tolist())) == rr.size and not taken & set(new.tolist())
+    assert (new % 10**10 // 10**4 == date_part).all() and np.isin(new // 10**10, codes).all()
