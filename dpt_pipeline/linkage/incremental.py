@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 CACHE_DIR = "cache"
 PAIRS_FILE = "compared_pairs.parquet"
 IDS_FILE = "voter_ids.parquet"
+RECORDS_FILE = "records.parquet"
+CONTENT = "_content"     # a hash of a voter row's every field but its line number: what its record is made of
 MODEL_FILE = "model_fit.json"
 MANIFEST_FILE = "manifest.json"
 
@@ -225,6 +227,12 @@ def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int) -> tuple[pl
     return pairs, ids
 
 
+def _derived_names(records: pl.DataFrame) -> list[str]:
+    """The columns of prepared `records` that standardize and prepare_records made (and `rid`) excluded."""
+    made = {*standardize.STANDARDIZE_SCHEMA, *standardize.PREPARED_COLUMNS}
+    return [c for c in records.columns if c in made]
+
+
 def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cset: compare.ComparisonSet,
          model: score.FellegiSunter) -> None:
     """Keep tonight's compared pairs (by rid), the voter_id of each rid and the fitted model for the next
@@ -234,10 +242,74 @@ def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cs
     levels = [c.level_column for c in cset.comparisons]
     compared.select("rid_l", "rid_r", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
     records.select("voter_id").write_parquet(folder / IDS_FILE, compression="lz4")
+    voter_columns = [c for c in records.columns if c not in _derived_names(records)]
+    records.select("voter_id", content_hash(records.select(voter_columns)), *_derived_names(records)).write_parquet(
+        folder / RECORDS_FILE, compression="lz4")
     write_private(folder / MODEL_FILE, model.to_json() + "\n")
-    files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, MODEL_FILE)}
+    files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, RECORDS_FILE, MODEL_FILE)}
     write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height, "files": files},
                                                      indent=2) + "\n")
+
+
+def content_hash(voters: pl.DataFrame) -> pl.Series:
+    """Per voter row, a hash of every field but `source_row` (its line in the file, which a standardised
+    record does not read): two rows with one voter_id and one content hash standardise the same way."""
+    cols = [c for c in voters.columns if c not in ("source_row", "rid")]
+    return voters.select(cols).hash_rows(seed=17).alias(CONTENT)
+
+
+def _derived(voters_schema: pl.Schema | dict[str, pl.DataType]) -> pl.Schema:
+    """The columns standardize and prepare_records add to voters of this schema, with their types."""
+    empty = pl.DataFrame(schema=voters_schema)
+    made = standardize.prepare_records(standardize.standardize(empty))
+    return pl.Schema({c: t for c, t in made.schema.items() if c not in empty.columns and c != "rid"})
+
+
+def prepared_records(voters: pl.DataFrame, cached: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
+    """`standardize.prepare_records(standardize.standardize(voters))`, with the standardised columns of the
+    rows known to `cached` (voter_id, CONTENT, the derived columns: `load_records`) taken from it and only
+    the others standardised tonight. Returns the records and how many rows were taken from the cache."""
+    if cached is None or cached.height == 0:
+        return standardize.prepare_records(standardize.standardize(voters)), 0
+    keyed = voters.with_columns(content_hash(voters))
+    hits = keyed.join(cached, on=["voter_id", CONTENT], how="inner", maintain_order="left")
+    fresh = keyed.join(cached.select("voter_id", CONTENT), on=["voter_id", CONTENT], how="anti").drop(CONTENT)
+    done = standardize.prepare_records(standardize.standardize(fresh))
+    order = [c for c in done.columns if c != "rid"]
+    out = (pl.concat([hits.select(order), done.select(order)]).sort("voter_id")
+           .with_row_index("rid"))
+    return out, hits.height
+
+
+def load_records(out_dir: Path, sig: str, voters_schema: pl.Schema | dict[str, pl.DataType]
+                 ) -> pl.DataFrame | None:
+    """The last run's standardised records (voter_id, CONTENT and the columns `standardize` and
+    `prepare_records` derive), or None when there are none usable (then every voter is standardised). A
+    damaged file is a warning, as in `load`."""
+    folder = out_dir / CACHE_DIR
+    if not (folder / MANIFEST_FILE).exists():
+        return None
+    try:
+        manifest = _manifest(folder)
+        if manifest["signature"] != sig or manifest.get("files") is None or RECORDS_FILE not in manifest["files"]:
+            return None
+        _verify(folder / RECORDS_FILE, manifest["files"])
+        try:
+            frame = pl.read_parquet(folder / RECORDS_FILE)
+        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
+            raise _Damaged(f"{RECORDS_FILE} cannot be read as a table: {type(e).__name__}") from e
+        want = {"voter_id": pl.String, CONTENT: pl.UInt64, **_derived(voters_schema)}
+        if dict(frame.schema) != want:
+            raise _Damaged(f"{RECORDS_FILE} has other columns or types than the cache writes")
+        if frame["voter_id"].null_count() or frame[CONTENT].null_count():
+            raise _Damaged(f"{RECORDS_FILE} holds an empty voter_id or content hash")
+        if frame["voter_id"].n_unique() != frame.height:
+            raise _Damaged(f"{RECORDS_FILE} lists a voter_id twice")
+    except _Damaged as e:
+        log.warning("the standardised records cached in %s are damaged (%s); every voter is standardised again",
+                    folder, e)
+        return None
+    return frame
 
 
 def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: compare.ComparisonSet,

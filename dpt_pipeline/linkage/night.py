@@ -55,18 +55,21 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     cset = dpt.dpt_comparisons()
     # A pinned model is read (and refused, if it is not a usable fit) before minutes of blocking.
     pinned = None if lc.model is None else FellegiSunter.load(lc.model, cset)
-    records = standardize.prepare_records(standardize.standardize(voters))
-    lap("standardize")
+    sig = incremental.signature(config, cset)
+    known = None if full else incremental.load_records(config.output.dir, sig, voters.schema)
+    records, reused_records = incremental.prepared_records(voters, known)
+    log.info("standardised %s voters; %s unchanged since the last run were taken from the cache (%.1f s)",
+             f"{records.height - reused_records:,}", f"{reused_records:,}", lap("standardize"))
     candidates, reports = blocking.candidate_pairs(records)
     for r in reports:
         log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",
                   r.name, f"{r.pairs:,}", f"{r.new_pairs:,}", r.largest_blocks, f"{r.skipped_blocks:,}")
     log.info("found %s candidate pairs to compare (%.1f s)", f"{candidates.height:,}", lap("block"))
-    sig = incremental.signature(config, cset)
     cache = None if full else incremental.load(config.output.dir, sig, cset)
-    reuse: dict[str, int] = {}
+    reuse: dict[str, int] = {"reused_records": reused_records}
     if cache is not None:
-        compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
+        compared, counts = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
+        reuse |= counts
         log.info("compared %s new or changed pairs; %s pairs unchanged since the last run were reused (%.1f s)",
                  f"{reuse['compared_pairs']:,}", f"{reuse['reused_pairs']:,}", lap("compare"))
     else:

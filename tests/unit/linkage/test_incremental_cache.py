@@ -87,7 +87,8 @@ def test_a_saved_cache_loads_back(cache) -> None:
     assert pairs.equals(compared.select("rid_l", "rid_r", *[c.level_column for c in CSET.comparisons]))
     assert ids.equals(recs.select("voter_id"))
     assert model == _model()
-    assert set(_manifest(out)["files"]) == {incremental.PAIRS_FILE, incremental.IDS_FILE, incremental.MODEL_FILE}
+    assert set(_manifest(out)["files"]) == {incremental.PAIRS_FILE, incremental.IDS_FILE, incremental.RECORDS_FILE,
+                                            incremental.MODEL_FILE}
 
 
 def test_no_cache_or_other_settings_is_a_full_run_without_a_warning(cache, tmp_path_factory, caplog) -> None:
