@@ -15,7 +15,7 @@ from dpt_pipeline.config import load_config
 from dpt_pipeline.ingest import run as ingest_run
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import dpt, incremental, standardize
+from dpt_pipeline.linkage import dpt, incremental, reblock, standardize
 
 ROOT = Path(__file__).resolve().parents[3]
 CSET = dpt.dpt_comparisons()
@@ -36,7 +36,10 @@ def _full(voters: pl.DataFrame) -> pl.DataFrame:
 def _cached(tmp: Path, voters: pl.DataFrame) -> pl.DataFrame:
     recs = _full(voters)
     pairs = pl.DataFrame({"rid_l": [0], "rid_r": [1]}, schema=block.PAIR_SCHEMA)
-    incremental.save(tmp, SIG, compare.compare(recs, pairs, CSET, slim=True), recs, CSET, even_model())
+    pairs = pairs.with_columns(pl.lit(1, pl.UInt32).alias("pass_mask"))
+    content = incremental.content_hash(voters.sort("voter_id"))
+    incremental.save(tmp, SIG, compare.compare(recs, pairs, CSET, slim=True), recs, content,
+                     reblock.keys_frame(recs, block.default_passes()), CSET, even_model())
     loaded = incremental.load_records(tmp, SIG, voters.schema)
     assert loaded is not None
     return loaded
@@ -64,7 +67,8 @@ def test_records_from_the_cache_equal_a_full_standardisation(roll: pl.DataFrame,
         .otherwise(pl.col("nik_masalah")).alias("nik_masalah"),
         pl.when(mark).then(pl.col("source_row") + 100_000).otherwise(pl.col("source_row")).alias("source_row"))
     cached = _cached(tmp_path_factory.mktemp("c"), last)
-    got, reused = incremental.prepared_records(tonight, cached)
+    got, content, reused = incremental.prepared_records(tonight, cached)
+    assert content.equals(incremental.content_hash(tonight.sort("voter_id")))
     want = _full(tonight)
     assert [c for c in want.columns if not got[c].equals(want[c])] == [] and got.columns == want.columns
     assert got.schema == want.schema
@@ -73,7 +77,7 @@ def test_records_from_the_cache_equal_a_full_standardisation(roll: pl.DataFrame,
 
 
 def test_without_a_cache_every_voter_is_standardised(roll: pl.DataFrame) -> None:
-    got, reused = incremental.prepared_records(roll, None)
+    got, _, reused = incremental.prepared_records(roll, None)
     assert reused == 0 and got.equals(_full(roll))
 
 
