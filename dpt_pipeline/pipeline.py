@@ -483,11 +483,12 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     model_path = config.output.dir / "model.json"
     write_private(work / model_path.name, model.to_json() + "\n")
     ids = ["voter_id", "source"]
-    listed = compare.attach(records, scored.filter(pl.col("match_probability") >= lc.review_threshold), ids)
+    listed = compare.attach(records, linked.weighed(tonight, scored.filter(pl.col("match_probability")
+                                                                          >= lc.review_threshold)), ids)
     pairs = night.pairs_table(listed, cset)
     same_nik = scored.filter((pl.col("lvl_nik") == cset.level_index("nik", "sama"))
                              & (pl.col("match_probability") < CLAIM))
-    conflicts = night.pairs_table(compare.attach(records, same_nik, ids), cset).select(
+    conflicts = night.pairs_table(compare.attach(records, linked.weighed(tonight, same_nik), ids), cset).select(
         "pair_id", "voter_id_l", "voter_id_r", "match_probability", "alasan", "scope")
     # Decided pairs that go back to a reviewer, scored tonight wherever they are not listed anyway.
     reopened = review.reopened_rows(read_previous(db, "review_reopened"), standing)
@@ -496,7 +497,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     again = pairs.head(0)
     if extra.height:
         rescored = linked.rescore(tonight, extra.select("rid_l", "rid_r")).select(
-            [c for c in scored.columns if c != "pass_mask"]).with_columns(
+            [c for c in scored.columns if c != "pass_mask"], *[f"w_{c.name}" for c in cset.comparisons]).with_columns(
             pl.lit(0, scored.schema["pass_mask"]).alias("pass_mask"))     # no blocking pass found them tonight
         again = night.pairs_table(compare.attach(records, rescored, ids), cset)
     review_pairs = pl.concat([pairs, again])

@@ -21,8 +21,9 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 import rapidfuzz
 
@@ -33,7 +34,7 @@ from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import dpt, standardize
+from dpt_pipeline.linkage import dpt, reblock, standardize
 from dpt_pipeline.linkage import model as score
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 CACHE_DIR = "cache"
 PAIRS_FILE = "compared_pairs.parquet"
 IDS_FILE = "voter_ids.parquet"
+RECORDS_FILE = "records.parquet"
+KEYS_FILE = "blocking_keys.parquet"
+CONTENT = "_content"     # a hash of a voter row's every field but its line number: what its record is made of
 MODEL_FILE = "model_fit.json"
 MANIFEST_FILE = "manifest.json"
 
@@ -99,10 +103,19 @@ def signature(config: Config, cset: compare.ComparisonSet) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
-         ) -> tuple[pl.DataFrame, pl.DataFrame, score.FellegiSunter] | None:
-    """The last run's compared pairs (rid_l, rid_r, lvl_*, by the last run's rids), its voter_ids (row i
-    is rid i) and its fitted model, or None when there is no usable cache (then the run is a full one).
+class Cache(NamedTuple):
+    """What the last run kept: its compared candidate pairs (rid_l, rid_r, pass_mask, lvl_*, by its rids),
+    its voters (row i is rid i: voter_id and CONTENT), its fitted model and each record's blocking keys
+    (`reblock.keys_frame`, row i is rid i)."""
+
+    pairs: pl.DataFrame
+    ids: pl.DataFrame
+    model: score.FellegiSunter
+    keys: pl.DataFrame
+
+
+def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None) -> Cache | None:
+    """The last run's cache (`Cache`), or None when there is no usable cache (then the run is a full one).
 
     A cache that is there but damaged (a manifest that is no JSON object, a file missing or not matching
     the checksum the manifest holds, tables of the wrong shape, a model `score.FellegiSunter.from_json`
@@ -121,11 +134,11 @@ def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
                      "pair is compared again (a full run)")
             return None
         files = manifest.get("files")
-        if files is None:
-            log.info("the comparisons saved by the last run are without checksums (an earlier version made "
-                     "them): every pair is compared again (a full run)")
+        if files is None or (PAIRS_FILE in files and KEYS_FILE not in files):
+            log.info("the comparisons saved by the last run are without checksums or blocking keys (an earlier "
+                     "version made them): every pair is compared again (a full run)")
             return None
-        for name in (PAIRS_FILE, IDS_FILE):
+        for name in (PAIRS_FILE, IDS_FILE, KEYS_FILE):
             _verify(folder / name, files)
     except _Damaged as e:
         log.warning("the incremental cache in %s is damaged (%s); ignoring it: a full run", folder, e)
@@ -139,11 +152,11 @@ def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None
                     "a full one", folder / MODEL_FILE, why)
         return None
     try:
-        pairs, ids = _tables(folder, cset, manifest["pairs"])
+        pairs, ids, keys = _tables(folder, cset, manifest["pairs"])
     except _Damaged as e:
         log.warning("the incremental cache in %s is damaged (%s); ignoring it: a full run", folder, e)
         return None
-    return pairs, ids, model
+    return Cache(pairs, ids, model, keys)
 
 
 class _Damaged(Exception):
@@ -188,24 +201,28 @@ def _verify(path: Path, files: dict[str, str]) -> None:
         raise _Damaged(f"{path.name} does not match its checksum (changed or corrupt)")
 
 
-def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The cached pairs and voter_ids, read and checked: the schema `save` writes, no nulls, levels each
-    comparison has, rids of the voter_ids kept, one row per voter_id."""
+def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int
+            ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The cached pairs, voters and blocking keys, read and checked: the schema `save` writes, no nulls
+    (but in the keys), levels each comparison has, rids of the voters kept, one row per voter_id."""
     frames = []
-    for name in (PAIRS_FILE, IDS_FILE):
+    for name in (PAIRS_FILE, IDS_FILE, KEYS_FILE):
         try:
             frames.append(pl.read_parquet(folder / name))
         except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
             raise _Damaged(f"{name} cannot be read as a table: {type(e).__name__}") from e
-    pairs, ids = frames
-    want = {"rid_l": pl.UInt32, "rid_r": pl.UInt32, **{c.level_column: pl.Int8 for c in cset.comparisons}}
+    pairs, ids, keys = frames
+    want = {"rid_l": pl.UInt32, "rid_r": pl.UInt32, "pass_mask": pl.UInt32,
+            **{c.level_column: pl.Int8 for c in cset.comparisons}}
     if dict(pairs.schema) != want:
         raise _Damaged(f"{PAIRS_FILE} has other columns or types than the cache writes")
-    if dict(ids.schema) != {"voter_id": pl.String}:
+    if dict(ids.schema) != {"voter_id": pl.String, CONTENT: pl.UInt64}:
         raise _Damaged(f"{IDS_FILE} has other columns or types than the cache writes")
+    if dict(keys.schema) != reblock.keys_schema(block.default_passes()) or keys.height != ids.height:
+        raise _Damaged(f"{KEYS_FILE} has other columns, types or rows than the cache writes")
     if pairs.height != n_pairs:
         raise _Damaged(f"{PAIRS_FILE} holds another number of pairs than {MANIFEST_FILE} says")
-    if any(n for n in pairs.null_count().row(0)) or ids["voter_id"].null_count():
+    if any(n for n in pairs.null_count().row(0)) or any(n for n in ids.null_count().row(0)):
         raise _Damaged("a cached table holds empty cells")
     if ids["voter_id"].n_unique() != ids.height:
         raise _Damaged(f"{IDS_FILE} lists a voter_id twice")
@@ -213,48 +230,130 @@ def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int) -> tuple[pl
         bad = pairs.select(
             (pl.col("rid_l") >= pl.col("rid_r")).any().alias("order"),
             (pl.col("rid_r") >= ids.height).any().alias("rid"),
+            (pl.col("pass_mask") == 0).any().alias("mask"),
             *[(~pl.col(c.level_column).is_between(0, len(c.codes) - 1)).any().alias(c.level_column)
               for c in cset.comparisons]).row(0, named=True)
         if bad.pop("order"):
             raise _Damaged(f"{PAIRS_FILE} holds a pair whose rid_l is not below its rid_r")
         if bad.pop("rid"):
             raise _Damaged(f"{PAIRS_FILE} holds a rid beyond {IDS_FILE}")
+        if bad.pop("mask"):
+            raise _Damaged(f"{PAIRS_FILE} holds a pair no blocking pass found")
         for column, out in bad.items():
             if out:
                 raise _Damaged(f"{PAIRS_FILE}: {column} holds a level its comparison does not have")
-    return pairs, ids
+    return pairs, ids, keys
 
 
-def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, cset: compare.ComparisonSet,
-         model: score.FellegiSunter) -> None:
-    """Keep tonight's compared pairs (by rid), the voter_id of each rid and the fitted model for the next
-    run, and a manifest with the settings' signature and each file's checksum."""
+def _derived_names(records: pl.DataFrame) -> list[str]:
+    """The columns of prepared `records` that standardize and prepare_records made (and `rid`) excluded."""
+    made = {*standardize.STANDARDIZE_SCHEMA, *standardize.PREPARED_COLUMNS}
+    return [c for c in records.columns if c in made]
+
+
+def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, content: pl.Series,
+         keys: pl.DataFrame, cset: compare.ComparisonSet, model: score.FellegiSunter) -> None:
+    """Keep tonight's compared pairs (by rid, with their pass_mask), each rid's voter_id and CONTENT
+    (`content`, in rid order), its standardised record, its blocking keys (`keys`, `reblock.keys_frame`)
+    and the fitted model for the next run, and a manifest with the settings' signature and each file's
+    checksum."""
     folder = work / CACHE_DIR
     folder.mkdir()
     levels = [c.level_column for c in cset.comparisons]
-    compared.select("rid_l", "rid_r", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
-    records.select("voter_id").write_parquet(folder / IDS_FILE, compression="lz4")
+    compared.select("rid_l", "rid_r", "pass_mask", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
+    records.select("voter_id", content.alias(CONTENT)).write_parquet(folder / IDS_FILE, compression="lz4")
+    records.select("voter_id", content.alias(CONTENT), *_derived_names(records)).write_parquet(
+        folder / RECORDS_FILE, compression="lz4")
+    keys.write_parquet(folder / KEYS_FILE, compression="lz4")
     write_private(folder / MODEL_FILE, model.to_json() + "\n")
-    files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, MODEL_FILE)}
+    files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, RECORDS_FILE, KEYS_FILE, MODEL_FILE)}
     write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height, "files": files},
                                                      indent=2) + "\n")
 
 
+def content_hash(voters: pl.DataFrame) -> pl.Series:
+    """Per voter row, a hash of every field but `source_row` (its line in the file, which a standardised
+    record does not read): two rows with one voter_id and one content hash standardise the same way."""
+    cols = [c for c in voters.columns if c not in ("source_row", "rid")]
+    return voters.select(cols).hash_rows(seed=17).alias(CONTENT)
+
+
+def _derived(voters_schema: pl.Schema | dict[str, pl.DataType]) -> pl.Schema:
+    """The columns standardize and prepare_records add to voters of this schema, with their types."""
+    empty = pl.DataFrame(schema=voters_schema)
+    made = standardize.prepare_records(standardize.standardize(empty))
+    return pl.Schema({c: t for c, t in made.schema.items() if c not in empty.columns and c != "rid"})
+
+
+def prepared_records(voters: pl.DataFrame, cached: pl.DataFrame | None
+                     ) -> tuple[pl.DataFrame, pl.Series, int]:
+    """`standardize.prepare_records(standardize.standardize(voters))`, with the standardised columns of the
+    rows known to `cached` (voter_id, CONTENT, the derived columns: `load_records`) taken from it and only
+    the others standardised tonight. Returns the records, each record's CONTENT (in rid order) and how many
+    rows were taken from the cache."""
+    keyed = voters.with_columns(content_hash(voters))
+    if cached is None or cached.height == 0:
+        hits, fresh = keyed.clear(), keyed
+    else:
+        hits = keyed.join(cached, on=["voter_id", CONTENT], how="inner", maintain_order="left")
+        fresh = keyed.join(cached.select("voter_id", CONTENT), on=["voter_id", CONTENT], how="anti")
+    done = standardize.prepare_records(standardize.standardize(fresh))
+    if hits.height == 0:
+        return done.drop(CONTENT), done[CONTENT], 0
+    order = [c for c in done.columns if c != "rid"]
+    out = pl.concat([hits.select(order), done.select(order)]).sort("voter_id").with_row_index("rid")
+    return out.drop(CONTENT), out[CONTENT], hits.height
+
+
+def load_records(out_dir: Path, sig: str, voters_schema: pl.Schema | dict[str, pl.DataType]
+                 ) -> pl.DataFrame | None:
+    """The last run's standardised records (voter_id, CONTENT and the columns `standardize` and
+    `prepare_records` derive), or None when there are none usable (then every voter is standardised). A
+    damaged file is a warning, as in `load`."""
+    folder = out_dir / CACHE_DIR
+    if not (folder / MANIFEST_FILE).exists():
+        return None
+    try:
+        manifest = _manifest(folder)
+        if manifest["signature"] != sig or manifest.get("files") is None or RECORDS_FILE not in manifest["files"]:
+            return None
+        _verify(folder / RECORDS_FILE, manifest["files"])
+        try:
+            frame = pl.read_parquet(folder / RECORDS_FILE)
+        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
+            raise _Damaged(f"{RECORDS_FILE} cannot be read as a table: {type(e).__name__}") from e
+        want = {"voter_id": pl.String, CONTENT: pl.UInt64, **_derived(voters_schema)}
+        if dict(frame.schema) != want:
+            raise _Damaged(f"{RECORDS_FILE} has other columns or types than the cache writes")
+        if frame["voter_id"].null_count() or frame[CONTENT].null_count():
+            raise _Damaged(f"{RECORDS_FILE} holds an empty voter_id or content hash")
+        if frame["voter_id"].n_unique() != frame.height:
+            raise _Damaged(f"{RECORDS_FILE} lists a voter_id twice")
+    except _Damaged as e:
+        log.warning("the standardised records cached in %s are damaged (%s); every voter is standardised again",
+                    folder, e)
+        return None
+    return frame
+
+
+def mapped_rids(cached_ids: pl.DataFrame, records: pl.DataFrame, content: pl.Series) -> np.ndarray:
+    """Tonight's rid of each of last night's records (row i: last night's rid i), -1 where it left or
+    changed (another voter_id or CONTENT): both sorted by voter_id, so a pair keeps rid_l < rid_r."""
+    now = records.select("voter_id", content.alias(CONTENT), "rid")
+    return (cached_ids.with_row_index("old").join(now, on=["voter_id", CONTENT], how="left").sort("old")["rid"]
+            .cast(pl.Int64).fill_null(-1).to_numpy())
+
+
 def compare_with_cache(records: pl.DataFrame, candidates: pl.DataFrame, cset: compare.ComparisonSet,
-                       cached: pl.DataFrame, cached_ids: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+                       cached: pl.DataFrame, mapped: np.ndarray) -> tuple[pl.DataFrame, dict[str, int]]:
     """The compared candidates, as `compare.compare(..., slim=True)` gives them: levels from the cache
     where both records are unchanged, compared afresh for the rest; sorted by rid_l, rid_r like a full run.
-
-    Last night's rids map to tonight's through the voter_ids (both sorted by voter_id, so a pair keeps
-    rid_l < rid_r); a record that changed or left maps to nothing and its pairs drop out of the cache.
-    """
-    now = records.select("voter_id", "rid")
-    mapped = (cached_ids.with_row_index("old").join(now, on="voter_id", how="left").sort("old")["rid"]
-              .cast(pl.Int64).fill_null(-1).to_numpy())
+    `mapped`: tonight's rid of each of last night's (`mapped_rids`); a record that changed or left maps to
+    nothing and its pairs drop out of the cache."""
     left, right = mapped[cached["rid_l"].to_numpy()], mapped[cached["rid_r"].to_numpy()]
     ok = (left >= 0) & (right >= 0)
-    known = cached.filter(pl.Series(ok)).with_columns(pl.Series("rid_l", left[ok], pl.UInt32),
-                                                     pl.Series("rid_r", right[ok], pl.UInt32))
+    known = cached.drop("pass_mask").filter(pl.Series(ok)).with_columns(pl.Series("rid_l", left[ok], pl.UInt32),
+                                                                       pl.Series("rid_r", right[ok], pl.UInt32))
     cand = candidates.with_columns(block.pair_key().alias("_key"))
     known = known.with_columns(block.pair_key().alias("_key")).drop("rid_l", "rid_r")
     reused = cand.join(known, on="_key", how="inner").drop("_key")

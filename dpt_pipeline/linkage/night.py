@@ -23,7 +23,7 @@ from dpt_pipeline.core import decisions
 from dpt_pipeline.core.keys import pair_ids
 from dpt_pipeline.core.schema import MODEL_HOLD, MODEL_PRIOR
 from dpt_pipeline.core.thresholds import CLAIM
-from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, standardize
+from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, reblock
 from dpt_pipeline.linkage.comparisons import ComparisonSet, compare, explain
 from dpt_pipeline.linkage.model import FellegiSunter, fit, score
 from dpt_pipeline.linkage.model.learning import learn_from_decisions
@@ -55,18 +55,29 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     cset = dpt.dpt_comparisons()
     # A pinned model is read (and refused, if it is not a usable fit) before minutes of blocking.
     pinned = None if lc.model is None else FellegiSunter.load(lc.model, cset)
-    records = standardize.prepare_records(standardize.standardize(voters))
-    lap("standardize")
-    candidates, reports = blocking.candidate_pairs(records)
+    sig = incremental.signature(config, cset)
+    cache = None if full else incremental.load(config.output.dir, sig, cset)
+    known = None if cache is None else incremental.load_records(config.output.dir, sig, voters.schema)
+    records, content, reused_records = incremental.prepared_records(voters, known)
+    log.info("standardised %s voters; %s unchanged since the last run were taken from the cache (%.1f s)",
+             f"{records.height - reused_records:,}", f"{reused_records:,}", lap("standardize"))
+    passes = blocking.default_passes()
+    if cache is not None:
+        mapped = incremental.mapped_rids(cache.ids, records, content)
+        candidates, reports, keys = reblock.candidate_pairs_since(
+            records, passes, mapped=mapped, last_pairs=cache.pairs.select("rid_l", "rid_r", "pass_mask"),
+            last_keys=cache.keys)
+    else:
+        candidates, reports = blocking.candidate_pairs(records, passes)
+        keys = reblock.keys_frame(records, passes)
     for r in reports:
         log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",
                   r.name, f"{r.pairs:,}", f"{r.new_pairs:,}", r.largest_blocks, f"{r.skipped_blocks:,}")
     log.info("found %s candidate pairs to compare (%.1f s)", f"{candidates.height:,}", lap("block"))
-    sig = incremental.signature(config, cset)
-    cache = None if full else incremental.load(config.output.dir, sig, cset)
-    reuse: dict[str, int] = {}
+    reuse: dict[str, int] = {"reused_records": reused_records}
     if cache is not None:
-        compared, reuse = incremental.compare_with_cache(records, candidates, cset, cache[0], cache[1])
+        compared, counts = incremental.compare_with_cache(records, candidates, cset, cache.pairs, mapped)
+        reuse |= counts
         log.info("compared %s new or changed pairs; %s pairs unchanged since the last run were reused (%.1f s)",
                  f"{reuse['compared_pairs']:,}", f"{reuse['reused_pairs']:,}", lap("compare"))
     else:
@@ -75,11 +86,11 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     if pinned is not None:
         model = pinned
     elif cache is not None:
-        model = cache[2]   # the last full run's fit: the same model, so the same scores as a full run
+        model = cache.model   # the last full run's fit: the same model, so the same scores as a full run
     else:
         model = fit(compared, records, cset, dpt.dpt_training(), random_pairs=lc.random_pairs, seed=lc.seed,
                     prior_recall=lc.prior_recall)
-    incremental.save(work, sig, compared, records, cset, model)
+    incremental.save(work, sig, compared, records, content, keys, cset, model)
     return Tonight(records, cset, compared, model, reports, "incremental" if cache is not None else "full", reuse)
 
 
@@ -97,6 +108,13 @@ class Scored:
         """Compare and score `pairs` (rid_l, rid_r) that blocking did not find tonight, with this model."""
         return rescore(tonight, self.model, pairs)
 
+    def weighed(self, tonight: Tonight, pairs: pl.DataFrame) -> pl.DataFrame:
+        """Rows of `scored` with each comparison's weight (`w_<comparison>`) beside their scores: `scored`
+        holds every candidate pair without them (a float per comparison and pair is the largest part of the
+        stage's memory), so the few pairs published get them here, from the same model and records."""
+        return score(pairs.drop("match_weight", "match_probability"), tonight.records, tonight.comparisons,
+                     self.model)
+
 
 def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl.DataFrame, different: pl.DataFrame,
                   struck: pl.DataFrame, keep_rules: list[decisions.KeepRule], learn_min: int) -> Scored:
@@ -106,7 +124,7 @@ def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl
     record to keep chosen by `keep_rules`; a `struck` record's reason says which record its SAMA kept."""
     records, cset = tonight.records, tonight.comparisons
     model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
-    scored = score(tonight.compared, records, cset, model)
+    scored = score(tonight.compared, records, cset, model, weights=False)
     log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{scored.height:,}", lap("score"))
     groups = clustering.cluster(scored, records, lambda pairs: rescore(tonight, model, pairs), threshold=CLAIM,
                                 keep_rules=keep_rules, same=same, different=different)

@@ -487,6 +487,11 @@ COMMON_NAME_TOKENS: tuple[str, ...] = (
 )
 
 
+# The columns prepare_records adds beside `rid` (what the linkage cache keeps per voter with STANDARDIZE_SCHEMA's).
+PREPARED_COLUMNS: tuple[str, ...] = ("tanggal_text", "tanggal_num", "nik_num", "nik_wilayah", "nik_tanggal6",
+                                     "nik_urut", "nama_inti", "nama_depan_inti", "desa_key")
+
+
 def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
     """Sort by voter_id, number the rows (`rid`) and add the keys the DPT passes and comparisons read beside
     standardize's: the birth date as YYYYMMDD text and number, the NIK as a number and its three parts

@@ -18,10 +18,11 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
             .select(pl.col(column).alias("value"), (pl.col("len") / n).alias("tf")))
 
 
-def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter
-          ) -> pl.DataFrame:
-    """Add `w_<comparison>` (bits), match_weight and match_probability to the compared pairs (rid_l,
-    rid_r and the level columns)."""
+def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter, *,
+          weights: bool = True) -> pl.DataFrame:
+    """Add `w_<comparison>` (bits; without them when not `weights`: scoring the same pairs again with them
+    gives the same numbers), match_weight and match_probability to the compared pairs (rid_l, rid_r and the
+    level columns)."""
     model.check(cset)
     levels = level_matrix(candidates, cset)
     total = np.full(len(candidates), model.prior_weight)
@@ -47,7 +48,8 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
                 w[at] = np.log2(max(p.m[idx], M_FLOOR) / u_v)
         total += w
         # float64: the published pair's weights, added to the prior, give its probability exactly (pair_evidence).
-        cols.append(pl.Series(f"w_{c.name}", w))
+        if weights:
+            cols.append(pl.Series(f"w_{c.name}", w))
     prob = 1.0 / (1.0 + np.exp2(-total))
     # A hold keeps a pair below a claim, whatever its weight: a case for a person (`Hold`).
     for hold in cset.holds:

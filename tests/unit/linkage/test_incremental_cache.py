@@ -18,7 +18,7 @@ from linkage_models import even_model
 
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage import comparisons as compare
-from dpt_pipeline.linkage import dpt, incremental
+from dpt_pipeline.linkage import dpt, incremental, reblock
 
 CSET = dpt.dpt_comparisons()
 SIG = "a" * 64
@@ -34,6 +34,13 @@ SECRETS = ("BUDI", "SITI", "6408134505800001", "v0", "v1")
 _model = even_model
 
 
+def _save(folder: Path, compared: pl.DataFrame, recs: pl.DataFrame, model) -> None:
+    """The cache as compare_tonight saves it."""
+    content = incremental.content_hash(recs.drop(incremental._derived_names(recs)))
+    incremental.save(folder, SIG, compared, recs, content, reblock.keys_frame(recs, block.default_passes()), CSET,
+                     model)
+
+
 @pytest.fixture
 def cache(tmp_path: Path, make_records) -> tuple[Path, pl.DataFrame, pl.DataFrame]:
     """A cache as a run saves it: tmp_path/cache, the compared pairs and the records."""
@@ -41,7 +48,7 @@ def cache(tmp_path: Path, make_records) -> tuple[Path, pl.DataFrame, pl.DataFram
     cands, _ = block.candidate_pairs(recs)
     compared = compare.compare(recs, cands, CSET, slim=True)
     assert compared.height >= 2
-    incremental.save(tmp_path, SIG, compared, recs, CSET, _model())
+    _save(tmp_path, compared, recs, _model())
     return tmp_path, compared, recs
 
 
@@ -83,11 +90,13 @@ def test_a_saved_cache_loads_back(cache) -> None:
     out, compared, recs = cache
     loaded = incremental.load(out, SIG, CSET)
     assert loaded is not None
-    pairs, ids, model = loaded
-    assert pairs.equals(compared.select("rid_l", "rid_r", *[c.level_column for c in CSET.comparisons]))
-    assert ids.equals(recs.select("voter_id"))
+    pairs, ids, model, keys = loaded
+    assert pairs.equals(compared.select("rid_l", "rid_r", "pass_mask", *[c.level_column for c in CSET.comparisons]))
+    assert ids["voter_id"].equals(recs["voter_id"])
+    assert keys.equals(reblock.keys_frame(recs, block.default_passes()))
     assert model == _model()
-    assert set(_manifest(out)["files"]) == {incremental.PAIRS_FILE, incremental.IDS_FILE, incremental.MODEL_FILE}
+    assert set(_manifest(out)["files"]) == {incremental.PAIRS_FILE, incremental.IDS_FILE, incremental.RECORDS_FILE,
+                                            incremental.KEYS_FILE, incremental.MODEL_FILE}
 
 
 def test_no_cache_or_other_settings_is_a_full_run_without_a_warning(cache, tmp_path_factory, caplog) -> None:
@@ -104,6 +113,15 @@ def test_a_cache_of_an_earlier_version_without_checksums_is_a_full_run(cache, ca
     (_folder(out) / incremental.MANIFEST_FILE).write_text(json.dumps({"signature": SIG, "pairs": compared.height}))
     _full_run(out, caplog, None)
     assert "without checksums" in caplog.text
+
+
+def test_a_cache_of_an_earlier_version_without_blocking_keys_is_a_full_run(cache, caplog) -> None:
+    out, _, _ = cache
+    manifest = _manifest(out)
+    del manifest["files"][incremental.KEYS_FILE]
+    (_folder(out) / incremental.MANIFEST_FILE).write_text(json.dumps(manifest))
+    _full_run(out, caplog, None)
+    assert "blocking keys (an earlier version" in caplog.text
 
 
 MANIFESTS: list[tuple[str, bytes, str]] = [
@@ -260,10 +278,12 @@ def test_a_cache_saved_by_an_incremental_run_loads_back(cache, make_records, tmp
     out, compared, recs = cache
     loaded = incremental.load(out, SIG, CSET)
     assert loaded is not None
-    again, reuse = incremental.compare_with_cache(recs, block.candidate_pairs(recs)[0], CSET, loaded[0], loaded[1])
+    content = incremental.content_hash(recs.drop(incremental._derived_names(recs)))
+    mapped = incremental.mapped_rids(loaded.ids, recs, content)
+    again, reuse = incremental.compare_with_cache(recs, block.candidate_pairs(recs)[0], CSET, loaded.pairs, mapped)
     assert reuse == {"reused_pairs": compared.height, "compared_pairs": 0}
     nxt = tmp_path_factory.mktemp("next")
-    incremental.save(nxt, SIG, again, recs, CSET, loaded[2])
+    _save(nxt, again, recs, loaded.model)
     with caplog.at_level(logging.INFO, logger="dpt_pipeline"):
         assert incremental.load(nxt, SIG) is not None
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
