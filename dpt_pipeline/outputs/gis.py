@@ -218,9 +218,9 @@ def voronoi_cells(xy: np.ndarray, region: shapely.Geometry) -> list[shapely.Geom
     if len(xy) == 1:
         return [multipolygon(region)]
     diagram = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=region, ordered=True)
-    cells = [multipolygon(shapely.intersection(shapely.make_valid(c), region)) for c in shapely.get_parts(diagram)]
-    if (len(cells) == len(xy) and all(c.covers(shapely.Point(p)) for c, p in zip(cells, xy, strict=True))
-            and abs(sum(c.area for c in cells) - region.area) <= 1e-9 * region.area):
+    cells = [multipolygon(c) for c in shapely.intersection(shapely.make_valid(shapely.get_parts(diagram)), region)]
+    if (len(cells) == len(xy) and bool(shapely.covers(np.array(cells, dtype=object), shapely.points(xy)).all())
+            and abs(sum(shapely.area(np.array(cells, dtype=object)).tolist()) - region.area) <= 1e-9 * region.area):
         return cells
     reach = 4.0 * math.dist(region.bounds[:2], region.bounds[2:])
     out = []
