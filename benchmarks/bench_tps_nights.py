@@ -63,18 +63,24 @@ def main() -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--change", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--resume", action="store_true", help="the full night of --work is done: go on from it")
     args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    (args.work / "unused.csv").write_text("")
     coords = str(args.coordinates.resolve())
-    a = _folder(args.work, "a", args.db, coords)
+    a = args.work / "a.toml"
+    if not args.resume:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        (args.work / "unused.csv").write_text("")
+        a = _folder(args.work, "a", args.db, coords)
+        with duckdb.connect(str(args.work / "a" / "dpt.duckdb")) as con:
+            for t in TPS_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+        result: dict[str, object] = {"full": _tps(a)}
+    else:
+        s = json.loads((args.work / "a" / "tps_summary.json").read_text())
+        result = {"full": {"tps_seconds": s["stage_seconds"]["tps"], "parts": s["tps"]["seconds"]}}
     with duckdb.connect(str(args.work / "a" / "dpt.duckdb")) as con:
-        for t in TPS_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-    result: dict[str, object] = {"full": _tps(a)}
-    with duckdb.connect(str(args.work / "a" / "dpt.duckdb")) as con:
-        n = con.sql("SELECT count(*) FROM voters").fetchone()[0]  # type: ignore[index]
+        n = con.execute("SELECT count(*) FROM voters").fetchone()[0]  # type: ignore[index]
         k = int(n * args.change / 2)
         con.execute(f"SELECT setseed({args.seed / 1000})")
         con.execute(f"CREATE TEMP TABLE gone AS SELECT voter_id FROM voters ORDER BY random() LIMIT {k}")
