@@ -10,7 +10,7 @@ published database (e.g. benchmarks/out/data_1000000/out17/dpt.duckdb after benc
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_tps_nights.py --db benchmarks/out/data_1000000/out17/dpt.duckdb \\
         --coordinates benchmarks/out/data_1000000/rt_coordinates.csv --work /tmp/tps_nights
 
-Prints the stage seconds (tps_summary.json) and wall time of each night. Not part of the test suite.
+Prints the stage seconds (tps_summary.json), wall time and CPU time (the run and its workers) of each night. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -41,13 +42,18 @@ def _folder(work: Path, name: str, db: Path | None, cfg_extra: str) -> Path:
     return cfg
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)   # the run and its worker processes, once waited for
+    return r.ru_utime + r.ru_stime
+
+
 def _tps(cfg: Path) -> dict[str, object]:
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     subprocess.run([sys.executable, "-m", "dpt_pipeline.cli", "tps", "--config", str(cfg), "-q"], check=True)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _cpu() - c
     out = Path(cfg.read_text().split('dir = "')[1].split('"')[0])
     s = json.loads((out / "tps_summary.json").read_text())
-    return {"wall_seconds": round(wall, 1), "tps_seconds": s["stage_seconds"]["tps"], "parts": s["tps"]["seconds"],
+    return {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "tps_seconds": s["stage_seconds"]["tps"], "parts": s["tps"]["seconds"],
             "reused": s["tps"].get("reused")}
 
 
