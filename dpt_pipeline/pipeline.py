@@ -270,8 +270,12 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
     db = config.output.database_path
     coordinates, skipped = coordinates_read if coordinates_read is not None else tps.read_coordinates(
         config.tps.coordinates)
-    ranks, _ = keep_ranks(config, voters)
-    struck = decisions.resolve(decisions.standing(read_previous(db, "review_decisions")), ranks).struck
+    standing = decisions.standing(read_previous(db, "review_decisions"))
+    # Only the voters a decision names can be struck; keep_rank is one total order, so ranking them alone
+    # orders them as ranking the whole roll would.
+    named = pl.concat([standing["voter_id_l"], standing["voter_id_r"]]).unique().to_frame("voter_id")
+    ranks, _ = keep_ranks(config, voters.join(named, on="voter_id", how="semi"))
+    struck = decisions.resolve(standing, ranks).struck
     previous = read_previous(db, "tps_assignments")
     sites, sites_skipped = tps.read_sites(config.tps.sites)
     result = tps.assign(voters, coordinates, config.tps.max_voters, struck=struck, previous=previous, names=names,
