@@ -88,9 +88,10 @@ def main() -> int:
     with duckdb.connect(str(args.work / "a" / "dpt.duckdb")) as con:
         n = con.execute("SELECT count(*) FROM voters").fetchone()[0]  # type: ignore[index]
         k = int(n * args.change / 2)
-        con.execute(f"SELECT setseed({args.seed / 1000})")
-        con.execute(f"CREATE TEMP TABLE gone AS SELECT voter_id FROM voters ORDER BY random() LIMIT {k}")
-        con.execute(f"CREATE TEMP TABLE again AS SELECT * FROM voters ORDER BY random() LIMIT {k}")
+        # The same voters on every run (random() is not, over several threads): by a hash of id and seed.
+        pick = f"ORDER BY md5(voter_id || '|{args.seed}|' || {{}}), voter_id LIMIT {k}"
+        con.execute(f"CREATE TEMP TABLE gone AS SELECT voter_id FROM voters {pick.format(1)}")
+        con.execute(f"CREATE TEMP TABLE again AS SELECT * FROM voters {pick.format(2)}")
         con.execute("DELETE FROM voters WHERE voter_id IN (SELECT voter_id FROM gone)")
         con.execute("UPDATE again SET voter_id = voter_id || '-lagi'")
         con.execute("INSERT INTO voters SELECT * FROM again")
