@@ -10,7 +10,8 @@ published database (e.g. benchmarks/out/data_1000000/out17/dpt.duckdb after benc
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_tps_nights.py --db benchmarks/out/data_1000000/out17/dpt.duckdb \\
         --coordinates benchmarks/out/data_1000000/rt_coordinates.csv --work /tmp/tps_nights
 
-Prints the stage seconds (tps_summary.json), wall time and CPU time (the run and its workers) of each night. Not part of the test suite.
+Prints the stage seconds (tps_summary.json), wall time and CPU time (the run and its workers) of each
+night. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _tps(cfg: Path) -> dict[str, object]:
     wall, cpu = time.perf_counter() - t, _cpu() - c
     out = Path(cfg.read_text().split('dir = "')[1].split('"')[0])
     s = json.loads((out / "tps_summary.json").read_text())
-    return {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "tps_seconds": s["stage_seconds"]["tps"], "parts": s["tps"]["seconds"],
+    return {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "tps_seconds": s["stage_seconds"]["tps"],
+            "parts": s["tps"]["seconds"],
             "reused": s["tps"].get("reused")}
 
 

@@ -47,7 +47,7 @@ def households(voters: pl.DataFrame, coordinates: pl.DataFrame, cap: int = 600) 
     # A KK larger than a TPS (a dormitory, a copied NKK) cannot vote at one: it is cut into the fewest
     # parts that fit, in voter_id order, and reported (`oversize_households`).
     size = pl.len().over("desa_key", "kk")
-    if int(v.group_by("desa_key", "kk").len()["len"].max() or 0) > cap:   # the ranking only when one is
+    if int(v.group_by("desa_key", "kk").len()["len"].max() or 0) > cap:  # type: ignore[arg-type]  # ranked only then
         parts = (size + cap - 1) // cap
         part = pl.col("voter_id").rank("ordinal").over("desa_key", "kk") - 1
         v = v.with_columns(pl.when(size > cap).then(pl.concat_str(
