@@ -270,8 +270,12 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
     db = config.output.database_path
     coordinates, skipped = coordinates_read if coordinates_read is not None else tps.read_coordinates(
         config.tps.coordinates)
-    ranks, _ = keep_ranks(config, voters)
-    struck = decisions.resolve(decisions.standing(read_previous(db, "review_decisions")), ranks).struck
+    standing = decisions.standing(read_previous(db, "review_decisions"))
+    # Only the voters a decision names can be struck; keep_rank is one total order, so ranking them alone
+    # orders them as ranking the whole roll would.
+    named = pl.concat([standing["voter_id_l"], standing["voter_id_r"]]).unique().to_frame("voter_id")
+    ranks, _ = keep_ranks(config, voters.join(named, on="voter_id", how="semi"))
+    struck = decisions.resolve(standing, ranks).struck
     previous = read_previous(db, "tps_assignments")
     sites, sites_skipped = tps.read_sites(config.tps.sites)
     result = tps.assign(voters, coordinates, config.tps.max_voters, struck=struck, previous=previous, names=names,
@@ -295,14 +299,16 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
         "mean_distance_m": result.assignments["distance_m"].mean(),
         "p95_distance_m": result.assignments["distance_m"].quantile(0.95, "linear"),
     }
+    from dpt_pipeline.outputs.reuse import Published
+
+    # Last night's maps and lists where tonight's would be the same (outputs.reuse), the rest drawn.
+    reuse = Published(config.output.dir / "tps", work / "tps")
     if config.tps.maps:
         from dpt_pipeline.outputs import gis, maps
 
         t = time.perf_counter()
-        layers = gis.layers(result.assignments, result.summary)
         maps.write_maps(result.assignments, result.summary, q, work / "tps", max_voters=config.tps.max_voters,
-                        names=names, layers=layers)
-        gis.write_gpkg(layers, work / "tps" / gis.GPKG_NAME)
+                        names=names, reuse=reuse, gpkg=True)
         info["maps"] = str(config.output.dir / "tps" / "index.html")
         info["gpkg"] = str(config.output.dir / "tps" / gis.GPKG_NAME)
         seconds["maps"] = round(time.perf_counter() - t, 3)
@@ -311,9 +317,12 @@ def place(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Pat
 
         t = time.perf_counter()
         rows = lists.list_rows(result.assignments, voters, names, config.ingest.reference_date or dt.date.today())
-        written = lists.write_lists(rows, work / "tps" / lists.FOLDER, dt.date.today())
+        written = lists.write_lists(rows, work / "tps" / lists.FOLDER, dt.date.today(), reuse=reuse)
         info["lists"] = {"folder": str(config.output.dir / "tps" / lists.FOLDER), "files": len(written)}
         seconds["lists"] = round(time.perf_counter() - t, 3)
+    if config.tps.maps or config.tps.lists:
+        reuse.write()
+        info["reused"] = {"as_last_night": reuse.taken, "drawn": reuse.drawn}
     info["seconds"] = seconds
     log.info("placed %s voters in %s TPS over %s desa (%s confirmed duplicates left without a TPS); %s TPS over "
              "the cap, %s households split (%.1f s)", f"{info['voters']:,}", f"{info['tps']:,}", f"{info['desa']:,}",

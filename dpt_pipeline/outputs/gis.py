@@ -34,6 +34,9 @@ import shapely
 from dpt_pipeline.io.files import FILE_MODE
 
 GPKG_NAME = "tps.gpkg"
+# gpkg_contents.last_change of every layer (GDAL writes the clock's time without it): the file is a
+# function of its content alone, so that the same TPS give the same bytes.
+GPKG_CHANGED = "2000-01-01T00:00:00.000Z"
 BUFFER_M = 300.0          # the desa's hull of RT points grown by this much: the outer RTs' cells end there
 GRID_M = 0.001            # the areas' overlay grid, metres
 SECTOR_STEPS = 16         # arc points per sector when a shared point's cell is cut between TPS
@@ -84,19 +87,27 @@ def rt_points(assignments: pl.DataFrame) -> pl.DataFrame:
             .sort("kode_desa", "tps", "rw", "rt", "lat", "lon", nulls_last=True))
 
 
-def layers(assignments: pl.DataFrame, summary: pl.DataFrame) -> Layers:
-    """The three layers of the stage's tables."""
-    points = rt_points(assignments)
+def layers(assignments: pl.DataFrame, summary: pl.DataFrame, *, points: pl.DataFrame | None = None,
+           known: dict[str, list[tuple[int, int, shapely.Geometry]]] | None = None) -> Layers:
+    """The three layers of the stage's tables. `points`: `rt_points(assignments)` if already computed;
+    `known`: per desa its TPS areas as `desa_areas` gave them on the same points ((tps, voters, area),
+    by TPS: last night's, read back from the GeoPackage by `published_areas`), not computed again."""
+    points = rt_points(assignments) if points is None else points
+    known = known or {}
     keys: list[str] = []
     numbers: list[int] = []
     counts: list[int] = []
     shapes: list[shapely.Geometry] = []
     outlines: dict[str, shapely.Geometry] = {}
     for (key,), desa in points.partition_by("kode_desa", as_dict=True, maintain_order=True).items():
-        outline, areas = desa_areas(desa["lat"].to_numpy(), desa["lon"].to_numpy(), desa["tps"].to_numpy(),
-                                    desa["voters"].to_numpy())
+        lat, lon = desa["lat"].to_numpy(), desa["lon"].to_numpy()
+        if str(key) in known:
+            outline, found = desa_outline(lat, lon), known[str(key)]
+        else:
+            outline, areas = desa_areas(lat, lon, desa["tps"].to_numpy(), desa["voters"].to_numpy())
+            found = [(tps, voters, shape) for tps, (shape, voters) in sorted(areas.items())]
         outlines[str(key)] = outline
-        for tps, (shape, voters) in sorted(areas.items()):
+        for tps, voters, shape in found:
             keys.append(str(key))
             numbers.append(tps)
             counts.append(voters)
@@ -106,24 +117,56 @@ def layers(assignments: pl.DataFrame, summary: pl.DataFrame) -> Layers:
     return Layers(sites(summary), points, areas_frame, np.array(shapes, dtype=object), outlines)
 
 
+def published_areas(path: Path, desa: set[str]) -> dict[str, list[tuple[int, int, shapely.Geometry]]]:
+    """The TPS areas of the `desa` in the GeoPackage at `path` (one `write_gpkg` wrote), as `layers` takes
+    them: per desa (tps, voters, area) in the order written."""
+    from pyogrio.raw import read
+
+    _, _, wkb, fields = read(str(path), layer="tps_areas", columns=["kode_desa", "tps", "voters"])
+    out: dict[str, list[tuple[int, int, shapely.Geometry]]] = {}
+    shapes = shapely.from_wkb(wkb) if len(wkb) else np.array([], dtype=object)
+    for key, tps, voters, shape in zip(fields[0], fields[1], fields[2], shapes, strict=True):
+        if key in desa:
+            out.setdefault(str(key), []).append((int(tps), int(voters), shape))
+    return out
+
+
+class _Plane:
+    """A desa's local plane: metres east and north of its points' mean, and back to degrees."""
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray) -> None:
+        self.lat0 = float(np.mean(lat))
+        self.lon0 = float(np.mean(lon))
+        self.kx = _M_PER_DEG * math.cos(math.radians(self.lat0))
+
+    def to_plane(self, la: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        return np.column_stack([(lo - self.lon0) * self.kx, (la - self.lat0) * _M_PER_DEG])
+
+    def to_degrees(self, xy: np.ndarray) -> np.ndarray:
+        return np.column_stack([xy[:, 0] / self.kx + self.lon0, xy[:, 1] / _M_PER_DEG + self.lat0])
+
+
+def _region(unique: np.ndarray) -> shapely.Geometry:
+    return shapely.convex_hull(shapely.multipoints(unique)).buffer(BUFFER_M, quad_segs=8)
+
+
+def desa_outline(lat: np.ndarray, lon: np.ndarray) -> shapely.Geometry:
+    """The desa's buffered hull of its RT points, in degrees: `desa_areas`'s first result, alone."""
+    plane = _Plane(lat, lon)
+    unique = np.unique(plane.to_plane(lat, lon), axis=0)
+    return shapely.transform(_region(unique), plane.to_degrees)
+
+
 def desa_areas(lat: np.ndarray, lon: np.ndarray, tps: np.ndarray, voters: np.ndarray
                ) -> tuple[shapely.Geometry, dict[int, tuple[shapely.Geometry, int]]]:
     """One desa's buffered hull and each TPS's area (with its voters) from its RT points (one row per
     point and TPS; a point may repeat with other TPS), in degrees."""
-    lat0 = float(np.mean(lat))
-    lon0 = float(np.mean(lon))
-    kx = _M_PER_DEG * math.cos(math.radians(lat0))
-
-    def to_plane(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
-        return np.column_stack([(lo - lon0) * kx, (la - lat0) * _M_PER_DEG])
-
-    def to_degrees(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack([xy[:, 0] / kx + lon0, xy[:, 1] / _M_PER_DEG + lat0])
-
-    xy = to_plane(lat, lon)
+    plane = _Plane(lat, lon)
+    to_degrees = plane.to_degrees
+    xy = plane.to_plane(lat, lon)
     unique, where = np.unique(xy, axis=0, return_inverse=True)
     where = where.reshape(-1)
-    region = shapely.convex_hull(shapely.multipoints(unique)).buffer(BUFFER_M, quad_segs=8)
+    region = _region(unique)
     cells = voronoi_cells(unique, region)
     reach = 4.0 * (math.dist(region.bounds[:2], region.bounds[2:]) + BUFFER_M)
     pieces: dict[int, list[shapely.Geometry]] = {}
@@ -175,9 +218,9 @@ def voronoi_cells(xy: np.ndarray, region: shapely.Geometry) -> list[shapely.Geom
     if len(xy) == 1:
         return [multipolygon(region)]
     diagram = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=region, ordered=True)
-    cells = [multipolygon(shapely.intersection(shapely.make_valid(c), region)) for c in shapely.get_parts(diagram)]
-    if (len(cells) == len(xy) and all(c.covers(shapely.Point(p)) for c, p in zip(cells, xy, strict=True))
-            and abs(sum(c.area for c in cells) - region.area) <= 1e-9 * region.area):
+    cells = [multipolygon(c) for c in shapely.intersection(shapely.make_valid(shapely.get_parts(diagram)), region)]
+    if (len(cells) == len(xy) and bool(shapely.covers(np.array(cells, dtype=object), shapely.points(xy)).all())
+            and abs(sum(shapely.area(np.array(cells, dtype=object)).tolist()) - region.area) <= 1e-9 * region.area):
         return cells
     reach = 4.0 * math.dist(region.bounds[:2], region.bounds[2:])
     out = []
@@ -222,10 +265,24 @@ _FIELDS = {  # layer: (geometry type, [(field, kind)]) in the order QGIS shows t
 
 def write_gpkg(found: Layers, path: Path) -> Path:
     """The three layers as one GeoPackage at `path` (replaced), EPSG:4326, mode FILE_MODE."""
-    from pyogrio.raw import write  # GDAL's start-up only when a GeoPackage is written
+    import pyogrio  # GDAL's start-up only when a GeoPackage is written
 
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")   # GDAL wants the .gpkg suffix
     tmp.unlink(missing_ok=True)
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_CHANGED})
+    try:
+        _write_layers(found, tmp)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+    os.chmod(tmp, FILE_MODE)
+    tmp.replace(path)
+    return path
+
+
+def _write_layers(found: Layers, tmp: Path) -> None:
+    from pyogrio.raw import write
+
     for layer, frame, geometry in (
             ("tps_sites", found.sites, shapely.points(found.sites["lon"].to_numpy(), found.sites["lat"].to_numpy())),
             ("rt_points", found.rt_points, shapely.points(found.rt_points["lon"].to_numpy(),
@@ -236,6 +293,3 @@ def write_gpkg(found: Layers, path: Path) -> Path:
         write(str(tmp), shapely.to_wkb(np.asarray(geometry, dtype=object)) if frame.height else np.array([], object),
               list(data), [f for f, _ in fields], field_mask=list(masks), layer=layer, driver="GPKG",
               geometry_type=kind, crs="EPSG:4326", append=tmp.exists())
-    os.chmod(tmp, FILE_MODE)
-    tmp.replace(path)
-    return path

@@ -88,9 +88,12 @@ def _none(value: object) -> object:
 
 
 def write_pages(found: gis.Layers, desas: list[dict], out_dir: Path, *, max_voters: int, names: dict[str, str],
-                palette: list[str], file_stem: Callable[[str], str]) -> tuple[dict[str, str], list[Overview]]:
+                palette: list[str], file_stem: Callable[[str], str], kept: frozenset[str] = frozenset(),
+                kept_overviews: frozenset[str] = frozenset()) -> tuple[dict[str, str], list[Overview]]:
     """Every desa's page and every kecamatan's overview; returns {desa key: page file name} and the
-    overviews. A desa without any point (no coordinates) gets no page; it is listed in its overview."""
+    overviews. A desa without any point (no coordinates) gets no page; it is listed in its overview. The
+    pages of the desa in `kept` and the overviews of the kecamatan in `kept_overviews` are already in
+    `out_dir` (last night's, `outputs.reuse`): counted, not written."""
     title = {d["kode_desa"]: (f"{d['desa']} ({d['kode_desa']})" if d["desa"] else str(d["kode_desa"]))
              for d in desas}
     name_of = {d["kode_desa"]: str(d["desa"] or d["kode_desa"]) for d in desas}
@@ -136,6 +139,10 @@ def write_pages(found: gis.Layers, desas: list[dict], out_dir: Path, *, max_vote
         key = d["kode_desa"]
         if key not in found.outlines:
             continue
+        name = f"{file_stem(key)}.html"
+        pages[key] = name
+        if key in kept:
+            continue
         f = features(key, with_desa=False)
         sts = sites_by.get((key,), empty_sites)
         n_tps = d["tps"] or 0
@@ -155,24 +162,24 @@ def write_pages(found: gis.Layers, desas: list[dict], out_dir: Path, *, max_vote
                 "points": _collection(f["points"]), "sites": _collection(f["sites"]),
                 "areas": _collection(f["areas"]), "outlines": _collection([f["outline"]]),
                 "max_point_voters": f["max_point_voters"]}
-        name = f"{file_stem(key)}.html"
         code = kecamatan_of(key)
         summary = f"{d['voters']} pemilih, {n_tps} TPS, kapasitas {max_voters} pemilih per TPS."
         write_private(out_dir / name, render(
             "tpsmap.html", heading=f"Peta TPS {title[key]}", summary=summary, index=f"index.html#desa-{file_stem(key)}",
-            links=[{"href": overview_href[code], "text": f"Peta {_kecamatan_title(code, names)}"}],
+            links=[{"href": overview_href[code], "text": f"Peta {kecamatan_title(code, names)}"}],
             data=data, leaflet_css=css, leaflet_js=js))
-        pages[key] = name
 
     overviews = []
     for code, members in sorted(by_kecamatan.items()):
         keys = [d["kode_desa"] for d in members]
         drawn = [k for k in keys if k in found.outlines]
-        heading = f"Peta TPS {_kecamatan_title(code, names)}"
+        heading = f"Peta TPS {kecamatan_title(code, names)}"
         n_tps = sum(d["tps"] or 0 for d in members)
         voters = sum(d["voters"] or 0 for d in members)
-        overviews.append(Overview(code, _kecamatan_title(code, names), overview_href[code], len(members), n_tps,
+        overviews.append(Overview(code, kecamatan_title(code, names), overview_href[code], len(members), n_tps,
                                   voters))
+        if code in kept_overviews:
+            continue
         if not drawn:
             write_private(out_dir / overview_href[code], render(
                 "tpsmap_empty.html", heading=heading, index="index.html", desas=[title[k] for k in keys]))
@@ -202,7 +209,7 @@ def _shape(kind: str) -> str:
     return {"rt": "bulat", "kandidat": "persegi", "rata-rata": "garis putus"}.get(kind, kind)
 
 
-def _kecamatan_title(code: str, names: dict[str, str]) -> str:
+def kecamatan_title(code: str, names: dict[str, str]) -> str:
     if code == UNKNOWN_KECAMATAN:
         return "Kecamatan tidak diketahui"
     return f"Kecamatan {names[code]} ({code})" if names.get(code) else f"Kecamatan {code}"

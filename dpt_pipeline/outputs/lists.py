@@ -41,6 +41,7 @@ import polars as pl
 from dpt_pipeline.io.files import FILE_MODE
 from dpt_pipeline.io.spreadsheet import FORMULA_START
 from dpt_pipeline.io.workers import pool as workers_pool
+from dpt_pipeline.outputs.reuse import Published, digest, row_digests
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -126,8 +127,11 @@ def slug(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("_") or "TIDAK_DIKENAL"
 
 
-def write_lists(rows: pl.DataFrame, out_dir: Path, printed: dt.date, *, pdf: bool = True) -> list[Path]:
-    """Write every desa's XLSX and every TPS's PDF (rows from `list_rows`) under `out_dir`; the paths."""
+def write_lists(rows: pl.DataFrame, out_dir: Path, printed: dt.date, *, pdf: bool = True,
+                reuse: Published | None = None) -> list[Path]:
+    """Write every desa's XLSX and every TPS's PDF (rows from `list_rows`) under `out_dir`; the paths. With
+    `reuse` (last night's tps folder, `outputs.reuse`), a desa whose lists would be written from the same
+    rows, folder and date as last night's is taken from last night's folder instead."""
     if rows.is_empty():
         return []
     desa = rows.partition_by("kode_desa", maintain_order=True, as_dict=True)
@@ -136,15 +140,29 @@ def write_lists(rows: pl.DataFrame, out_dir: Path, printed: dt.date, *, pdf: boo
     seen: dict[tuple[str, str], int] = {}
     for pair in named.values():
         seen[pair] = seen.get(pair, 0) + 1
+    day = printed.strftime("%d-%m-%Y")
+    hashes = row_digests(rows, "kode_desa") if reuse is not None else {}
+    taken: list[Path] = []
     tmp = Path(tempfile.mkdtemp(prefix="dpt-fonts-"))
     try:
         font = _latin_font(tmp) if pdf else ""
-        jobs = []
+        jobs, pieces = [], []
         for (key, *_), g in desa.items():
             kec, name = named[key]
             folder = out_dir / kec / (name if seen[(kec, name)] == 1 else f"{name}_{slug(str(key))}")
-            jobs.append(_Desa(folder, g, printed.strftime("%d-%m-%Y"), pdf, font))
-        return [Path(p) for done in _write_all(jobs, rows.select("kode_desa", "tps").n_unique()) for p in done]
+            if reuse is not None:
+                piece = f"lists:{key}"
+                dg = digest("lists", key, folder.relative_to(reuse.staged).as_posix(), day, pdf, hashes[str(key)])
+                if reuse.take(piece, dg):
+                    taken += sorted(folder.iterdir())
+                    continue
+                pieces.append((piece, dg))
+            jobs.append(_Desa(folder, g, day, pdf, font))
+        done = _write_all(jobs, sum(j.rows.select("tps").n_unique() for j in jobs))
+        if reuse is not None:
+            for (piece, dg), files in zip(pieces, done, strict=True):
+                reuse.record(piece, dg, [Path(p) for p in files])
+        return sorted([*taken, *(Path(p) for files in done for p in files)])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -194,6 +212,7 @@ def _write_xlsx(path: Path, tps: list[pl.DataFrame], printed: str) -> Path:
     formula = re.compile(FORMULA_START)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False, "constant_memory": True})
+    wb.set_properties({"created": _made(printed)})   # not the clock's time: the same list, the same bytes
     try:
         bold = wb.add_format({"bold": True})
         title = wb.add_format({"bold": True, "font_size": 14})
@@ -236,6 +255,11 @@ def _write_xlsx(path: Path, tps: list[pl.DataFrame], printed: str) -> Path:
     finally:
         wb.close()
     return path
+
+
+def _made(printed: str) -> dt.datetime:
+    """The time a list says it was made: midnight (UTC) of the day printed on it."""
+    return dt.datetime.strptime(printed, "%d-%m-%Y").replace(tzinfo=dt.UTC)
 
 
 def _latin_font(folder: Path) -> str:
@@ -307,6 +331,7 @@ def _write_pdf(path: Path, t: pl.DataFrame, printed: str, font: str) -> Path:
             self.cell(sum(widths) - 90, 4, f"Halaman {self.page_no()} dari {{nb}}", align="R")
 
     pdf = ListPdf("P", "mm", "A4")
+    pdf.set_creation_date(_made(printed))   # not the clock's time: the same list, the same bytes
     pdf.set_title(f"{TITLE} {lines[2][1]} TPS {lines[3][1]}")
     pdf.add_font("dejavu", "", font)
     pdf.set_auto_page_break(False)

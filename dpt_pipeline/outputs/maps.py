@@ -48,6 +48,7 @@ from dpt_pipeline.io.files import FILE_MODE, write_private
 from dpt_pipeline.io.runs import final_path
 from dpt_pipeline.io.workers import pool as workers_pool
 from dpt_pipeline.outputs.pages import render
+from dpt_pipeline.outputs.reuse import Published, digest, row_digests
 
 if TYPE_CHECKING:   # imported where used: the worker processes that draw PNGs need neither (nor shapely)
     from dpt_pipeline.outputs import gis, interactive
@@ -76,41 +77,90 @@ def file_stem(desa_key: str) -> str:
 
 
 def write_maps(assignments: pl.DataFrame, summary: pl.DataFrame, quality: pl.DataFrame, out_dir: Path,
-               *, max_voters: int, names: dict[str, str] | None = None, layers: gis.Layers | None = None) -> Path:
+               *, max_voters: int, names: dict[str, str] | None = None, layers: gis.Layers | None = None,
+               reuse: Published | None = None, gpkg: bool = False) -> Path:
     """The PNGs, the interactive pages and index.html; returns the path of index.html. `names` maps region
     codes to names (the kecamatan's, for its overview); `layers` are gis.layers of the same tables (computed
-    here when not given)."""
+    here when not given). With `reuse` (last night's folder, `outputs.reuse`), a desa whose PNG and page
+    would be drawn from the same figures as last night is taken from last night's folder, and so is a
+    kecamatan overview none of whose desa changed (and the TPS areas of such a desa from last night's
+    GeoPackage); with `gpkg`, the GeoPackage (`gis.write_gpkg`) is written beside them."""
+    from dpt_pipeline.outputs import gis, interactive
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    names = names or {}
+    rt = layers.rt_points if layers is not None else gis.rt_points(assignments)
+    tps = summary.select("kode_desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
+                         "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
+    desas = quality.sort("kode_desa").to_dicts()
+    digests = _digests(rt, gis.sites(summary) if layers is None else layers.sites, tps, quality, max_voters, names)
+    by_kecamatan: dict[str, list[str]] = {}
+    for d in desas:
+        by_kecamatan.setdefault(interactive.kecamatan_of(d["kode_desa"]), []).append(d["kode_desa"])
+    overview_digests = {code: digest("kecamatan", code, interactive.kecamatan_title(code, names), max_voters,
+                                     [(k, digests[k]) for k in keys]) for code, keys in by_kecamatan.items()}
+    kept = frozenset(k for k, dg in digests.items() if reuse is not None and reuse.take(f"desa:{k}", dg))
+    kept_overviews = frozenset(c for c, dg in overview_digests.items()
+                               if reuse is not None and reuse.take(f"kecamatan:{c}", dg))
+    if layers is None:
+        known = {}
+        if reuse is not None:   # the areas of a desa as last night: read back from last night's GeoPackage
+            same = {k for k, dg in digests.items() if reuse.unchanged(f"desa:{k}", dg)}
+            path = reuse.published_file(gis.GPKG_NAME, "gpkg") if same else None
+            known = gis.published_areas(path, same) if path is not None else {}
+        layers = gis.layers(assignments, summary, points=rt, known=known)
+
     # One marker per (point, TPS): the plot never sees single voters. is_finite is false for null and NaN.
-    points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+    points = (assignments.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite()
+                                 & ~pl.col("kode_desa").is_in(list(kept)))
               .group_by("kode_desa", "lat", "lon", "tps")
               .agg(pl.len().alias("voters"), (pl.col("lokasi") != "rt").any().alias("approx"))
               .sort("kode_desa", "tps", "lat", "lon"))   # a fixed drawing order: the same PNG for the same map
     points_by = points.partition_by("kode_desa", as_dict=True)
-    tps = summary.select("kode_desa", "tps", "voters", "households", "rts", "lat", "lon", "mean_distance_m",
-                         "p95_distance_m", "max_distance_m").sort("kode_desa", "tps")
     tps_by = tps.partition_by("kode_desa", as_dict=True)
-    desas = quality.sort("kode_desa").to_dicts()
-
-    jobs = [job for d in desas
-            if (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
+    jobs = [job for d in desas if d["kode_desa"] not in kept
+            and (job := _job(d, points_by.get((d["kode_desa"],)), tps_by.get((d["kode_desa"],)), out_dir, max_voters))]
     _render_all(jobs)
     drawn = {job.key: job.path.name for job in jobs}
-    from dpt_pipeline.outputs import gis, interactive
-
-    found = layers if layers is not None else gis.layers(assignments, summary)
-    pages, overviews = interactive.write_pages(found, desas, out_dir, max_voters=max_voters, names=names or {},
-                                               palette=[to_hex(c) for c in PALETTE], file_stem=file_stem)
+    drawn.update({k: p.name for k in kept if (p := out_dir / f"{file_stem(k)}.png").is_file()})
+    pages, overviews = interactive.write_pages(layers, desas, out_dir, max_voters=max_voters, names=names,
+                                               palette=[to_hex(c) for c in PALETTE], file_stem=file_stem,
+                                               kept=kept, kept_overviews=kept_overviews)
     ours = {*drawn.values(), *pages.values(), *(o.href for o in overviews), "index.html"}
     for old in [*out_dir.glob("*.png"), *out_dir.glob("*.html")]:
         if old.name not in ours:
             old.unlink()
+    if reuse is not None:
+        for k, dg in digests.items():
+            if k not in kept:
+                reuse.record(f"desa:{k}", dg, [out_dir / n for n in (drawn.get(k), pages.get(k)) if n])
+        for o in overviews:
+            if o.code not in kept_overviews:
+                reuse.record(f"kecamatan:{o.code}", overview_digests[o.code], [out_dir / o.href])
 
     index = out_dir / "index.html"
     write_private(index, _page(desas, tps_by, drawn, pages, overviews, max_voters))
-    log.info("drew %s TPS maps, %s interactive maps and %s kecamatan overviews; their index is %s",
-             f"{len(jobs):,}", f"{len(pages):,}", f"{len(overviews):,}", final_path(index))
+    if gpkg:
+        gis.write_gpkg(layers, out_dir / gis.GPKG_NAME)
+        if reuse is not None:
+            reuse.record("gpkg", "", [out_dir / gis.GPKG_NAME])
+    log.info("drew %s TPS maps, %s interactive maps and %s kecamatan overviews (%s desa and %s overviews as last "
+             "night); their index is %s", f"{len(jobs):,}", f"{len(pages) - len(kept & set(pages)):,}",
+             f"{len(overviews) - len(kept_overviews):,}", f"{len(kept):,}", f"{len(kept_overviews):,}",
+             final_path(index))
     return index
+
+
+def _digests(rt_points: pl.DataFrame, sites: pl.DataFrame, tps: pl.DataFrame, quality: pl.DataFrame,
+             max_voters: int, names: dict[str, str]) -> dict[str, str]:
+    """Per desa, the digest of everything its PNG and its page are drawn from (`reuse.digest`): its RT
+    points, TPS sites and TPS figures, its name and figures in tps_quality, its kecamatan's title, the cap."""
+    from dpt_pipeline.outputs import interactive
+
+    parts = [row_digests(rt_points, "kode_desa"), row_digests(sites, "kode_desa"), row_digests(tps, "kode_desa"),
+             row_digests(quality.select("kode_desa", "desa", "tps", "voters", "over_cap"), "kode_desa")]
+    return {k: digest("desa", k, max_voters, interactive.kecamatan_title(interactive.kecamatan_of(k), names),
+                      *[p.get(k, b"") for p in parts]) for k in quality["kode_desa"].to_list()}
 
 
 def _title(d: dict) -> str:
