@@ -4,6 +4,9 @@ voter_id: `<source>-<first 16 hex digits of md5(source, the row's mapped field v
 `-3`... appended to the second and later copies of a byte-identical row. It depends on the content of
 the row only, so the same rows give the same ids whatever their order in the file, whatever the file's
 separator, encoding or column order; a changed row gets a new id.
+
+In two steps, so that a list validated in parts (`ingest.validate` reusing last night's rows) numbers its
+copies over the whole list: `row_hashes` per row, `number_copies` over the list.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from dpt_pipeline.io.hashing import md5_hex
 
 def with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
     """row_hash = md5 of the mapped text fields; voter_id from it (see the module docstring)."""
+    return number_copies(row_hashes(v, source), source)
+
+
+def row_hashes(v: pl.DataFrame, source: str) -> pl.DataFrame:
+    """`v` with row_hash: the md5 of the source's name and the row's mapped text fields."""
     content = pl.concat_str(
         [pl.lit(source), *[pl.col(f).fill_null("") for f in CANONICAL_FIELDS]], separator="\x1f"
     ).alias("_content")
-    hashes = md5_hex(v.select(content).to_series())
-    v = v.with_columns(
-        hashes.alias("row_hash"),
-        pl.format("{}-{}", pl.lit(source), hashes.str.slice(0, 16)).alias("voter_id"),
-    )
+    return v.with_columns(md5_hex(v.select(content).to_series()).alias("row_hash"))
+
+
+def number_copies(v: pl.DataFrame, source: str) -> pl.DataFrame:
+    """`v` (in file order, with row_hash and source_row) with voter_id: from row_hash, `-2`, `-3`... on the
+    later copies of one row."""
+    v = v.with_columns(pl.format("{}-{}", pl.lit(source), pl.col("row_hash").str.slice(0, 16)).alias("voter_id"))
     dup = v["row_hash"].is_duplicated()
     if not dup.any():
         return v
