@@ -29,9 +29,9 @@ import polars as pl
 
 from dpt_pipeline import __version__
 from dpt_pipeline.config import Config, SourceConfig
+from dpt_pipeline.ingest.validate import KEPT_SCHEMA, KEY, Context, Kept
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import sha256_file
-from dpt_pipeline.ingest.validate import KEPT_SCHEMA, KEY, Context, Kept
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class Writer:
 
     def add(self, source: str, sig: str, kept: Kept) -> None:
         name = f"source_{len(self.sources) + 1}.parquet"
-        frame = kept.frame.unique(subset=list(KEY), keep="any", maintain_order=False)
+        frame = kept.frame
         frame.write_parquet(self.folder / name, compression="lz4", statistics=False)
         self.sources[source] = {"signature": sig, "file": name, "sha256": sha256_file(self.folder / name),
                                 "rows": frame.height, "date_formats": list(kept.context.date_formats),

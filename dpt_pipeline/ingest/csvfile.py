@@ -105,7 +105,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     end = body.find("\n", len(body.rstrip()))
     if end != -1:
         body = body[:end]
-    raw = _lines(body) if body.strip() else pl.Series("raw", [], dtype=pl.String)
+    raw = pl.Series("raw", [], dtype=pl.String) if not body or body.isspace() else _lines(body)
     del body
     quoted = raw.str.contains('"', literal=True)
     if quoted.any() and (raw.filter(quoted).str.count_matches('"', literal=True) % 2 == 1).any():
@@ -119,11 +119,11 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     del raw, quoted
     # Most records hold no quote at all: their fields are the text between separators, split in bulk
     # (`_split_plain`). The others are checked for RFC 4180 quoting, and parsed as the rule says.
+    if not frame["_q"].any():
+        return headers, _split_plain(frame.drop("_q"), delimiter, n, spare), encoding, delimiter, at + 1
     plain = _split_plain(frame.filter(~pl.col("_q")).drop("_q"), delimiter, n, spare)
     rest = frame.filter(pl.col("_q")).drop("_q")
     del frame
-    if rest.height == 0:
-        return headers, plain, encoding, delimiter, at + 1
     out = pl.concat([plain, *_parse_quoted(rest, delimiter, cols, spare, path)]).sort("source_row")
     return headers, out, encoding, delimiter, at + 1
 

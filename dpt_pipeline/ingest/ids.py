@@ -30,18 +30,22 @@ def row_hashes(v: pl.DataFrame, source: str) -> pl.DataFrame:
     return v.with_columns(md5_hex(v.select(content).to_series()).alias("row_hash"))
 
 
-def number_copies(v: pl.DataFrame, source: str) -> pl.DataFrame:
-    """`v` (in file order, with row_hash and source_row) with voter_id: from row_hash, `-2`, `-3`... on the
-    later copies of one row."""
-    v = v.with_columns(pl.format("{}-{}", pl.lit(source), pl.col("row_hash").str.slice(0, 16)).alias("voter_id"))
-    dup = v["row_hash"].is_duplicated()
-    if not dup.any():
-        return v
-    # Only the few identical rows are ranked; a window over a million hashes would cost seconds.
-    copies = (v.filter(dup).select("source_row", "row_hash")
-              .with_columns(pl.col("source_row").rank("ordinal").over("row_hash").alias("_occ")))
-    v = v.join(copies.select("source_row", "_occ"), on="source_row", how="left", maintain_order="left")
-    return v.with_columns(
-        pl.when(pl.col("_occ") > 1).then(pl.format("{}-{}", pl.col("voter_id"), pl.col("_occ")))
-        .otherwise(pl.col("voter_id")).alias("voter_id")
-    ).drop("_occ")
+def number_copies(v: pl.DataFrame, source: str, dup: pl.Series | None = None) -> pl.DataFrame:
+    """`v` (in file order, with row_hash) with voter_id: from row_hash, `-2`, `-3`... on the later copies of
+    one row. `dup`: `copies(v)`, when known."""
+    ids = v.select(pl.format("{}-{}", pl.lit(source), pl.col("row_hash").str.slice(0, 16)).alias("voter_id"))
+    dup = copies(v) if dup is None else dup
+    if dup.any():
+        # Only the few identical rows are numbered (in file order), and their ids put back in place.
+        at = dup.arg_true()
+        few = (v.select("row_hash").with_columns(ids.to_series()).filter(dup)
+               .with_columns(pl.int_range(1, pl.len() + 1).over("row_hash").alias("_occ")))
+        numbered = few.select(pl.when(pl.col("_occ") > 1).then(pl.format("{}-{}", pl.col("voter_id"), pl.col("_occ")))
+                              .otherwise(pl.col("voter_id"))).to_series()
+        ids = ids.with_columns(ids.to_series().scatter(at, numbered))
+    return v.with_columns(ids.to_series())
+
+
+def copies(v: pl.DataFrame) -> pl.Series:
+    """Which rows of `v` share their row_hash with another."""
+    return v["row_hash"].is_duplicated()

@@ -20,9 +20,9 @@ import polars as pl
 from dpt_pipeline.config import Config, SourceConfig
 from dpt_pipeline.core.schema import REJECT_SCHEMA, VOTER_SCHEMA
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.ingest import cache
 from dpt_pipeline.ingest.read import read_source
 from dpt_pipeline.ingest.regions import RegionTable
-from dpt_pipeline.ingest import cache
 from dpt_pipeline.ingest.validate import Kept, Validated, validate
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import polars as pl
 from dpt_pipeline.config import SourceConfig
 from dpt_pipeline.core.schema import CANONICAL_FIELDS, REJECT_NO_NAME, REJECT_SCHEMA, VOTER_SCHEMA
 from dpt_pipeline.ingest import nik as nikmod
-from dpt_pipeline.ingest.ids import number_copies, row_hashes
+from dpt_pipeline.ingest.ids import copies, number_copies, row_hashes
 from dpt_pipeline.ingest.read import NUMBER_CELL, NUMBER_FIELDS, RawSource
 from dpt_pipeline.ingest.regions import RegionTable
 
@@ -81,15 +81,19 @@ def _code_map(col: str, table: dict[str, str]) -> pl.Expr:
     return key.replace_strict(table, default=None, return_dtype=pl.String)
 
 
-# A voter's columns that follow from its row alone, given the list's `Context`: what last night's cache keeps
-# (with the row's key, its number-cell marks and its tally for the Excel check). The rest (voter_id's copy
-# number, source, source_row, di_bawah_umur, which moves with the reference date) is set over the list.
+# A voter's columns that follow from its row alone, given the list's `Context`: what last night's cache keeps,
+# but the cells as read (`_AS_READ`), with the row's key, its number-cell marks and its tally for the Excel
+# check. The rest (voter_id's copy number, source, source_row, di_bawah_umur, which moves with the reference
+# date) is set over the list.
 ROW_COLUMNS: tuple[str, ...] = tuple(c for c in VOTER_SCHEMA
                                      if c not in ("voter_id", "source", "source_row", "di_bawah_umur"))
+# Those that are a cell as read (a voter column <- its field): a reused row takes them from tonight's row.
+_AS_READ: dict[str, str] = {**{c: c for c in ("tempat_lahir", "alamat", "disabilitas", "keterangan", "desa",
+                                              "kecamatan", "kabupaten")}, "tanggal_lahir_asli": "tanggal_lahir"}
 _TALLY: tuple[str, ...] = tuple(f"_{c}_{t}" for c in NUMBER_FIELDS for t in ("counted", "zero"))
 KEY: tuple[str, str] = ("_k1", "_k2")
 KEPT_SCHEMA: dict[str, pl.DataType] = {
-    **dict.fromkeys(KEY, pl.UInt64()), **{c: VOTER_SCHEMA[c] for c in ROW_COLUMNS},
+    **dict.fromkeys(KEY, pl.UInt64()), **{c: VOTER_SCHEMA[c] for c in ROW_COLUMNS if c not in _AS_READ},
     **{NUMBER_CELL[c]: pl.Boolean() for c in NUMBER_FIELDS}, **dict.fromkeys(_TALLY, pl.Boolean())}
 
 
@@ -113,8 +117,8 @@ class Kept:
 
 @dataclass
 class Validated:
-    """`validate`'s output: voters and rejects, tonight's rows to keep (`kept`: KEPT_SCHEMA, a row per voter,
-    copies included) and how many voters were taken from last night's rows."""
+    """`validate`'s output: voters and rejects, tonight's rows to keep (`kept`) and how many voters were taken
+    from last night's rows."""
 
     voters: pl.DataFrame
     rejects: pl.DataFrame
@@ -153,7 +157,8 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
     provinces = regions.province_codes
     known = None
     if last is not None and last.context.date_formats == formats:
-        known = v.select("source_row", *KEY).join(last.frame, on=list(KEY), how="inner", maintain_order="left")
+        known = (v.select("source_row", *KEY, *[pl.col(f).alias(c) for c, f in _AS_READ.items()])
+                 .join(last.frame, on=list(KEY), how="inner", maintain_order="left"))
         fresh = v.join(last.frame.select(KEY), on=list(KEY), how="anti", maintain_order="left")
         checked = _row_checks(fresh, cfg, provinces, formats, reference.year)
         damaged = _damaged([known, checked])
@@ -166,13 +171,16 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
     del v
     values = _row_values(checked, damaged, regions, reference.year, min_age, raw.name)
     del checked
-    if known is not None and known.height:
+    if known is not None and known.height and values.height:
         parts = pl.concat([known.select(values.columns), values]).sort("source_row")
+    elif known is not None and known.height:
+        parts = known.select(values.columns)
     else:
         parts = values
     reused = 0 if known is None else known.height
     _warn_lost_digits(parts, raw.name)
-    v = number_copies(parts, raw.name)
+    dup = copies(parts)
+    v = number_copies(parts, raw.name, dup)
     age_years = pl.lit(reference.year) - pl.col("tanggal_lahir").dt.year() - (
         (pl.col("tanggal_lahir").dt.month() * 100 + pl.col("tanggal_lahir").dt.day())
         > reference.month * 100 + reference.day).cast(pl.Int32)
@@ -181,8 +189,17 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
         ((age_years < min_age) & (pl.col("status_kawin") == "B")).fill_null(False).alias("di_bawah_umur"),
     )
     voters = v.select(list(VOTER_SCHEMA)).cast(VOTER_SCHEMA)  # type: ignore[arg-type]
-    kept = Kept(parts.select(list(KEPT_SCHEMA)), Context(formats, damaged))
+    kept = Kept(_one_per_key(parts.select(list(KEPT_SCHEMA)), dup), Context(formats, damaged))
     return Validated(voters, rejects, kept, reused)
+
+
+def _one_per_key(kept: pl.DataFrame, dup: pl.Series) -> pl.DataFrame:
+    """The kept rows, one per key (identical rows have identical values). Rows of one key have one row_hash,
+    so only the rows that share theirs (`dup`) are looked at."""
+    if not dup.any():
+        return kept
+    again = kept.select(KEY).with_row_index("_i").filter(dup).filter(~pl.struct(KEY).is_first_distinct())["_i"]
+    return kept.filter(~pl.int_range(pl.len(), dtype=pl.UInt32).is_in(again.implode())) if again.len() else kept
 
 
 def _row_checks(v: pl.DataFrame, cfg: SourceConfig, provinces: list[str], formats: tuple[str, ...], year: int
