@@ -8,6 +8,7 @@ String column c0..cN per header.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -72,8 +73,9 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     path = cfg.path
     data = read_regular(path, "[sources].path")
     text, encoding = decode(data, path, encoding=cfg.encoding, setting="[sources].encoding")
-    del data
     text = text.removeprefix("\ufeff")
+    # The file's bytes are the text's UTF-8 but for byte-order marks: the lines are cut from them.
+    same = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") and "\r" not in text
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = _first_lines(text, max(HEADER_SEARCH_ROWS, cfg.header_row or 0))
@@ -85,8 +87,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     else:
         at = find_header_row([_split(line, cfg.delimiter) for line in first], cfg)
     header_line = first[at] if first else ""
-    body = text[sum(len(line) + 1 for line in first[:at + 1]):]
-    del text
+    start = min(len(text), sum(len(line) + 1 for line in first[:at + 1]))
     if not header_line.strip():
         raise InputError("the first line (the header) is empty", path=path, row=0)
     delimiter = cfg.delimiter or separator(header_line)
@@ -102,11 +103,12 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
         raise InputError("the first line (the header) holds no column names", path=path, row=0)
     # Trailing blank lines are not data rows. The split happens in polars, without a Python string a line.
     # Cut at the newline that ends the last line holding data; its own trailing tabs are empty fields.
-    end = body.find("\n", len(body.rstrip()))
-    if end != -1:
-        body = body[:end]
-    raw = pl.Series("raw", [], dtype=pl.String) if not body or body.isspace() else _lines(body)
-    del body
+    last = _rstripped(text, start)
+    end = text.find("\n", last)
+    end = len(text) if end == -1 else end
+    raw = (_lines(_utf8(data if same else None, text, start, end)) if last > start
+           else pl.Series("raw", [], dtype=pl.String))
+    del data, text
     quoted = raw.str.contains('"', literal=True)
     if quoted.any() and (raw.filter(quoted).str.count_matches('"', literal=True) % 2 == 1).any():
         raw = _join_multiline(raw, delimiter)
@@ -128,16 +130,40 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     return headers, out, encoding, delimiter, at + 1
 
 
-def _lines(body: str) -> pl.Series:
-    """The body's lines (split at each newline), as the String series `raw`. Read by polars' CSV reader with a
-    separator the text does not hold and no quoting, which keeps every line as it is (an empty one too)."""
-    data = body.encode("utf-8")
+def _rstripped(text: str, start: int) -> int:
+    """len(text[:start] + text[start:].rstrip()), without a copy of the text: from its end, in growing pieces."""
+    end, piece = len(text), 4096
+    while end > start:
+        lo = max(start, end - piece)
+        kept = text[lo:end].rstrip()
+        if kept:
+            return lo + len(kept)
+        end, piece = lo, piece * 2
+    return start
+
+
+def _utf8(data: bytes | None, text: str, start: int, end: int) -> bytes:
+    """text[start:end] as UTF-8: cut from the file's bytes `data` when given (`text` is their UTF-8 decoding,
+    after a byte-order mark or two), else encoded."""
+    for skip in (0, 3, 6) if data is not None else ():   # the marks `decode` and read_csv_source drop
+        head = text[:start].encode("utf-8")
+        if data.startswith(head, skip) and data.startswith(text[start:start + 4096].encode("utf-8"), skip + len(head)):
+            tail = len(text[end:].encode("utf-8"))
+            if len(data) - tail >= skip + len(head) and data.endswith(text[max(end - 4096, start):].encode("utf-8")):
+                return data[skip + len(head):len(data) - tail]
+    return text[start:end].encode("utf-8")
+
+
+def _lines(data: bytes) -> pl.Series:
+    """The lines of UTF-8 `data` (split at each newline), as the String series `raw`. Read by polars' CSV reader
+    with a separator the text does not hold and no quoting, which keeps every line as it is (an empty one
+    too)."""
     unused = next((c for c in ("\x01", "\x02", "\x03", "\x04", "\x05", "\x06") if c.encode() not in data), None)
     if unused is None:   # pragma: no cover - a text holding every one of them is no voter list
-        return pl.Series("raw", [body], dtype=pl.String).str.split("\n").explode()
+        return pl.Series("raw", [data.decode("utf-8")], dtype=pl.String).str.split("\n").explode()
     lines = pl.read_csv(data, has_header=False, separator=unused, quote_char=None, schema={"raw": pl.String},
                         empty_string_is_null=False, raise_if_empty=False).to_series()
-    if lines.len() != body.count("\n") + 1:   # pragma: no cover - guards the reader's line splitting
+    if lines.len() != data.count(b"\n") + 1:   # pragma: no cover - guards the reader's line splitting
         raise InputError("the file's lines could not be split; please report this file to the maintainers")
     return lines.fill_null("")
 
