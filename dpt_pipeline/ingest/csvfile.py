@@ -1,6 +1,7 @@
 """A CSV file into text cells: decoded and its separator sniffed (`dpt_pipeline.io.text`), records that span
-lines joined, RFC 4180 records parsed in bulk and those with a stray quote one by one, each row's field count
-checked against the header's (trailing empty fields allowed as `read_csv_source` says).
+lines joined, records without a quote split in bulk, RFC 4180 records parsed in bulk and those with a stray
+quote one by one, each row's field count checked against the header's (trailing empty fields allowed as
+`read_csv_source` says).
 
 The frame it returns has source_row, raw, reason (null = readable, else why the row is a reject) and one
 String column c0..cN per header.
@@ -145,7 +146,9 @@ def _rstripped(text: str, start: int) -> int:
 def _utf8(data: bytes | None, text: str, start: int, end: int) -> bytes:
     """text[start:end] as UTF-8: cut from the file's bytes `data` when given (`text` is their UTF-8 decoding,
     after a byte-order mark or two), else encoded."""
-    for skip in (0, 3, 6) if data is not None else ():   # the marks `decode` and read_csv_source drop
+    if data is None:
+        return text[start:end].encode("utf-8")
+    for skip in (0, 3, 6):   # the marks `decode` and read_csv_source drop
         head = text[:start].encode("utf-8")
         if data.startswith(head, skip) and data.startswith(text[start:start + 4096].encode("utf-8"), skip + len(head)):
             tail = len(text[end:].encode("utf-8"))

@@ -5,6 +5,9 @@ exactly one of them. A row is rejected only when it cannot be a voter: no name, 
 columns, unreadable, the header line again. Everything else (a broken NIK, an impossible date, an unknown
 desa) is a voter with a flag. A file that cannot be read as a voter list at all is refused (InputError, or
 StorageError when it is not a regular file or the system cannot read it) before any row is counted.
+
+Every file is read in full every night; given the last run's output folder, the rows validated then and
+unchanged since are taken from its ingest cache (`cache`) and only the others validated.
 """
 
 from __future__ import annotations

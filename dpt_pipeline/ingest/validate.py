@@ -1,6 +1,11 @@
 """A read source's text values into voters and rejects: a row without a name is a reject; every other row is
 a voter whose dates, sex, marital status, RT/RW/TPS, NIK and NKK (through `nik`) and region (through
 `regions`) are parsed, with a flag where a value is broken, never a lost row.
+
+A voter's values follow from its row alone but for a few decided over the whole list (`Context`: the date
+format that leads, the Excel check of the NIKs; the copy number of identical rows; the under-age flag, from
+the reference day). So the rows are checked and valued per row (`_row_checks`, `_row_values`) and the list-wide
+decisions taken over all of them: a row kept from last night (`Kept`, by the key `row_key`) needs only those.
 """
 
 from __future__ import annotations
