@@ -17,11 +17,6 @@ from dpt_pipeline.core.schema import CANONICAL_FIELDS
 from dpt_pipeline.io.hashing import md5_hex
 
 
-def with_ids(v: pl.DataFrame, source: str) -> pl.DataFrame:
-    """row_hash = md5 of the mapped text fields; voter_id from it (see the module docstring)."""
-    return number_copies(row_hashes(v, source), source)
-
-
 def row_hashes(v: pl.DataFrame, source: str) -> pl.DataFrame:
     """`v` with row_hash: the md5 of the source's name and the row's mapped text fields."""
     content = pl.concat_str(
