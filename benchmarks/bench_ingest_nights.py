@@ -45,7 +45,9 @@ CHILD = textwrap.dedent("""
         h = hashlib.sha256(repr(df.schema).encode())
         h.update(df.hash_rows(seed=7).to_numpy().tobytes())
         return h.hexdigest()[:16]
-    summaries = [{k: v for k, v in dataclasses.asdict(s).items() if k != "seconds"} for s in res.summaries]
+    # Not the seconds, nor the path (a scratch folder of its own each time).
+    summaries = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("seconds", "path")}
+                 for s in res.summaries]
     print(json.dumps({"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                       "voters": res.voters.height, "rejects": res.rejects.height,
