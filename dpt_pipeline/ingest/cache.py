@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -131,27 +132,41 @@ def _read(folder: Path, entry: dict[str, Any]) -> Kept:
         raise _Damaged(f"{path.name} has other columns or types than the cache writes")
     if frame.height != entry["rows"]:
         raise _Damaged(f"{path.name} holds another number of rows than {MANIFEST_FILE} says")
-    if frame.select(pl.struct(KEY).is_duplicated().any()).item():
+    if frame[KEY[0]].is_duplicated().any() and frame.select(pl.struct(KEY).is_duplicated().any()).item():
         raise _Damaged(f"{path.name} holds a key twice")
     return Kept(frame, Context(tuple(entry["date_formats"]), (entry["damaged"][0], entry["damaged"][1])))
 
 
 class Writer:
-    """Tonight's kept rows, a file per source, into `<work>/ingest_cache/`; `close` writes the manifest."""
+    """Tonight's kept rows, a file per source, into `<work>/ingest_cache/`, written in a thread of their own
+    while the next list is read; `close` waits for them (a failed write fails there) and writes the manifest."""
 
     def __init__(self, work: Path) -> None:
         self.folder = work / CACHE_DIR
         self.folder.mkdir()
         self.sources: dict[str, dict[str, Any]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._writes: list[Future[None]] = []
 
     def add(self, source: str, sig: str, kept: Kept) -> None:
         name = f"source_{len(self.sources) + 1}.parquet"
-        frame = kept.frame
-        frame.write_parquet(self.folder / name, compression="lz4", statistics=False)
-        self.sources[source] = {"signature": sig, "file": name, "sha256": sha256_file(self.folder / name),
-                                "rows": frame.height, "date_formats": list(kept.context.date_formats),
-                                "damaged": list(kept.context.damaged)}
+        self.sources[source] = {"signature": sig, "file": name, "rows": kept.frame.height,
+                                "date_formats": list(kept.context.date_formats), "damaged": list(kept.context.damaged)}
+        self._writes.append(self._pool.submit(self._write, self.sources[source], kept.frame))
+
+    def _write(self, entry: dict[str, Any], frame: pl.DataFrame) -> None:
+        frame.write_parquet(self.folder / entry["file"], compression="lz4", statistics=False)
+        entry["sha256"] = sha256_file(self.folder / entry["file"])
+
+    def abandon(self) -> None:
+        """Wait for the writes under way, whatever they give (the run failed: the staging folder goes)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
+        try:
+            for w in self._writes:
+                w.result()
+        finally:
+            self._pool.shutdown()
         write_private(self.folder / MANIFEST_FILE,
                       json.dumps({"format": _FORMAT, "sources": self.sources}, indent=2) + "\n")

@@ -123,17 +123,22 @@ def run(config: Config, *, last: Path | None = None, keep: Path | None = None) -
     reference = config.ingest.reference_date or dt.date.today()
     writer = cache.Writer(keep) if keep is not None else None
     voters, rejects, summaries, reused = [], [], [], {}
-    for s in config.sources:
-        sig = cache.signature(config, s, reference) if last is not None or writer is not None else ""
-        kept = cache.load(last, s.name, sig) if last is not None else None
-        v, r, summary, done = _ingest_source(s, regions, reference, config.ingest.min_age, kept)
-        del kept
+    try:
+        for s in config.sources:
+            sig = cache.signature(config, s, reference) if last is not None or writer is not None else ""
+            kept = cache.load(last, s.name, sig) if last is not None else None
+            v, r, summary, done = _ingest_source(s, regions, reference, config.ingest.min_age, kept)
+            del kept
+            if writer is not None:
+                writer.add(s.name, sig, done.kept)
+            voters.append(v)
+            rejects.append(r)
+            summaries.append(summary)
+            reused[s.name] = done.reused
+    except BaseException:
         if writer is not None:
-            writer.add(s.name, sig, done.kept)
-        voters.append(v)
-        rejects.append(r)
-        summaries.append(summary)
-        reused[s.name] = done.reused
+            writer.abandon()
+        raise
     if writer is not None:
         writer.close()
     return IngestResult(voters=pl.concat(voters) if voters else pl.DataFrame(schema=VOTER_SCHEMA),

@@ -162,9 +162,13 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
     provinces = regions.province_codes
     known = None
     if last is not None and last.context.date_formats == formats:
-        known = (v.select("source_row", *KEY, *[pl.col(f).alias(c) for c, f in _AS_READ.items()])
-                 .join(last.frame, on=list(KEY), how="inner", maintain_order="left"))
-        fresh = v.join(last.frame.select(KEY), on=list(KEY), how="anti", maintain_order="left")
+        joined = (v.select("source_row", *KEY, *[pl.col(f).alias(c) for c, f in _AS_READ.items()])
+                  .join(last.frame.with_columns(pl.lit(True).alias("_hit")), on=list(KEY), how="left",
+                        maintain_order="left"))
+        hit = joined["_hit"].is_not_null()
+        known = joined.filter(hit).drop("_hit")
+        fresh = v.filter(~hit)
+        del joined
         checked = _row_checks(fresh, cfg, provinces, formats, reference.year)
         damaged = _damaged([known, checked])
         if damaged != last.context.damaged:
@@ -177,7 +181,7 @@ def validate(raw: RawSource, cfg: SourceConfig, regions: RegionTable, reference:
     values = _row_values(checked, damaged, regions, reference.year, min_age, raw.name)
     del checked
     if known is not None and known.height and values.height:
-        parts = pl.concat([known.select(values.columns), values]).sort("source_row")
+        parts = known.select(values.columns).merge_sorted(values, key="source_row")   # both in file order
     elif known is not None and known.height:
         parts = known.select(values.columns)
     else:
