@@ -103,7 +103,8 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
     # The coordinates file is checked before the long stages, so that a refused file stops the run at once.
     coordinates = tps.read_coordinates(config.tps.coordinates) if "tps" in stages else None
     t0 = time.perf_counter()
-    result = ingest.run(config)
+    # Last night's validated rows are reused (unless --full) and tonight's kept through the staging folder.
+    result = ingest.run(config, last=None if full else config.output.dir, keep=work)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
     record.inputs = [{"source": s.source, "path": s.path, "sha256": sha256_file(Path(s.path)), "rows": s.data_rows}
                      for s in result.summaries]

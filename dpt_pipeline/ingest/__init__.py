@@ -5,7 +5,8 @@ each row validated; a row that cannot be a voter becomes a reject with its reaso
 XLSX and Parquet, `xlsx` for the stray cells right of a sheet's header), its headers are mapped to the
 canonical fields and repeated header rows marked (`headers`), all in `read`; `validate` turns the values into
 voters and rejects, `ids` gives the voter ids. `nik` reads the structure of a NIK, `regions` the Kemendagri
-region table.
+region table. `cache` keeps each night's validated rows, so that the next night validates only the rows
+whose content changed (the result is a full ingest's).
 """
 
 from dpt_pipeline.ingest.read import RawSource

@@ -1,6 +1,7 @@
 """A CSV file into text cells: decoded and its separator sniffed (`dpt_pipeline.io.text`), records that span
-lines joined, RFC 4180 records parsed in bulk and those with a stray quote one by one, each row's field count
-checked against the header's (trailing empty fields allowed as `read_csv_source` says).
+lines joined, records without a quote split in bulk, RFC 4180 records parsed in bulk and those with a stray
+quote one by one, each row's field count checked against the header's (trailing empty fields allowed as
+`read_csv_source` says).
 
 The frame it returns has source_row, raw, reason (null = readable, else why the row is a reject) and one
 String column c0..cN per header.
@@ -8,9 +9,11 @@ String column c0..cN per header.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
+from pathlib import Path
 
 import polars as pl
 
@@ -71,8 +74,9 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     path = cfg.path
     data = read_regular(path, "[sources].path")
     text, encoding = decode(data, path, encoding=cfg.encoding, setting="[sources].encoding")
-    del data
     text = text.removeprefix("\ufeff")
+    # The file's bytes are the text's UTF-8 but for byte-order marks: the lines are cut from them.
+    same = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") and "\r" not in text
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = _first_lines(text, max(HEADER_SEARCH_ROWS, cfg.header_row or 0))
@@ -84,8 +88,7 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     else:
         at = find_header_row([_split(line, cfg.delimiter) for line in first], cfg)
     header_line = first[at] if first else ""
-    body = text[sum(len(line) + 1 for line in first[:at + 1]):]
-    del text
+    start = min(len(text), sum(len(line) + 1 for line in first[:at + 1]))
     if not header_line.strip():
         raise InputError("the first line (the header) is empty", path=path, row=0)
     delimiter = cfg.delimiter or separator(header_line)
@@ -101,23 +104,110 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
         raise InputError("the first line (the header) holds no column names", path=path, row=0)
     # Trailing blank lines are not data rows. The split happens in polars, without a Python string a line.
     # Cut at the newline that ends the last line holding data; its own trailing tabs are empty fields.
-    end = body.find("\n", len(body.rstrip()))
-    if end != -1:
-        body = body[:end]
-    raw = (pl.Series("raw", [body], dtype=pl.String).str.split("\n").explode()
-           if body.strip() else pl.Series("raw", [], dtype=pl.String))
-    del body
-    if raw.len() and (raw.str.count_matches('"', literal=True) % 2 == 1).any():
+    last = _rstripped(text, start)
+    end = text.find("\n", last)
+    end = len(text) if end == -1 else end
+    raw = (_lines(_utf8(data if same else None, text, start, end)) if last > start
+           else pl.Series("raw", [], dtype=pl.String))
+    del data, text
+    quoted = raw.str.contains('"', literal=True)
+    if quoted.any() and (raw.filter(quoted).str.count_matches('"', literal=True) % 2 == 1).any():
         raw = _join_multiline(raw, delimiter)
+        quoted = raw.str.contains('"', literal=True)
     n = len(headers)
     cols = [f"c{i}" for i in range(n)]
-    frame = pl.DataFrame(raw).with_row_index("source_row", offset=at + 1).with_columns(
+    frame = pl.DataFrame([raw, quoted.alias("_q")]).with_row_index("source_row", offset=at + 1).with_columns(
         pl.col("source_row").cast(pl.Int64)
     )
-    del raw
-    # Records whose quoting is RFC 4180 (quotes only around whole fields) are counted and parsed in
-    # bulk; the rare record with a stray quote goes through Python's csv module, so that the same
-    # parser that splits a record also decides whether it has the right number of fields.
+    del raw, quoted
+    # Most records hold no quote at all: their fields are the text between separators, split in bulk
+    # (`_split_plain`). The others are checked for RFC 4180 quoting, and parsed as the rule says.
+    if not frame["_q"].any():
+        return headers, _split_plain(frame.drop("_q"), delimiter, n, spare), encoding, delimiter, at + 1
+    plain = _split_plain(frame.filter(~pl.col("_q")).drop("_q"), delimiter, n, spare)
+    rest = frame.filter(pl.col("_q")).drop("_q")
+    del frame
+    out = pl.concat([plain, *_parse_quoted(rest, delimiter, cols, spare, path)]).sort("source_row")
+    return headers, out, encoding, delimiter, at + 1
+
+
+def _rstripped(text: str, start: int) -> int:
+    """len(text[:start] + text[start:].rstrip()), without a copy of the text: from its end, in growing pieces."""
+    end, piece = len(text), 4096
+    while end > start:
+        lo = max(start, end - piece)
+        kept = text[lo:end].rstrip()
+        if kept:
+            return lo + len(kept)
+        end, piece = lo, piece * 2
+    return start
+
+
+def _utf8(data: bytes | None, text: str, start: int, end: int) -> bytes:
+    """text[start:end] as UTF-8: cut from the file's bytes `data` when given (`text` is their UTF-8 decoding,
+    after a byte-order mark or two), else encoded."""
+    if data is None:
+        return text[start:end].encode("utf-8")
+    for skip in (0, 3, 6):   # the marks `decode` and read_csv_source drop
+        head = text[:start].encode("utf-8")
+        if data.startswith(head, skip) and data.startswith(text[start:start + 4096].encode("utf-8"), skip + len(head)):
+            tail = len(text[end:].encode("utf-8"))
+            if len(data) - tail >= skip + len(head) and data.endswith(text[max(end - 4096, start):].encode("utf-8")):
+                return data[skip + len(head):len(data) - tail]
+    return text[start:end].encode("utf-8")
+
+
+def _lines(data: bytes) -> pl.Series:
+    """The lines of UTF-8 `data` (split at each newline), as the String series `raw`. Read by polars' CSV reader
+    with a separator the text does not hold and no quoting, which keeps every line as it is (an empty one
+    too)."""
+    unused = next((c for c in ("\x01", "\x02", "\x03", "\x04", "\x05", "\x06") if c.encode() not in data), None)
+    if unused is None:   # pragma: no cover - a text holding every one of them is no voter list
+        return pl.Series("raw", [data.decode("utf-8")], dtype=pl.String).str.split("\n").explode()
+    lines = pl.read_csv(data, has_header=False, separator=unused, quote_char=None, schema={"raw": pl.String},
+                        empty_string_is_null=False, raise_if_empty=False).to_series()
+    if lines.len() != data.count(b"\n") + 1:   # pragma: no cover - guards the reader's line splitting
+        raise InputError("the file's lines could not be split; please report this file to the maintainers")
+    return lines.fill_null("")
+
+
+def _split_plain(frame: pl.DataFrame, delimiter: str, n: int, spare: int) -> pl.DataFrame:
+    """Records without a quote (source_row, raw) into reason and c0..cN: their fields are the text between the
+    separators, an empty one null. The rule for trailing empty fields is `read_csv_source`'s."""
+    sep = _re_escape(delimiter)
+    cols = [f"c{i}" for i in range(n)]
+    # n + 1 parts: the header's n fields and what follows them (null when nothing does).
+    parts = frame.select(pl.col("raw").str.splitn(delimiter, n + 1).struct.rename_fields([*cols, "_more"])
+                         .struct.unnest())
+    more = parts["_more"]
+    n_fields = pl.col("raw").str.count_matches(delimiter, literal=True) + 1
+    extra = n_fields - n
+    empty_tail = (pl.col("raw").str.extract(rf"((?:{sep}[ \t]*)+)$", 1).str.count_matches(delimiter, literal=True)
+                  .fill_null(0))
+    too_many = pl.lit(False)
+    if more.is_not_null().any():
+        # Only the few records with fields beyond the header's are looked at again.
+        over = frame.filter(more.is_not_null()).filter((extra > spare + 1) | (empty_tail < extra))["source_row"]
+        too_many = pl.col("source_row").is_in(over.implode())
+    blank = pl.col("raw").str.strip_chars(f' \t"{delimiter}').str.len_chars() == 0
+    reason = (pl.when(blank).then(pl.lit(REJECT_EMPTY_ROW))
+              .when(pl.col("raw").str.contains("\x00", literal=True)).then(pl.lit(REJECT_UNREADABLE))
+              .when(pl.col(cols[-1]).is_null()).then(pl.lit(REJECT_TOO_FEW))
+              .when(too_many).then(pl.lit(REJECT_TOO_MANY))
+              .otherwise(pl.lit(None, dtype=pl.String)))
+    out = pl.concat([frame, parts.drop("_more")], how="horizontal").with_columns(reason.alias("reason"))
+    ok = pl.col("reason").is_null()
+    return out.select("source_row", "raw", "reason",
+                      *[pl.when(ok & (pl.col(c) != "")).then(pl.col(c)).alias(c) for c in cols])
+
+
+def _parse_quoted(frame: pl.DataFrame, delimiter: str, cols: list[str], spare: int, path: Path
+                  ) -> list[pl.DataFrame]:
+    """Records holding a quote (source_row, raw) into reason and c0..cN, in parts: those whose quoting is
+    RFC 4180 (quotes only around whole fields) counted and parsed in bulk, the rare record with a stray quote
+    through Python's csv module (so that the parser that splits a record also decides whether it has the
+    right number of fields), and the rejects."""
+    n = len(cols)
     sep = _re_escape(delimiter)
     quoted = r'"(?:[^"]|"")*"'
     rfc = rf'^(?:{quoted}|[^"{sep}]*)(?:{sep}(?:{quoted}|[^"{sep}]*))*$'
@@ -157,12 +247,10 @@ def read_csv_source(cfg: SourceConfig) -> tuple[list[str], pl.DataFrame, str, st
     else:
         bulk = bulk.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in cols])
     stray = frame.filter(pl.col("reason").is_null() & ~pl.col("_rfc"))
-    parts = [bulk, _parse_stray_quotes(stray, delimiter, cols, spare)]
     bad = frame.filter(pl.col("reason").is_not_null()).with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in cols]
     )
-    out = pl.concat([*parts, bad]).drop("_rfc").sort("source_row")
-    return headers, out, encoding, delimiter, at + 1
+    return [p.drop("_rfc") for p in (bulk, _parse_stray_quotes(stray, delimiter, cols, spare), bad)]
 
 
 def _first_lines(text: str, n: int) -> list[str]:

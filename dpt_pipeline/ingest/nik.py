@@ -8,6 +8,8 @@ apostrophe, spaces or dots inside.
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from dpt_pipeline.core.schema import LOST_LAST_DIGIT
@@ -112,12 +114,38 @@ def lost_last_digit(cleaned: pl.Expr, problem: pl.Expr, number_cell: pl.Expr | N
     number, whatever the list), and the other numbers ending in 0 when they hold far more of them than a tenth
     (`EXCEL_ZERO_SIGMAS`): such a list was saved by Excel with the column as numbers, and which of its zeros are
     real cannot be told. Over the whole list (one source). A cut number is one that is valid but for its
-    serial 0000 (0001 to 0009 cut); one with another problem (15 digits, an unknown province) keeps it."""
-    plausible = problem.is_null() | (problem == MASALAH_URUT)
-    cell = pl.lit(False) if number_cell is None else number_cell
-    counted = plausible & ~cell   # the numbers the cell type does not tell about
-    zero = counted & cleaned.str.ends_with("0")
+    serial 0000 (0001 to 0009 cut); one with another problem (15 digits, an unknown province) keeps it.
+
+    In two steps for a list validated in parts (`ingest.validate`): `zero_tally` per row, `excel_damaged`
+    over the list, `mark_lost` per row again."""
+    counted, zero = zero_tally(cleaned, problem, number_cell)
     n = counted.sum()
     damaged = (n > 0) & (zero.sum() > 0.1 * n + EXCEL_ZERO_SIGMAS * (0.09 * n).sqrt())
+    return _lost(problem, number_cell, zero, damaged)
+
+
+def zero_tally(cleaned: pl.Expr, problem: pl.Expr, number_cell: pl.Expr | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """Per row, for `excel_damaged`: whether the number counts (a plausible number the cell type does not tell
+    about) and whether it is such a number ending in 0."""
+    plausible = problem.is_null() | (problem == MASALAH_URUT)
+    cell = pl.lit(False) if number_cell is None else number_cell
+    counted = plausible & ~cell
+    return counted, counted & cleaned.str.ends_with("0")
+
+
+def excel_damaged(counted: int, zeros: int) -> bool:
+    """Whether a list whose `counted` numbers hold `zeros` ending in 0 was saved by Excel with the column as
+    numbers (see `lost_last_digit`)."""
+    return counted > 0 and zeros > 0.1 * counted + EXCEL_ZERO_SIGMAS * math.sqrt(0.09 * counted)
+
+
+def mark_lost(problem: pl.Expr, number_cell: pl.Expr, zero: pl.Expr, damaged: bool) -> pl.Expr:
+    """`problem` with MASALAH_DIGIT_EXCEL where `lost_last_digit` puts it, the list's `excel_damaged` given."""
+    return _lost(problem, number_cell, zero, pl.lit(damaged))
+
+
+def _lost(problem: pl.Expr, number_cell: pl.Expr | None, zero: pl.Expr, damaged: pl.Expr) -> pl.Expr:
+    plausible = problem.is_null() | (problem == MASALAH_URUT)
+    cell = pl.lit(False) if number_cell is None else number_cell
     lost = (damaged & zero) | (plausible & cell)
     return pl.when(lost).then(pl.lit(MASALAH_DIGIT_EXCEL)).otherwise(problem)

@@ -84,7 +84,7 @@ def read_source(cfg: SourceConfig, regions: RegionTable) -> tuple[RawSource, str
     for f in CANONICAL_FIELDS:
         if f in mapping:
             e = pl.col(f"c{mapping[f]}").str.strip_chars()
-            e = pl.when(e.str.len_chars() > 0).then(e)
+            e = pl.when(e.str.len_bytes() > 0).then(e)
             if f in defaults:
                 e = e.fill_null(pl.lit(defaults[f]))
         elif f in defaults:

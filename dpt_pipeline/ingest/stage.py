@@ -5,6 +5,9 @@ exactly one of them. A row is rejected only when it cannot be a voter: no name, 
 columns, unreadable, the header line again. Everything else (a broken NIK, an impossible date, an unknown
 desa) is a voter with a flag. A file that cannot be read as a voter list at all is refused (InputError, or
 StorageError when it is not a regular file or the system cannot read it) before any row is counted.
+
+Every file is read in full every night; given the last run's output folder, the rows validated then and
+unchanged since are taken from its ingest cache (`cache`) and only the others validated.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import polars as pl
 from dpt_pipeline.config import Config, SourceConfig
 from dpt_pipeline.core.schema import REJECT_SCHEMA, VOTER_SCHEMA
 from dpt_pipeline.errors import InputError
+from dpt_pipeline.ingest import cache
 from dpt_pipeline.ingest.read import read_source
 from dpt_pipeline.ingest.regions import RegionTable
-from dpt_pipeline.ingest.validate import validate
+from dpt_pipeline.ingest.validate import Kept, Validated, validate
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +55,13 @@ class SourceSummary:
 
 @dataclass
 class IngestResult:
-    """The stage's output: every source's voters and rejects, and a summary per source."""
+    """The stage's output: every source's voters and rejects, a summary per source and how many of each
+    source's voters were taken from the last run's kept rows (`cache`)."""
 
     voters: pl.DataFrame
     rejects: pl.DataFrame
     summaries: list[SourceSummary]
+    reused: dict[str, int] = field(default_factory=dict)   # per source, the voters taken from the last run's
 
 
 def _summary(name: str, path: Path, fmt: str, enc: str | None, delim: str | None, voters: pl.DataFrame,
@@ -85,27 +91,56 @@ def _summary(name: str, path: Path, fmt: str, enc: str | None, delim: str | None
     )
 
 
-def ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, min_age: int
-                  ) -> tuple[pl.DataFrame, pl.DataFrame, SourceSummary]:
-    """Read and validate one source into (voters, rejects, its summary); every data row ends in one of them."""
+def ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, min_age: int,
+                  last: Kept | None = None) -> tuple[pl.DataFrame, pl.DataFrame, SourceSummary]:
+    """Read and validate one source into (voters, rejects, its summary); every data row ends in one of them.
+    With `last` (its rows kept by the last run, `cache`), only the rows not among them are validated."""
+    voters, rejects, summary, _ = _ingest_source(cfg, regions, reference, min_age, last)
+    return voters, rejects, summary
+
+
+def _ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, min_age: int, last: Kept | None
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, SourceSummary, Validated]:
     t0 = time.perf_counter()
     raw, fmt, enc, delim = read_source(cfg, regions)
-    voters, rejects = validate(raw, cfg, regions, reference, min_age)
+    done = validate(raw, cfg, regions, reference, min_age, last)
+    voters, rejects = done.voters, done.rejects
     if voters.height + rejects.height != raw.rows.height:  # pragma: no cover - the stage's invariant
         raise InputError(f"{raw.rows.height} data rows became {voters.height} voters and {rejects.height} "
                          "rejects; please report this file to the maintainers", path=cfg.path)
     s = _summary(cfg.name, cfg.path, fmt, enc, delim, voters, rejects, raw.ignored_headers,
                  time.perf_counter() - t0, raw.header_row)
-    log.info("read list %s: %s rows, %s voters, %s rejected (%.1f s)", cfg.name, f"{s.data_rows:,}",
-             f"{s.voters:,}", f"{s.rejects:,}", s.seconds)
-    return voters, rejects, s
+    reused = f", {done.reused:,} unchanged since the last run" if last is not None else ""
+    log.info("read list %s: %s rows, %s voters%s, %s rejected (%.1f s)", cfg.name, f"{s.data_rows:,}",
+             f"{s.voters:,}", reused, f"{s.rejects:,}", s.seconds)
+    return voters, rejects, s, done
 
 
-def run(config: Config) -> IngestResult:
-    """Ingest every configured source."""
+def run(config: Config, *, last: Path | None = None, keep: Path | None = None) -> IngestResult:
+    """Ingest every configured source. `last`: the output folder whose ingest cache (`cache`) holds the rows
+    the last run kept, reused where they still are; `keep`: the (staging) folder to keep tonight's rows in."""
     regions = RegionTable.load(config.ingest.regions)
     reference = config.ingest.reference_date or dt.date.today()
-    parts = [ingest_source(s, regions, reference, config.ingest.min_age) for s in config.sources]
-    voters = pl.concat([p[0] for p in parts]) if parts else pl.DataFrame(schema=VOTER_SCHEMA)
-    rejects = pl.concat([p[1] for p in parts]) if parts else pl.DataFrame(schema=REJECT_SCHEMA)
-    return IngestResult(voters=voters, rejects=rejects, summaries=[p[2] for p in parts])
+    writer = cache.Writer(keep) if keep is not None else None
+    voters, rejects, summaries, reused = [], [], [], {}
+    try:
+        for s in config.sources:
+            sig = cache.signature(config, s, reference) if last is not None or writer is not None else ""
+            kept = cache.load(last, s.name, sig) if last is not None else None
+            v, r, summary, done = _ingest_source(s, regions, reference, config.ingest.min_age, kept)
+            del kept
+            if writer is not None:
+                writer.add(s.name, sig, done.kept)
+            voters.append(v)
+            rejects.append(r)
+            summaries.append(summary)
+            reused[s.name] = done.reused
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    if writer is not None:
+        writer.close()
+    return IngestResult(voters=pl.concat(voters) if voters else pl.DataFrame(schema=VOTER_SCHEMA),
+                        rejects=pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
+                        summaries=summaries, reused=reused)

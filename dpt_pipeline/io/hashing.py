@@ -18,6 +18,8 @@ def sha256_file(path: Path) -> str:
 
 def md5_hex(text: pl.Series) -> pl.Series:
     """md5 of each string as 32 hex digits (null stays null)."""
+    if text.len() == 0:
+        return pl.Series(text.name, [], dtype=pl.String)
     con = duckdb.connect()
     try:
         con.register("t", pl.DataFrame({"s": text}))

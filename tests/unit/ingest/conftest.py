@@ -1,4 +1,5 @@
-"""XLSX as a staffer makes it: a CSV opened in LibreOffice Calc (headless) and saved as XLSX."""
+"""Fixtures of the ingest tests: XLSX as a staffer makes it (a CSV opened in LibreOffice Calc, headless, and saved
+as XLSX), and `ingest_file` checking every file it reads through the incremental path as well."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import polars as pl
 import pytest
+from reuse import assert_reuse_is_exact
+
+from dpt_pipeline.config import SourceConfig
+from dpt_pipeline.ingest import SourceSummary
+from dpt_pipeline.ingest.regions import RegionTable
 
 CalcFn = Callable[..., bytes]
 # LibreOffice's code of a CSV's character set (its filter options): UTF-8, Windows-1252.
@@ -38,3 +46,22 @@ def calc_xlsx(tmp_path_factory: pytest.TempPathFactory) -> CalcFn:
         return (out / f"list{count}.xlsx").read_bytes()
 
     return convert
+
+
+# -- every file an ingest test reads is read again reusing its own kept rows ------------------------------------
+
+@pytest.fixture
+def ingest_file(ingest_file: Callable[..., tuple[pl.DataFrame, pl.DataFrame, SourceSummary]], tmp_path: Path,
+                regions: RegionTable) -> Callable[..., tuple[pl.DataFrame, pl.DataFrame, SourceSummary]]:
+    """The shared `ingest_file`, and then, on each file it reads, the ingest that reuses last night's rows
+    (`ingest.cache`): with all of the file's rows kept, and with every other one, the voters, rejects and
+    summary must be the full ingest's. So every odd file of these tests checks the incremental path too."""
+
+    def run(content: str | bytes, *, name: str = "src", file_name: str = "list.csv", encoding: str = "utf-8",
+            **source_options: object) -> tuple[pl.DataFrame, pl.DataFrame, SourceSummary]:
+        result = ingest_file(content, name=name, file_name=file_name, encoding=encoding, **source_options)
+        cfg = SourceConfig(name=name, path=tmp_path / file_name, **source_options)  # type: ignore[arg-type]
+        assert_reuse_is_exact(cfg, regions, result)
+        return result
+
+    return run

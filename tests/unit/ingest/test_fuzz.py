@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from reuse import assert_reuse_is_exact
 
 from dpt_pipeline.config import SourceConfig
 from dpt_pipeline.core.schema import HEADER_ALIASES
@@ -96,6 +97,8 @@ def _ingest(content: bytes, file_name: str, regions: RegionTable, personal: set[
                 handler.messages.append(str(e))
                 event(f"refused: {type(e).__name__}")
                 result = None
+            if result is not None:   # and the same again reusing its own kept rows
+                assert_reuse_is_exact(cfg, regions, result)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
