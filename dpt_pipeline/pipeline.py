@@ -110,6 +110,7 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
                      for s in result.summaries]
     record.stage("ingest", timings["ingest"], {"data_rows": sum(s.data_rows for s in result.summaries),
                                                "voters": result.voters.height, "rejects": result.rejects.height,
+                                               "reused_rows": sum(result.reused.values()),
                                                **{f"rejects: {k}": v for k, v in _reject_counts(result).items()}})
     guard_lost_lists(config, result.summaries, accept_shrink)
 
