@@ -19,6 +19,7 @@ import polars as pl
 
 DIGESTS = "table_digests"
 _SEED = 0x5EED
+MERGE_AT_MOST = 0.3     # a merge inserting more than this share of the rows writes the table anew instead
 
 
 def _q(name: str) -> str:
@@ -82,8 +83,8 @@ def merge_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, 
     """Make table `name` hold the rows of `frame` by deleting the rows that are gone or changed and
     inserting the new or changed ones (rows compared by `key` and a DuckDB hash of every column), rather
     than writing it all again. Returns (deleted, inserted), or None when the table was replaced instead:
-    no such table, another schema, or a `key` not unique. The rows come out as `frame`'s, not in its
-    order: the kept rows first. Call inside a transaction."""
+    no such table, another schema, a `key` not unique, or many rows changed. The rows come out as
+    `frame`'s, not in its order: the kept rows first. Call inside a transaction."""
     if not has_table(con, name) or frame[key].n_unique() != frame.height:
         replace_table(con, name, frame, known=known)
         return None
@@ -103,9 +104,14 @@ def merge_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, 
     if not same:
         replace_table(con, name, frame, known=known)
         return None
+    rows = con.sql("SELECT i FROM _dpt_new ANTI JOIN _dpt_old USING (k, h) ORDER BY i").pl()["i"]
+    if len(rows) > MERGE_AT_MOST * frame.height:    # most rows changed: writing them all is quicker
+        con.execute("DROP TABLE _dpt_old")
+        con.execute("DROP TABLE _dpt_new")
+        replace_table(con, name, frame, known=known)
+        return None
     deleted = con.execute(f"DELETE FROM {_q(name)} WHERE rowid IN "
                           "(SELECT r FROM _dpt_old ANTI JOIN _dpt_new USING (k, h))").fetchall()[0][0]
-    rows = con.sql("SELECT i FROM _dpt_new ANTI JOIN _dpt_old USING (k, h) ORDER BY i").pl()["i"]
     con.register("_frame", frame[rows])
     try:
         con.execute(f"INSERT INTO {_q(name)} SELECT * FROM _frame")
