@@ -78,6 +78,7 @@ def night(tables: dict[str, pl.DataFrame], published: Path, work: Path) -> dict[
     out = {f"publish_{k}": v for k, v in _timed(lambda: publish.publish(tables, staged, previous=published)).items()}
     out |= {f"report_{k}": v for k, v in _timed(lambda: report.write_report(staged, staging / "report.html")).items()}
     staged.replace(published)
+    (staging / "report.html").replace(work / "report.html")    # the next report takes unchanged charts from it
     with duckdb.connect(str(published), read_only=True) as con:
         total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchall()[0]
     out |= {"file_mb": round(published.stat().st_size / 2**20, 1), "free_blocks_share": round(free / total, 3)}
@@ -98,8 +99,13 @@ def main() -> None:
     published = work / "dpt.duckdb"
     results: dict[str, object] = {"voters": tables["voters"].height}
 
+    base = work / "base.duckdb"          # the database as this version publishes it (its digests recorded)
+    publish.publish(tables, base, previous=args.database)
+    report.write_report(base, work / "report.html.base")
+
     def fresh_copy() -> None:
-        shutil.copyfile(args.database, published)
+        shutil.copyfile(base, published)
+        shutil.copyfile(work / "report.html.base", work / "report.html")
 
     fresh_copy()
     results["same tables"] = night(dict(tables), published, work)
@@ -108,6 +114,7 @@ def main() -> None:
     fresh_copy()
     results["every voter changed"] = night(changed(tables, 1.0, 2), published, work)
     published.unlink()
+    (work / "report.html").unlink()
     results["first run (no database)"] = night(tables, published, work)
     fresh_copy()
     current = tables
