@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -158,12 +159,14 @@ def test_only_the_changed_tables_are_written(tmp_path: Path, monkeypatch: pytest
     ids = list(range(50))
     _night(_tables(ids, {}, 0, True), tmp_path)
     written: list[str] = []
-    for name in ("replace_table", "merge_table"):
-        def spy(con: duckdb.DuckDBPyConnection, table: str, *a: object, _real=getattr(publish, name),  # type: ignore[no-untyped-def]
-                **k: object):
+    def spy(real: Callable[..., object]) -> Callable[..., object]:
+        def call(con: duckdb.DuckDBPyConnection, table: str, *a: object, **k: object) -> object:
             written.append(table)
-            return _real(con, table, *a, **k)
-        monkeypatch.setattr(publish, name, spy)
+            return real(con, table, *a, **k)
+        return call
+
+    for name in ("replace_table", "merge_table"):
+        monkeypatch.setattr(publish, name, spy(getattr(publish, name)))
     _night(_tables(ids, {}, 2, True), tmp_path)         # the same rejects as night 0
     assert written == ["runs"]
     written.clear()
