@@ -1,7 +1,18 @@
 """Last stage, publish: every table of the run into one DuckDB file that analysts query ad hoc.
 
-The database is written beside the old one and moved into place at the end, so a reader never sees a
-half-written run and a failed run leaves the previous night's database untouched.
+The database is made beside the published one (in the staging folder) and moved into place with the
+run's other outputs (`io.runs.commit`), so a reader never sees a half-written run, a failed or killed run
+leaves the previous night's database untouched, and an analyst who has the published file open keeps
+reading last night's (os.replace leaves their file as it was; DuckDB would refuse to write into a file
+another process holds open, even read-only).
+
+Most nights change little, so the published file is copied (a fraction of a second for a large file) and
+updated, in one transaction: the tables whose digest (`io.database`) differs from the recorded one are
+replaced, `voters` is merged by voter_id (the gone and changed rows deleted, the new and changed ones
+inserted), the tables neither made by the run nor carried are dropped, and the views are made again. The
+result holds the same tables and rows as a database written from scratch; the merged voters come in
+another row order (query with ORDER BY). A file with much free space in it (the blocks of replaced tables
+are reused, but a file never shrinks) is written from scratch instead, and so is the first one.
 """
 
 from __future__ import annotations
@@ -9,12 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from dpt_pipeline.io.database import read_previous, replace_table
+from dpt_pipeline.io.database import DIGESTS, digest, forget, merge_table, replace_table, stored_digest
 from dpt_pipeline.io.files import FILE_MODE
 from dpt_pipeline.outputs import evidence
 
@@ -59,42 +71,64 @@ VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# Tables merged row by row rather than replaced, by their key: the large ones whose rows mostly stay.
+MERGED: dict[str, str] = {"voters": "voter_id"}
+# A published file with more free blocks than this share of its blocks is written again from scratch.
+LOOSE = 0.4
+
+
+def _drop_views(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary "
+                               "AND database_name = current_database()").fetchall():
+        con.execute(f'DROP VIEW "{name}"')
+
+
 def _create_views(con: duckdb.DuckDBPyConnection) -> None:
-    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                         "WHERE table_type = 'BASE TABLE'").fetchall()}
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_type = "
+                                         "'BASE TABLE' AND table_catalog = current_database()").fetchall()}
     for name, (needs, sql) in VIEWS.items():
         if set(needs) <= present:
-            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+            con.execute(f'CREATE VIEW "{name}" AS {sql}')
     if set(evidence.NEEDS) <= present:   # its columns are the model's comparisons
         names = [r[0] for r in con.execute(evidence.comparisons_sql()).fetchall()]
-        con.execute(f'CREATE OR REPLACE VIEW "{evidence.VIEW}" AS {evidence.view_sql(names)}')
+        con.execute(f'CREATE VIEW "{evidence.VIEW}" AS {evidence.view_sql(names)}')
 
 
 def publish(tables: dict[str, pl.DataFrame], path: Path, *, previous: Path | None = None,
             carry: tuple[str, ...] = ()) -> Path:
-    """Write `tables` (name -> frame) as DuckDB tables in a new database file at `path`; the persistent
-    tables and those named in `carry` come from the `previous` database (default: `path`) unless the run
-    made them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    for p in (tmp, Path(str(tmp) + ".wal")):
-        p.unlink(missing_ok=True)
-    carried = {}
-    for name in (*PERSISTENT_TABLES, *carry):
-        if name not in tables and (prev := read_previous(previous or path, name)) is not None:
-            carried[name] = prev
-    _write(tmp, {**tables, **carried}, path)
-    log.info("wrote the database %s (%d tables)", previous or path, len(tables))
+    """Make the database at `path` hold `tables` (name -> frame), the persistent tables and those named
+    in `carry` as the `previous` database (default: `path`) has them unless the run made them, and no
+    other table."""
+    _update(tables, previous or path, path, keep={*PERSISTENT_TABLES, *carry})
     return path
 
 
-def _write(tmp: Path, tables: dict[str, pl.DataFrame], target: Path) -> None:
-    """Write (or replace) `tables` and the views into the database `tmp`, then move it to `target`."""
+def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | None = None) -> Path:
+    """Replace (or add) `tables` in the database at `path`, keeping every other table, into `target`
+    (default: `path`)."""
+    target = target or path
+    _update(tables, path, target, keep=None)
+    return target
+
+
+def _update(tables: dict[str, pl.DataFrame], source: Path, target: Path, keep: Collection[str] | None) -> None:
+    """Write into `target` the database `source` with `tables` replaced and, unless `keep` is None (every
+    table kept), only the tables of `keep` kept besides them: `source` copied and updated in place, or a
+    new file when there is no source or it is loose."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    digests = {name: digest(frame) for name, frame in tables.items()}
+    fresh = not source.exists() or _loose(source)
+    if not fresh:
+        shutil.copyfile(source, tmp)
     con = duckdb.connect(str(tmp))
     try:
-        for name, frame in tables.items():
-            replace_table(con, name, frame)
-        _create_views(con)
+        if fresh:
+            _write(con, tables, digests, source if source.exists() else None, keep)
+        else:
+            _merge(con, tables, digests, keep)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -102,14 +136,66 @@ def _write(tmp: Path, tables: dict[str, pl.DataFrame], target: Path) -> None:
     os.replace(tmp, target)
 
 
-def replace_tables(tables: dict[str, pl.DataFrame], path: Path, target: Path | None = None) -> Path:
-    """Replace (or add) `tables` in the database at `path`, keeping every other table: a copy is written
-    beside `target` (default: `path`) and moved there, so a reader never sees half of the change."""
-    target = target or path
-    tmp = target.with_name(target.name + ".tmp")
-    for p in (tmp, Path(str(tmp) + ".wal")):
-        p.unlink(missing_ok=True)
-    shutil.copyfile(path, tmp)
-    _write(tmp, tables, target)
-    log.info("updated %d tables of the database %s", len(tables), path)
-    return target
+def _loose(path: Path) -> bool:
+    """True when the database file at `path` is mostly free blocks (it is then written again)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchall()[0]
+    if total and free > LOOSE * total:
+        log.info("the database %s is %d%% free space; it is written again from scratch", path, 100 * free // total)
+        return True
+    return False
+
+
+def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], digests: dict[str, str],
+           source: Path | None, keep: Collection[str] | None) -> None:
+    """Write `tables` into the new database on `con`, and the kept tables of `source` as they are there."""
+    for name, frame in tables.items():
+        replace_table(con, name, frame, known=digests[name])
+    if source is not None:
+        _carry(con, tables, source, keep)
+    _create_views(con)
+    log.info("database written from scratch (%d tables)", len(tables))
+
+
+def _carry(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], source: Path,
+           keep: Collection[str] | None) -> None:
+    """Copy the kept tables of `source` the run did not make into the database on `con`, as they are."""
+    quoted = str(source).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS _dpt_source (READ_ONLY)")
+    try:
+        there = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = "
+                                           "'_dpt_source' AND table_type = 'BASE TABLE'").fetchall()}
+        carried = sorted(n for n in there - set(tables) - {DIGESTS} if keep is None or n in keep)
+        for name in carried:
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _dpt_source."{name}"')
+        if carried and DIGESTS in there:
+            con.execute(f"INSERT INTO {DIGESTS} SELECT * FROM _dpt_source.{DIGESTS} "
+                        "WHERE table_name IN (SELECT unnest(?::VARCHAR[]))", [carried])
+    finally:
+        con.execute("DETACH _dpt_source")
+
+
+def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], digests: dict[str, str],
+           keep: Collection[str] | None) -> None:
+    """Update the copied database on `con` to hold `tables`, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    _drop_views(con)
+    if keep is not None:
+        for (name,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                   "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database()").fetchall():
+            if name not in tables and name not in keep and name != DIGESTS:
+                forget(con, name)
+    replaced, merged = [], []
+    for name, frame in tables.items():
+        if stored_digest(con, name) == digests[name]:
+            continue
+        if name in MERGED:
+            done = merge_table(con, name, frame, MERGED[name], known=digests[name])
+            merged.append(f"{name} -{done[0]:,} +{done[1]:,} rows" if done else f"{name} written again")
+        else:
+            replace_table(con, name, frame, known=digests[name])
+            replaced.append(name)
+    _create_views(con)
+    con.execute("COMMIT")
+    log.info("database updated in place: %d of %d tables replaced%s", len(replaced), len(tables),
+             f"; merged {', '.join(merged)}" if merged else "")

@@ -22,7 +22,8 @@ Privacy: only aggregates are read from the database into the page, and pair ids 
 voter and group ids shortened to 4 hex digits: never a whole voter_id, NIK, NKK, name, birth date or a
 rejected row's `raw` text; every string is HTML-escaped (the templates' autoescaping). Speed:
 every aggregation is one DuckDB query; Python only formats the (small) aggregated results; charts are
-matplotlib's Figure API (Agg, no pyplot) at 80 dpi.
+matplotlib's Figure API (Agg, no pyplot) at 80 dpi, and a chart the previous report holds drawn from the
+same figures (its key in the page) is taken from it, not drawn again.
 
 Layout: each section's builder returns blocks (a paragraph, a table of formatted cells, a chart, ...);
 templates/report.html (over base.html, styled by report.css) lays them out and escapes every text.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -43,10 +45,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
+import matplotlib
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from dpt_pipeline import __version__
 from dpt_pipeline.core import decisions
 from dpt_pipeline.core.schema import MODEL_HOLD, MODEL_PRIOR
 from dpt_pipeline.core.thresholds import CLAIM
@@ -181,12 +185,13 @@ class _Unrecorded:
 
 @dataclass(frozen=True)
 class _Chart:
-    """A PNG embedded as base64 (the template writes its data: URI)."""
+    """A PNG embedded as base64 (the template writes its data: URI); `key`: what it was drawn from."""
     kind: ClassVar[str] = "chart"
     data: str
     width: int
     height: int
     alt: str
+    key: str = ""
 
 
 _Block = _P | _H3 | _Link | _Unrecorded | _Table | _Chart
@@ -237,6 +242,31 @@ def _missing(*names: str) -> _P:
 
 # -- charts ------------------------------------------------------------------------------------------------
 
+# Drawing a chart costs a few tenths of a second (matplotlib lays out every label), and most charts are the
+# same from one report to the next (a review import changes the review chart alone). Each chart carries a
+# key, a hash of what it is drawn from and of the code drawing it, in the page; a chart whose key the
+# previous report holds is taken from it rather than drawn again.
+_IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="\d+" height="\d+" '
+                  r'data-chart="([0-9a-f]{64})"')
+_drawn: dict[str, str] = {}     # key -> base64 PNG, from the previous report, while a report is written
+
+
+def _previous_charts(page: Path) -> dict[str, str]:
+    """The charts of the report at `page` (none when it is missing or unreadable), by key."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {key: data for data, key in _IMG.findall(text)}
+
+
+def _chart_key(draw: Callable[..., object], *inputs: object) -> str:
+    code = draw.__code__    # type: ignore[attr-defined]
+    parts = (__version__, matplotlib.__version__, code.co_code, repr(code.co_consts), DPI, FONT, CHART_WIDTH,
+             CHART_HEIGHT, CHART_MAX_HEIGHT, CHART_MAX_BARS, WATERFALL_WIDTH, CLAIM, inputs)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 def _plain(text: str) -> str:
     """Text for matplotlib: a '$' is a dollar sign, not mathtext."""
     return text.replace("$", r"\$")
@@ -249,6 +279,10 @@ def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
     labels = [_plain(str(s)) for s in labels[:CHART_MAX_BARS]]
     n = len(labels)
     height = min(max(CHART_HEIGHT, 0.7 + 0.22 * n), CHART_MAX_HEIGHT)
+    key = _chart_key(_chart, labels, [(name, [float(v) for v in values[:CHART_MAX_BARS]]) for name, values in series],
+                     xlabel)
+    if key in _drawn:
+        return _Chart(_drawn[key], int(CHART_WIDTH * DPI), int(round(height * DPI)), alt, key)
     fig = Figure(figsize=(CHART_WIDTH, height), dpi=DPI)
     longest = max((len(s) for s in labels), default=1)
     left = min(0.42, 0.03 + 0.0108 * longest)
@@ -274,7 +308,7 @@ def _chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return _Chart(data, int(CHART_WIDTH * DPI), int(round(height * DPI)), alt)
+    return _Chart(data, int(CHART_WIDTH * DPI), int(round(height * DPI)), alt, key)
 
 
 def _top(rows: list[tuple], key: Callable[[tuple], float]) -> tuple[list[tuple], _P | None]:
@@ -679,6 +713,10 @@ def _waterfall(steps: Sequence[tuple], held_at: float | None, alt: str) -> _Char
     comparison's weight (bits) as a bar from the running total, green up, red down; the dashed line at 0 bits
     is a probability of 0.5, the claim. A held pair ends on a hatched bar down to where the hold keeps it."""
     width, height = WATERFALL_WIDTH, CHART_HEIGHT + 0.4
+    key = _chart_key(_waterfall, [tuple(None if v is None else (float(v) if isinstance(v, int | float) else str(v))
+                                        for v in step) for step in steps], held_at)
+    if key in _drawn:
+        return _Chart(_drawn[key], int(width * DPI), int(round(height * DPI)), alt, key)
     def wrapped(code: str) -> str:   # a long level code on two lines, at its underscore
         return code.replace("_", "_\n", 1) if len(code) > 11 else code
     labels = [_plain("prior" if c == MODEL_PRIOR else f"{c}\n{wrapped(str(lv))}") for c, lv, *_ in steps]
@@ -715,7 +753,7 @@ def _waterfall(steps: Sequence[tuple], held_at: float | None, alt: str) -> _Char
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return _Chart(data, int(width * DPI), int(round(height * DPI)), alt)
+    return _Chart(data, int(width * DPI), int(round(height * DPI)), alt, key)
 
 
 def _section_evidence(db: _Db, runs: _Runs) -> list[_Block]:
@@ -910,6 +948,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 def write_report(database: Path, path: Path) -> Path:
     """Write the run report (one self-contained HTML file, charts embedded as base64 PNG) from the
     published database `database` (opened read-only) to `path`; chmod 0o640; returns `path`."""
+    _drawn.update(_previous_charts(final_path(path)))
     con = duckdb.connect(str(database), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
@@ -940,6 +979,7 @@ def write_report(database: Path, path: Path) -> Path:
                     _note(f"Bagian ini tidak dapat dibuat ({type(e).__name__}); lihat log.")], failed=True))
     finally:
         con.close()
+        _drawn.clear()
 
     run = runs.current
     subtitle = (f"Proses {run.get('run_id') or DASH}, {_when(run.get('started_at'))}, status {run.get('status')}"

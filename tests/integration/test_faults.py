@@ -191,7 +191,7 @@ def test_a_write_refused_mid_run_is_named_wherever_the_disk_fills(tmp_path: Path
         raise duckdb.IOException(f'IO Error: Could not write file "{out}/.staging/dpt.duckdb.tmp": '
                                  "No space left on device")
 
-    monkeypatch.setattr(publish, "_write", full)
+    monkeypatch.setattr(publish, "_update", full)
     capsys.readouterr()
     assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 7
     assert "disk is full" in capsys.readouterr().err
@@ -200,7 +200,7 @@ def test_a_write_refused_mid_run_is_named_wherever_the_disk_fills(tmp_path: Path
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(out / "report.html"))
 
-    monkeypatch.setattr(publish, "_write", denied)
+    monkeypatch.setattr(publish, "_update", denied)
     assert cli.main(["ingest", "--config", str(cfg), "-q"]) == 7
     assert f"file {out / 'report.html'}: permission denied" in capsys.readouterr().err
 

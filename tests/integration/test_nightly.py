@@ -373,3 +373,60 @@ def test_a_damaged_cache_falls_back_to_a_full_run(first_run: tuple[Path, Path], 
     cfg = _config(tmp_path, maps="false")
     assert cli.main(["run", "--config", str(cfg), "-q"]) == 0
     assert json.loads((out / "run_summary.json").read_text())["linkage"]["mode"] == "full"
+
+
+def test_a_night_with_changes_updates_the_database_as_a_fresh_write_would(first_run: tuple[Path, Path],
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The published database is copied and updated in place (voters merged): it holds the same tables,
+    rows and views as a database written from scratch from the same tables."""
+    import shutil
+
+    from dpt_pipeline.io.database import read_previous
+    from dpt_pipeline.outputs import publish
+
+    _, out = first_run
+    shutil.copytree(out, tmp_path / "night2", dirs_exist_ok=True)
+    lines = (SAMPLE / "dpt_kutim.csv").read_bytes().split(b"\r\n")
+    end = len(lines) - 1 if lines[-1] == b"" else len(lines)
+    # The last seven voters gone (a row gone higher up would move every row below it: another source_row),
+    # one name in fifty edited.
+    kept = [*lines[:end - 7], *lines[end:]]
+    edited = [b";".join([*f[:3], f[3] + b" A", *f[4:]]) if i % 50 == 1 and len(f := line.split(b";")) > 4 else line
+              for i, line in enumerate(kept)]
+    (tmp_path / "dpt_kutim.csv").write_bytes(b"\r\n".join(edited))
+    cfg = _config(tmp_path, "night2", maps="false")
+    cfg.write_text(cfg.read_text().replace(f"{SAMPLE}/dpt_kutim.csv", f"{tmp_path}/dpt_kutim.csv"))
+    real = publish._update
+    fresh = tmp_path / "fresh" / "dpt.duckdb"
+
+    def both(tables: dict[str, pl.DataFrame], source: Path, target: Path, keep: object) -> None:
+        carried = {n: f for n in (keep or ()) if n not in tables and (f := read_previous(source, n)) is not None}
+        fresh.parent.mkdir()
+        real({**tables, **carried}, fresh, fresh, set())
+        real(tables, source, target, keep)
+
+    merges: list[object] = []
+    merge = publish.merge_table
+    monkeypatch.setattr(publish, "_update", both)
+    monkeypatch.setattr(publish, "merge_table", lambda *a, **k: merges.append(merge(*a, **k)) or merges[-1])
+    assert cli.main(["run", "--config", str(cfg), "-q"]) == 0
+    assert len(merges) == 1 and merges[0] is not None and merges[0][0] >= 7   # merged, not written again
+    db = tmp_path / "night2" / "dpt.duckdb"
+
+    def dump(path: Path) -> dict[str, object]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            names = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                                     "WHERE table_type = 'BASE TABLE'").fetchall())
+            found: dict[str, object] = {n: con.sql(f'SELECT * FROM "{n}"').pl() for n in names}
+            found["voters"] = found["voters"].sort("voter_id")              # type: ignore[attr-defined]
+            found["table_digests"] = found["table_digests"].sort("table_name")  # type: ignore[attr-defined]
+            for name, sql in con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall():
+                found[name] = (sql, con.execute(f'SELECT count(*), hash(list(t ORDER BY t)) FROM (SELECT "{name}" '
+                                                f'AS t FROM "{name}")').fetchall())
+        return found
+
+    merged, expected = dump(db), dump(fresh)
+    assert sorted(merged) == sorted(expected)
+    for name, value in merged.items():
+        assert value.equals(expected[name]) if isinstance(value, pl.DataFrame) else value == expected[name], name

@@ -492,3 +492,38 @@ def test_waterfalls_and_the_import_section_render_in_headless_chromium(imported:
     assert band.shape[0] > 600
     text = (band.min(axis=2) < 100).mean()
     assert text > 0.01 and band.std() > 20                   # tables of text, not a blank band
+
+
+def _charts(page: str) -> dict[str, str]:
+    """The page's charts: key -> base64 PNG."""
+    return {key: data for data, key in re.findall(
+        r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="\d+" height="\d+" data-chart="([0-9a-f]{64})"',
+        page)}
+
+
+def test_charts_the_previous_report_holds_are_taken_from_it_not_drawn(database: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpt_pipeline.outputs import report as module
+
+    db = _copy(database, tmp_path)
+    out = tmp_path / "out"
+    (out / ".staging").mkdir(parents=True)
+    first = write_report(db, out / "report.html").read_text(encoding="utf-8")
+    with duckdb.connect(str(db)) as con:       # one figure changes: a reject's reason
+        con.execute("UPDATE rejects SET reason = reason || ' (lain)' WHERE source_row = (SELECT min(source_row) "
+                    "FROM rejects)")
+    (tmp_path / "alone").mkdir()
+    alone = write_report(db, tmp_path / "alone" / "report.html").read_text(encoding="utf-8")
+    drawn: list[object] = []
+    real = module.Figure
+
+    def counted(*args: object, **kwargs: object) -> object:
+        drawn.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "Figure", counted)
+    staged = write_report(db, out / ".staging" / "report.html").read_text(encoding="utf-8")
+    assert len(drawn) == 1                                   # the rejects chart alone is drawn again
+    assert _charts(staged) == _charts(alone)                 # the same page as drawing every chart
+    assert len(set(_charts(first)) - set(_charts(staged))) == 1 and len(_charts(first)) == len(_charts(staged)) > 5
+    assert section(staged, "penolakan").count("data:image/png;base64,") == 1
