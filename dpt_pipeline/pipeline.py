@@ -366,8 +366,9 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
         shutil.copyfile(db, staged)
         when = dt.datetime.now().replace(microsecond=0)
         report, state = review.import_files(paths, staged, imported_at=when)
-        _refresh_review(config, staged, work, record.run_id, state)
-        _report_import(config, staged, work, record, report, state, when, paths)
+        keep = keep_ranks(config, state.named_voters())
+        _refresh_review(config, staged, work, record.run_id, state, keep)
+        _report_import(config, staged, work, record, report, state, when, paths, keep[0])
         # A file imported from the review folder itself is replaced by the new files, unless rows of it were
         # refused (kept aside, so the camat can fix them) or it changed since it was read.
         _commit(config, work, record.run_id, spare=report.hashes, refused=[Path(n.file) for n in report.refused])
@@ -375,14 +376,14 @@ def review_import(config: Config, paths: list[Path], *, wait: bool = False) -> r
 
 
 def _report_import(config: Config, database: Path, work: Path, record: runs.Run, report: review.ImportReport,
-                   state: review.ReviewState, when: dt.datetime, paths: list[Path]) -> None:
-    """What the import changed (outputs.review_changes) into the staged `database`, and the run report again."""
+                   state: review.ReviewState, when: dt.datetime, paths: list[Path], ranks: pl.DataFrame) -> None:
+    """What the import changed (outputs.review_changes) into the staged `database`, and the run report again
+    (`ranks`: keep_ranks of ReviewState.named_voters)."""
     import duckdb
 
     from dpt_pipeline.outputs import report as run_report
     from dpt_pipeline.outputs import review_changes
 
-    ranks, _ = keep_ranks(config, state.voters)
     before = {n: read_previous(database, n) for n in ("review_imports", "review_import_changes")}
     tables = review_changes.import_tables(
         state.history, ranks, read_previous(database, "duplicate_groups"), report.counts(), import_id=record.run_id,
@@ -413,15 +414,17 @@ def review_export(config: Config, *, xlsx: bool | None = None, wait: bool = Fals
 
 
 def _refresh_review(config: Config, database: Path, work: Path, run_id: str,
-                    state: review.ReviewState | None = None) -> review.Exported:
+                    state: review.ReviewState | None = None,
+                    keep: tuple[pl.DataFrame, list[decisions.KeepRule]] | None = None) -> review.Exported:
     """The review files from the database at `database` (a staged copy; `state`, its review tables if
-    already read) and its decisions, and the tables remembering them written back into it."""
+    already read) and its decisions, and the tables remembering them written back into it (`keep`:
+    keep_ranks of ReviewState.named_voters, if already made)."""
     import duckdb
 
     if state is None:
         with duckdb.connect(str(database), read_only=True) as con:
             state = review.read_state(con, config.output.database_path)
-    ranks, rules = keep_ranks(config, state.voters)
+    ranks, rules = keep or keep_ranks(config, state.named_voters())
     standing = decisions.standing(state.history)
     attention = pl.concat([decisions.resolve(standing, ranks).attention,
                            review.reopened_rows(state.reopened, standing)])

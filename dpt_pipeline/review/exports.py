@@ -126,6 +126,9 @@ def review_rows(pairs: pl.DataFrame, voters: pl.DataFrame, history: pl.DataFrame
              .with_columns(pl.lit(STATUS_BARU).alias("status")))
     again = attention.join(info.drop("voter_id_l", "voter_id_r"), on="pair_id", how="left")
     base = pl.concat([fresh, again.select(fresh.columns)])
+    # The records of the pairs listed only (a tenth of the roll, or less).
+    voters = voters.join(pl.concat([base.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")])
+                         .unique(), on="voter_id", how="semi")
     fields = [c for c in SIDE_FIELDS if c in voters.columns]
     sides = voters.select("voter_id", *fields).join(_region_names(voters, names), on="voter_id", how="left")
     out = base

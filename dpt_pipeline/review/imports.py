@@ -146,6 +146,8 @@ def _identity_mismatch(rows: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
     rows = rows.with_columns(pl.int_range(pl.len()).alias("_row"))
     checked = rows
     checks = []
+    ids = pl.concat([rows.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")]).unique()
+    shown = shown.join(ids, on="voter_id", how="semi")    # the records these rows name, only
     for i, side in ((1, "voter_id_l"), (2, "voter_id_r")):
         ref = shown.select(pl.col("voter_id").alias(side),
                            *[_clean_text(pl.col(c)).alias(f"_s_{SIDE_NAMES.get(c, c)}_{i}")
@@ -261,8 +263,9 @@ def read_decisions(paths: Sequence[Path], *, exports: pl.DataFrame, shown: pl.Da
     found = found.join(split.select("file", "baris"), on=["file", "baris"], how="anti")
     # Stale: a record of the pair is no longer on the roll as it was shown.
     on_roll = voters.select("voter_id")
-    gone = found.filter(~pl.col("voter_id_l").is_in(on_roll["voter_id"].implode())
-                        | ~pl.col("voter_id_r").is_in(on_roll["voter_id"].implode()))
+    named = on_roll.join(pl.concat([found.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")]),
+                         on="voter_id", how="semi")["voter_id"].implode()    # of the roll, the records named here
+    gone = found.filter(~pl.col("voter_id_l").is_in(named) | ~pl.col("voter_id_r").is_in(named))
     reopened = pl.DataFrame(schema=REOPENED_SCHEMA)
     if gone.height:
         ids = pl.concat([gone.select(pl.col(c).alias("voter_id")) for c in ("voter_id_l", "voter_id_r")]).unique()

@@ -4,11 +4,13 @@ One row per pair, the two records' fields side by side (nama beside nama, tangga
 fields that differ marked, the decision column at the left with a drop-down, an input message and an error
 alert, frozen panes so the names stay in view, the record recommended to keep and why, the score as a
 number (Calc and Excel show it with the decimal comma of Indonesian settings). Cells are typed: text stays
-text (a name starting with `=` is never a formula), numbers stay numbers. Written with xlsxwriter.
+text (a name starting with `=` is never a formula), numbers stay numbers. Written with xlsxwriter, the data
+rows column-wise (`write_xlsx`).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import polars as pl
 
 from dpt_pipeline.core.decisions import KEPUTUSAN
 from dpt_pipeline.io.files import FILE_MODE
-from dpt_pipeline.io.spreadsheet import FORMULA_START, write_csv_for_excel
+from dpt_pipeline.io.spreadsheet import FORMULA_START, write_csv_for_excel, write_sheet_rows
 
 # The two records' fields, in the order a reviewer compares them: (column stem, header label).
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -64,59 +66,41 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
 
 
 def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = None) -> Path:
-    """The review file as XLSX (xlsxwriter: column by column, so a file of 50,000 pairs takes seconds).
-    `differ` (same rows, boolean columns named after COMPARED) marks the fields whose two values differ."""
+    """The review file as XLSX. `differ` (same rows, boolean columns named after COMPARED) marks the fields
+    whose two values differ.
+
+    xlsxwriter writes the workbook with its header row (styles, validation, conditional format, panes,
+    widths, filter, print setup, the `petunjuk` sheet); the data rows are then built column by column
+    (`io.spreadsheet.write_sheet_rows`: typed and escaped as xlsxwriter would write them) and put in."""
     import xlsxwriter
     from xlsxwriter.utility import xl_col_to_name
 
     cols = frame.columns
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
     # Text stays text: no string is ever taken for a formula, a number or a link.
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                         "strings_to_urls": False, "nan_inf_to_errors": True})
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                      "strings_to_urls": False, "nan_inf_to_errors": True})
+    edge = {"bottom": 1, "bottom_color": "#A6A6A6"}
+    # A text that looks like a formula keeps Excel's quote prefix, so that editing the cell (F2, Enter) does
+    # not turn it into one either (OWASP, CSV injection).
+    looks = {"base": edge, "band": {**edge, "bg_color": "#F2F2F2"}, "score": {**edge, "num_format": "0.0"},
+             "decide": {**edge, "bg_color": "#FFF2CC", "locked": False}, "marked": {**edge, "bg_color": "#FFD8A8"},
+             "q_base": {**edge, "quote_prefix": True}, "q_band": {**edge, "bg_color": "#F2F2F2", "quote_prefix": True},
+             "q_marked": {**edge, "bg_color": "#FFD8A8", "quote_prefix": True}}
     try:
         ws = wb.add_worksheet(SHEET)
         header = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "text_wrap": True,
                                 "valign": "vcenter", "border": 1})
-        base = wb.add_format({"bottom": 1, "bottom_color": "#A6A6A6"})
-        score = wb.add_format({"num_format": "0.0", "bottom": 1, "bottom_color": "#A6A6A6"})
-        decide = wb.add_format({"bg_color": "#FFF2CC", "bottom": 1, "bottom_color": "#A6A6A6", "locked": False})
-        marked = wb.add_format({"bg_color": "#FFD8A8", "bottom": 1, "bottom_color": "#A6A6A6"})
+        formats = {name: wb.add_format(props) for name, props in looks.items()}
         conflict = wb.add_format({"bg_color": "#F4B6B6"})
         last_row = max(frame.height, 1)
         ws.write_row(0, 0, cols, header)
-        banded = wb.add_format({"bg_color": "#F2F2F2", "bottom": 1, "bottom_color": "#A6A6A6"})
-        # Numbers as numbers, everything else as text (the cell type is chosen here, not guessed).
-        text = frame.with_columns([pl.col(c).cast(pl.String) for c in cols if c not in NUMERIC])
-        for r, row in enumerate(text.iter_rows(), start=1):
-            ws.write_row(r, 0, row, banded if r % 2 == 0 else base)
-        k, sk = cols.index("keputusan"), cols.index("skor")
-        for r, (word, value) in enumerate(zip(frame["keputusan"].to_list(), frame["skor"].to_list(), strict=True),
-                                          start=1):
-            ws.write(r, k, word, decide)
-            ws.write(r, sk, value, score)
-        if differ is not None:
-            for stem in differ.columns:
-                rows = differ.with_row_index("_r").filter(pl.col(stem))["_r"].to_list()
-                for name in (f"{stem}_1", f"{stem}_2"):
-                    if name in cols:
-                        c, values = cols.index(name), frame[name]
-                        for r in rows:
-                            ws.write(r + 1, c, values[r], marked)
-        # A text that looks like a formula keeps Excel's quote prefix, so that editing the cell (F2, Enter)
-        # does not turn it into one either (OWASP, CSV injection). Written last, over the marks above.
-        edge = {"bottom": 1, "bottom_color": "#A6A6A6", "quote_prefix": True}
-        quoted = {"base": wb.add_format(edge), "band": wb.add_format({**edge, "bg_color": "#F2F2F2"}),
-                  "marked": wb.add_format({**edge, "bg_color": "#FFD8A8"})}
-        for c, name in enumerate(cols):
-            if name in NUMERIC:
-                continue
-            risky = text.with_row_index("_r").filter(pl.col(name).str.contains(FORMULA_START))
-            stem = name.removesuffix("_1").removesuffix("_2")
-            for r, value in zip(risky["_r"].to_list(), risky[name].to_list(), strict=True):
-                is_marked = differ is not None and stem in differ.columns and bool(differ[stem][r])
-                look = "marked" if is_marked else "band" if (r + 1) % 2 == 0 else "base"
-                ws.write_string(r + 1, c, value, quoted[look])
+        if frame.height:
+            # Placeholders in the last row, replaced below: every style gets its index, the sheet its extent.
+            for j, fmt in enumerate(formats.values()):
+                ws.write_blank(frame.height, j % len(cols), None, fmt)
+            ws.write_blank(frame.height, len(cols) - 1, None, formats["base"])
         status = xl_col_to_name(cols.index("status"))
         ws.conditional_format(f"{status}2:{status}{last_row + 1}",
                               {"type": "formula", "criteria": f'=LEFT(${status}2,7)="KONFLIK"', "format": conflict})
@@ -150,5 +134,38 @@ def write_xlsx(frame: pl.DataFrame, path: Path, differ: pl.DataFrame | None = No
         info.set_column(1, 1, 110)
     finally:
         wb.close()
+    if frame.height:
+        xf = {name: fmt.xf_index for name, fmt in formats.items()}
+        numbers = {c for c in NUMERIC if c in cols and frame[c].dtype.is_numeric()}
+        write_sheet_rows(buffer.getvalue(), path, frame, _styles(frame, differ, xf, numbers), numbers)
+    else:
+        path.write_bytes(buffer.getvalue())
     os.chmod(path, FILE_MODE)
     return path
+
+
+def _styles(frame: pl.DataFrame, differ: pl.DataFrame | None, xf: dict[str, int], numbers: set[str]
+            ) -> pl.DataFrame:
+    """The xf index of every data cell: rows banded, the decision column to fill in, the score with one
+    decimal, the fields that differ marked, and any text that looks like a formula with the quote prefix
+    (in the band or mark of its cell)."""
+    band = (pl.int_range(pl.len()) % 2 == 1)     # spreadsheet rows 3, 5, ...
+    marks = differ if differ is not None else pl.DataFrame()
+    flags = marks.select([pl.col(c).fill_null(False) for c in marks.columns]) if marks.width else marks
+
+    def look(name: str, prefix: str = "") -> pl.Expr:
+        stem = name.removesuffix("_1").removesuffix("_2")
+        plain = pl.when(band).then(pl.lit(xf[f"{prefix}band"])).otherwise(pl.lit(xf[f"{prefix}base"]))
+        if stem != name and stem in flags.columns:
+            return pl.when(pl.col(f"_m_{stem}")).then(pl.lit(xf[f"{prefix}marked"])).otherwise(plain)
+        return plain
+
+    exprs = []
+    for c in frame.columns:
+        e = (pl.lit(xf["decide"]) if c == "keputusan" else pl.lit(xf["score"]) if c == "skor" else look(c))
+        if c not in numbers:
+            risky = pl.col(c).cast(pl.String).str.contains(FORMULA_START).fill_null(False)
+            e = pl.when(risky).then(look(c, "q_")).otherwise(e)
+        exprs.append(e.cast(pl.UInt32).alias(c))
+    data = frame.hstack(flags.rename({c: f"_m_{c}" for c in flags.columns}).get_columns()) if flags.width else frame
+    return data.select(exprs)

@@ -327,3 +327,32 @@ def test_a_decided_pair_no_longer_listed_comes_back_scored(tmp_path: Path, night
     assert not {a, b, c, d} & set(struck)
     listed = _query(result.database, "SELECT pair_id, blocking_passes FROM review_pairs")
     assert listed.filter(pl.col("pair_id").is_in(history["pair_id"].implode())).height == 2
+
+
+def test_files_refreshed_by_an_import_keep_records_as_the_whole_roll_would(tmp_path: Path, night_one: Path) -> None:
+    """An import ranks only the records a review file or decision names (ReviewState.named_voters); the
+    files it writes, and who its decisions strike, are those the keep order over the whole roll gives."""
+    cfg = _after_night_one(tmp_path, night_one)
+    pipeline.review_import(cfg, simulated_reviewer(_csvs(cfg), TRUTH, tmp_path / "inbox", share=0.7, wrong=0.2,
+                                                   seed=5))
+    db = cfg.output.database_path
+    with duckdb.connect(str(db), read_only=True) as con:
+        state = review.read_state(con, db)
+    named = state.named_voters()
+    assert 0 < named.height < state.voters.height
+    files, struck = {}, {}
+    for name, records in (("named", named), ("roll", state.voters)):
+        keep = pipeline.keep_ranks(cfg, records)
+        work = tmp_path / name
+        work.mkdir()
+        shutil.copyfile(db, work / db.name)
+        exported = pipeline._refresh_review(cfg, work / db.name, work, "E", state, keep)
+        files[name] = {p.relative_to(work): pl.read_csv(p, separator=";", infer_schema=False)
+                       for p in exported.paths if p.suffix == ".csv"}
+        struck[name] = decisions.resolve(decisions.standing(state.history), keep[0]).struck
+    assert files["named"].keys() == files["roll"].keys() and files["roll"]
+    for path, frame in files["roll"].items():
+        assert frame.equals(files["named"][path]), path
+    assert struck["roll"].height and struck["named"].equals(struck["roll"])
+    simpan = pl.concat([f["simpan"] for f in files["roll"].values()])
+    assert simpan.n_unique() == 2      # both records are recommended somewhere: the order matters
