@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
 
 # What differs between any two runs, whatever they computed: when they ran, how long they took, their ids.
-RUN_TABLES = {"runs"}
+RUN_TABLES = {"runs", "table_digests"}   # table_digests: a digest of every table, these included
 RUN_COLUMNS = {"seconds", "run_id", "export_id", "diekspor", "ekspor", "started_at", "finished_at", "exported_at",
                "imported_at", "import_id"}
 
