@@ -31,6 +31,8 @@ import polars as pl
 from dpt_pipeline import __version__
 from dpt_pipeline.config import Config, SourceConfig
 from dpt_pipeline.ingest.validate import KEPT_SCHEMA, KEY, Context, Kept
+from dpt_pipeline.io import cachefiles
+from dpt_pipeline.io.cachefiles import Damaged as _Damaged
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import sha256_file
 
@@ -61,10 +63,6 @@ def signature(config: Config, source: SourceConfig, reference: dt.date) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-class _Damaged(Exception):
-    """What is wrong with the cache, without a value from it."""
-
-
 def load(out_dir: Path, source: str, sig: str) -> Kept | None:
     """The source's kept rows from the last run, or None (then its ingest is a full one): no cache, another
     signature, or a damaged cache (a warning). The checksum is checked before the file is parsed."""
@@ -87,16 +85,8 @@ def load(out_dir: Path, source: str, sig: str) -> Kept | None:
 
 
 def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
-    path = folder / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError as e:
-        raise _Damaged(f"{MANIFEST_FILE} is missing") from e
-    except OSError as e:
-        raise _Damaged(f"{MANIFEST_FILE} cannot be read: {type(e).__name__}") from e
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _Damaged(f"{MANIFEST_FILE} is not JSON") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+    manifest = cachefiles.read_json(folder / MANIFEST_FILE)
+    if manifest.get("format") != _FORMAT:
         raise _Damaged(f"{MANIFEST_FILE} is not a manifest this version writes")
     sources = manifest.get("sources")
     if not isinstance(sources, dict):
@@ -116,18 +106,8 @@ def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
 
 def _read(folder: Path, entry: dict[str, Any]) -> Kept:
     path = folder / entry["file"]
-    try:
-        digest = sha256_file(path)
-    except FileNotFoundError as e:
-        raise _Damaged(f"{path.name} is missing") from e
-    except OSError as e:
-        raise _Damaged(f"{path.name} cannot be read: {type(e).__name__}") from e
-    if digest != entry["sha256"]:
-        raise _Damaged(f"{path.name} does not match its checksum (changed or corrupt)")
-    try:
-        frame = pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
-        raise _Damaged(f"{path.name} cannot be read as a table: {type(e).__name__}") from e
+    cachefiles.check(path, entry["sha256"])
+    frame = cachefiles.read_table(path)
     if dict(frame.schema) != KEPT_SCHEMA:
         raise _Damaged(f"{path.name} has other columns or types than the cache writes")
     if frame.height != entry["rows"]:

@@ -30,6 +30,8 @@ import rapidfuzz
 from dpt_pipeline import __version__
 from dpt_pipeline.config import Config
 from dpt_pipeline.errors import DptError
+from dpt_pipeline.io import cachefiles
+from dpt_pipeline.io.cachefiles import Damaged as _Damaged
 from dpt_pipeline.io.files import write_private
 from dpt_pipeline.io.hashing import sha256_file
 from dpt_pipeline.linkage import blocking as block
@@ -159,24 +161,8 @@ def load(out_dir: Path, sig: str, cset: compare.ComparisonSet | None = None) -> 
     return Cache(pairs, ids, model, keys)
 
 
-class _Damaged(Exception):
-    """What is wrong with a cache file, without a value from it."""
-
-
 def _manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError as e:
-        raise _Damaged(f"{MANIFEST_FILE} is missing") from e
-    except OSError as e:
-        raise _Damaged(f"{MANIFEST_FILE} cannot be read: {type(e).__name__}") from e
-    except UnicodeDecodeError as e:
-        raise _Damaged(f"{MANIFEST_FILE} is not UTF-8 text") from e
-    except (ValueError, RecursionError) as e:
-        raise _Damaged(f"{MANIFEST_FILE} is not valid JSON") from e
-    if not isinstance(manifest, dict):
-        raise _Damaged(f"{MANIFEST_FILE} is not a JSON object")
+    manifest = cachefiles.read_json(folder / MANIFEST_FILE)
     if not isinstance(manifest.get("signature"), str):
         raise _Damaged(f"{MANIFEST_FILE}: 'signature' is missing or not a string")
     pairs = manifest.get("pairs")
@@ -191,27 +177,14 @@ def _manifest(folder: Path) -> dict[str, Any]:
 def _verify(path: Path, files: dict[str, str]) -> None:
     if path.name not in files:
         raise _Damaged(f"{MANIFEST_FILE} holds no checksum of {path.name}")
-    try:
-        digest = sha256_file(path)
-    except FileNotFoundError as e:
-        raise _Damaged(f"{path.name} is missing") from e
-    except OSError as e:
-        raise _Damaged(f"{path.name} cannot be read: {type(e).__name__}") from e
-    if digest != files[path.name]:
-        raise _Damaged(f"{path.name} does not match its checksum (changed or corrupt)")
+    cachefiles.check(path, files[path.name])
 
 
 def _tables(folder: Path, cset: compare.ComparisonSet, n_pairs: int
             ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The cached pairs, voters and blocking keys, read and checked: the schema `save` writes, no nulls
     (but in the keys), levels each comparison has, rids of the voters kept, one row per voter_id."""
-    frames = []
-    for name in (PAIRS_FILE, IDS_FILE, KEYS_FILE):
-        try:
-            frames.append(pl.read_parquet(folder / name))
-        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
-            raise _Damaged(f"{name} cannot be read as a table: {type(e).__name__}") from e
-    pairs, ids, keys = frames
+    pairs, ids, keys = (cachefiles.read_table(folder / name) for name in (PAIRS_FILE, IDS_FILE, KEYS_FILE))
     want = {"rid_l": pl.UInt32, "rid_r": pl.UInt32, "pass_mask": pl.UInt32,
             **{c.level_column: pl.Int8 for c in cset.comparisons}}
     if dict(pairs.schema) != want:
@@ -318,10 +291,7 @@ def load_records(out_dir: Path, sig: str, voters_schema: pl.Schema | dict[str, p
         if manifest["signature"] != sig or manifest.get("files") is None or RECORDS_FILE not in manifest["files"]:
             return None
         _verify(folder / RECORDS_FILE, manifest["files"])
-        try:
-            frame = pl.read_parquet(folder / RECORDS_FILE)
-        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as e:
-            raise _Damaged(f"{RECORDS_FILE} cannot be read as a table: {type(e).__name__}") from e
+        frame = cachefiles.read_table(folder / RECORDS_FILE)
         want = {"voter_id": pl.String, CONTENT: pl.UInt64, **_derived(voters_schema)}
         if dict(frame.schema) != want:
             raise _Damaged(f"{RECORDS_FILE} has other columns or types than the cache writes")

@@ -33,7 +33,9 @@ from pathlib import Path
 import polars as pl
 
 from dpt_pipeline import __version__
+from dpt_pipeline.io import cachefiles
 from dpt_pipeline.io.files import FILE_MODE
+from dpt_pipeline.io.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,6 @@ def digest(*parts: object) -> str:
     return h.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 class Published:
     """Last night's tps folder (`published`, may not exist) and tonight's (`staged`); `take` and `record`
     each piece, then `write` tonight's manifest."""
@@ -109,11 +106,12 @@ class Published:
         if path is None or not path.is_file() or path.is_symlink():
             return
         try:
-            m = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(m, dict) and m.get("format") == FORMAT and m.get("code") == code_digest():
+            m = cachefiles.read_json(path)
+            if m.get("format") == FORMAT and m.get("code") == code_digest():
                 self._old = {k: v for k, v in m["pieces"].items() if isinstance(v, dict)}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            log.warning("the manifest of %s cannot be read; every TPS map and list is drawn again", published)
+        except (cachefiles.Damaged, KeyError, TypeError, AttributeError) as e:
+            log.warning("the manifest of %s cannot be read (%s); every TPS map and list is drawn again", published,
+                        e if isinstance(e, cachefiles.Damaged) else "not one this version writes")
 
     def unchanged(self, piece: str, digest: str) -> bool:
         """True when last night's `piece` was drawn from the same digest (its files not yet checked)."""
@@ -140,7 +138,7 @@ class Published:
                     shutil.copyfile(src, dst)
                     os.chmod(dst, FILE_MODE)
                 linked.append(dst)
-                if dst.stat().st_size != size or _sha256(dst) != sha:   # the staged file is what was checked
+                if dst.stat().st_size != size or sha256_file(dst) != sha:   # the staged file is what was checked
                     raise LookupError(rel)
         except (LookupError, OSError, ValueError, TypeError):
             for p in linked:
@@ -157,14 +155,14 @@ class Published:
             return None
         src = self.published / rel
         size, sha = e["files"][rel]
-        if src.is_symlink() or not src.is_file() or src.stat().st_size != size or _sha256(src) != sha:
+        if src.is_symlink() or not src.is_file() or src.stat().st_size != size or sha256_file(src) != sha:
             return None
         return src
 
     def record(self, piece: str, digest: str, files: Iterable[Path]) -> None:
         """`piece`, drawn tonight from `digest`, wrote `files` (in the staging folder)."""
         self._new[piece] = {"digest": digest, "files": {
-            p.relative_to(self.staged).as_posix(): [p.stat().st_size, _sha256(p)] for p in sorted(files)}}
+            p.relative_to(self.staged).as_posix(): [p.stat().st_size, sha256_file(p)] for p in sorted(files)}}
         self.drawn += 1
 
     def write(self) -> Path:
