@@ -510,8 +510,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     extra = _with_rids(attention.join(pairs.select("pair_id"), on="pair_id", how="anti"), records)
     again = pairs.head(0)
     if extra.height:
-        rescored = linked.rescore(tonight, extra.select("rid_l", "rid_r")).select(
-            [c for c in scored.columns if c != "pass_mask"], *[f"w_{c.name}" for c in cset.comparisons]).with_columns(
+        keep = [c for c in scored.columns if c != "pass_mask"] + [f"w_{c.name}" for c in cset.comparisons]
+        rescored = linked.rescore(tonight, extra.select("rid_l", "rid_r")).select(keep).with_columns(
             pl.lit(0, scored.schema["pass_mask"]).alias("pass_mask"))     # no blocking pass found them tonight
         again = night.pairs_table(compare.attach(records, rescored, ids), cset)
     review_pairs = pl.concat([pairs, again])
