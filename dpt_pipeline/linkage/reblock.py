@@ -179,7 +179,7 @@ def _nik_pass(records: pl.DataFrame, keys: pl.DataFrame, gone: pl.DataFrame, is_
     also = [f"_a{j}" for j in range(len(p.also))]
     nik = records.select("rid", pl.col(p.column).cast(pl.UInt64, strict=False).alias("v"),
                          *[pl.col(c).alias(x) for c, x in zip(p.also, also, strict=True)])
-    v_all = keys[f"v{i}"].to_numpy()
+    v_all = keys[f"v{i}"].fill_null(0).to_numpy()   # UInt64 kept exact (with nulls numpy would make it float)
     which = np.full(len(old_l), -1, dtype=np.int64)
     if found.any():
         which[found] = _sub_key_index(v_all[old_l[found]], v_all[old_r[found]], p.digits)

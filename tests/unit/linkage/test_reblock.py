@@ -82,3 +82,21 @@ def test_the_nik_sub_key_of_a_pair_is_the_one_digit_or_swap_between_them() -> No
     b = np.array([6408134505900001, 6408143505800001, 6408134505800002], dtype=np.uint64)
     # digit 10 (0-based) differs; digits 5 and 6 swapped; a serial digit (beyond the first 12) differs
     assert reblock._sub_key_index(a, b, 12).tolist() == [20, 11, -1]
+
+
+def test_nik_pairs_above_2_to_the_53_keep_their_sub_key_beside_records_without_a_nik(make_records) -> None:
+    """Papua's NIKs (91..94) are above 2**53: with a record without a NIK in the roll, a float conversion would
+    round them and put an old pair in another sub-block, which a new record made dirty: the pair was lost."""
+    a, b = "9171010101199999", "9171010101159999"          # one digit apart (position 11): sub-key 22
+    swap = "9171010101919999"                                # a's digits 10 and 11 swapped: a's sub-key 21
+    rows = [{"nik": a, "nama": "YAKOB WENDA"}, {"nik": b, "nama": "YAKOB WENDA"}, {"nik": None, "nama": "MARIA"}]
+    passes = [p for p in blocking.default_passes() if isinstance(p, blocking.NikEditPass)]
+    last = make_records(rows)
+    tonight = make_records([*rows, {"nik": swap, "nama": "YAKOBUS WENDA"}])
+    pairs_last, _ = blocking.candidate_pairs(last, passes)
+    assert pairs_last.height == 1
+    mapped = np.arange(last.height, dtype=np.int64)      # v0..v2 keep their rids; v3 is new (sorted last)
+    got, _, _ = reblock.candidate_pairs_since(tonight, passes, mapped=mapped, last_pairs=pairs_last,
+                                              last_keys=reblock.keys_frame(last, passes))
+    want, _ = blocking.candidate_pairs(tonight, passes)
+    assert got.equals(want) and want.height == 2
