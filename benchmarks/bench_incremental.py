@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import OUT, config, generate
+from common import OUT, change_list, config, generate, keep_originals
 
 
 def _run(cfg: Path, *extra: str) -> dict[str, object]:
@@ -37,18 +37,6 @@ def _run(cfg: Path, *extra: str) -> dict[str, object]:
             "candidate_pairs": link["candidate_pairs"], "claimed_pairs": link["claimed_pairs"]}
 
 
-def _change(path: Path, share: float, rng: random.Random) -> int:
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    head, body = lines[0], [ln for ln in lines[1:] if ln.strip()]
-    k = max(1, int(len(body) * share / 2))
-    drop = set(rng.sample(range(len(body)), k))
-    again = [body[i] for i in rng.sample(range(len(body)), k)]
-    kept = [ln for i, ln in enumerate(body) if i not in drop]
-    path.write_bytes(b"\n".join([head, *kept, *again]) + b"\n")
-    return 2 * k
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--voters", type=int, default=1_000_000)
@@ -57,19 +45,14 @@ def main() -> int:
     args = ap.parse_args()
     data = OUT / f"incremental_{args.voters}_{args.seed}"
     generate(data, args.voters, args.seed)
-    lists = sorted(data.glob("dpt_*.csv"))
-    originals = data / "originals"
-    if not originals.exists():
-        originals.mkdir()
-        for p in lists:
-            shutil.copy(p, originals / p.name)
+    lists, originals = keep_originals(data)
     for p in lists:                      # start from the generated lists every time
         shutil.copy(originals / p.name, p)
     cfg = config(data)
     shutil.rmtree(data / "out", ignore_errors=True)
     first = _run(cfg, "--full")
     rng = random.Random(args.seed)
-    changed = sum(_change(p, args.change, rng) for p in lists)
+    changed = sum(change_list(p, args.change, rng) for p in lists)
     keep = data / "out_after_full"
     shutil.rmtree(keep, ignore_errors=True)
     shutil.copytree(data / "out", keep)

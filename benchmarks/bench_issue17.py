@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import OUT, ROOT, config
+from common import OUT, ROOT, change_list, config, keep_originals
 from digests import digests
 
 Rec = dict[str, Any]    # a measure as JSON
@@ -317,20 +317,6 @@ def _review(n: int, args: argparse.Namespace) -> Rec:
     return entry
 
 
-def _change(path: Path, share: float, rng: random.Random) -> int:
-    """As bench_incremental.py: `share`/2 of the lines removed, as many registered again at the end."""
-    raw = path.read_bytes()
-    sep = b"\r\n" if b"\r\n" in raw[:100_000] else b"\n"
-    lines = raw.split(sep)
-    head, body = lines[0], [ln for ln in lines[1:] if ln.strip()]
-    k = max(1, int(len(body) * share / 2))
-    drop = set(rng.sample(range(len(body)), k))
-    again = [body[i] for i in rng.sample(range(len(body)), k)]
-    kept = [ln for i, ln in enumerate(body) if i not in drop]
-    path.write_bytes(sep.join([head, *kept, *again]) + sep)
-    return 2 * k
-
-
 def _incremental(n: int, args: argparse.Namespace) -> Rec:
     data = OUT / f"scale_{n}_{args.seed}"
     entry: Rec = {"voters_generated": n, "change": args.change, "measured_at": _now(),
@@ -343,15 +329,10 @@ def _incremental(n: int, args: argparse.Namespace) -> Rec:
     inc_out, full_out = data / "out_issue17_incremental", data / "out_issue17_full_same_model"
     _fresh_copy(published, inc_out)
     _fresh_copy(published, full_out)
-    lists = sorted(data.glob("dpt_*.csv"))
-    originals = data / "originals"
-    if not originals.exists():
-        originals.mkdir()
-        for p in lists:
-            shutil.copy(p, originals / p.name)
+    lists, originals = keep_originals(data)
     try:
         rng = random.Random(args.seed)
-        entry["rows_changed"] = sum(_change(p, args.change, rng) for p in lists)
+        entry["rows_changed"] = sum(change_list(p, args.change, rng) for p in lists)
         inc = _measure(f"incremental_{n}", [*DPT, "run", "--config", str(_config(data, inc_out.name,
                                             "issue17_incremental.toml")), "-q"],
                        timeout=args.timeout, max_mb=args.max_mb)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +33,30 @@ def config(data: Path, name: str = "bench.toml", replace: dict[str, str] | None 
     path = data / name
     path.write_text(text)
     return path
+
+
+def change_list(path: Path, share: float, rng: random.Random) -> int:
+    """A night's change of one list, in place: `share`/2 of its lines removed, as many of them registered
+    again at the end (a double registration); returns the rows changed."""
+    raw = path.read_bytes()
+    sep = b"\r\n" if b"\r\n" in raw[:100_000] else b"\n"
+    lines = raw.split(sep)
+    head, body = lines[0], [ln for ln in lines[1:] if ln.strip()]
+    k = max(1, int(len(body) * share / 2))
+    drop = set(rng.sample(range(len(body)), k))
+    again = [body[i] for i in rng.sample(range(len(body)), k)]
+    kept = [ln for i, ln in enumerate(body) if i not in drop]
+    path.write_bytes(sep.join([head, *kept, *again]) + sep)
+    return 2 * k
+
+
+def keep_originals(data: Path) -> tuple[list[Path], Path]:
+    """The lists in `data` and the folder their generated copies are kept in (made once), so that a changed
+    list can be put back."""
+    lists = sorted(data.glob("dpt_*.csv"))
+    originals = data / "originals"
+    if not originals.exists():
+        originals.mkdir()
+        for p in lists:
+            shutil.copy(p, originals / p.name)
+    return lists, originals

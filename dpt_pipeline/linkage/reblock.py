@@ -97,7 +97,6 @@ def _sub_keys(v: pl.Expr, also: pl.Expr, p: NikEditPass) -> list[pl.Expr]:
 def _sub_key_index(v_l: np.ndarray, v_r: np.ndarray, digits: int) -> np.ndarray:
     """For pairs the NIK pass found (two different NIKs), the one sub-key they share: 2*i for one digit i
     differing, 2*i + 1 for digits i and i + 1 swapped (the order of `_sub_keys`)."""
-    pos = np.zeros(len(v_l), dtype=np.int64)
     first = np.full(len(v_l), -1, dtype=np.int64)
     count = np.zeros(len(v_l), dtype=np.int64)
     for i in range(16):
