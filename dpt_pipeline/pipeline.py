@@ -492,7 +492,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     decided = _with_rids(standing.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])), records)
     linked = night.score_tonight(tonight, lap, decided=decided, same=_with_rids(resolution.same, records),
                                  different=_with_rids(resolution.different, records), struck=resolution.struck,
-                                 keep_rules=rules, learn_min=config.review.learn_min)
+                                 keep_rules=rules, learn_min=config.review.learn_min,
+                                 listed_from=lc.review_threshold)
     model, scored, groups, learning = linked.model, linked.scored, linked.groups, linked.learning
     model_path = config.output.dir / "model.json"
     write_private(work / model_path.name, model.to_json() + "\n")
@@ -527,7 +528,7 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
                              for r in tonight.blocking])
     info: dict[str, object] = {
         "mode": tonight.mode, **tonight.reuse,
-        "candidate_pairs": scored.height, "listed_pairs": pairs.height,
+        "candidate_pairs": linked.candidates, "listed_pairs": pairs.height,
         "claimed_pairs": int((pairs["match_probability"] >= CLAIM).sum()),
         "groups": int(groups["group_id"].n_unique()) if groups.height else 0,
         "nik_conflicts": conflicts.height, "lambda": model.lambda_, "model": str(model_path),

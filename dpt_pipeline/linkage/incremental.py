@@ -274,7 +274,11 @@ def prepared_records(voters: pl.DataFrame, cached: pl.DataFrame | None
     if hits.height == 0:
         return done.drop(CONTENT), done[CONTENT], 0
     order = [c for c in done.columns if c != "rid"]
-    out = pl.concat([hits.select(order), done.select(order)]).sort("voter_id").with_row_index("rid")
+    # Both in voter_id order (`hits` in the voters' order, which ingest sorts): merged, not sorted again.
+    hits = hits.select(order)
+    if not hits["voter_id"].is_sorted():
+        hits = hits.sort("voter_id")
+    out = hits.merge_sorted(done.select(order), key="voter_id").with_row_index("rid")
     return out.drop(CONTENT), out[CONTENT], hits.height
 
 

@@ -96,10 +96,12 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
 
 @dataclass
 class Scored:
-    """Every candidate pair scored, the duplicate groups, the model that scored them and what learning from
-    the decisions did (`learning`)."""
+    """The scored candidate pairs that can matter tonight (`kept_pairs`: listed for review, claimed, or a
+    NIK shared below a claim), how many candidate pairs were scored, the duplicate groups, the model that
+    scored them and what learning from the decisions did (`learning`)."""
 
     scored: pl.DataFrame
+    candidates: int
     groups: pl.DataFrame
     model: FellegiSunter
     learning: dict[str, object]
@@ -116,21 +118,31 @@ class Scored:
                      self.model)
 
 
+def kept_pairs(cset: ComparisonSet, listed_from: float) -> pl.Expr:
+    """The scored pairs the night uses: those listed for review (`listed_from` up), claimed, or sharing a
+    NIK (a NIK conflict when below a claim). The clustering reads the claimed ones only."""
+    return ((pl.col("match_probability") >= min(listed_from, CLAIM))
+            | (pl.col("lvl_nik") == cset.level_index("nik", "sama")))
+
+
 def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl.DataFrame, different: pl.DataFrame,
-                  struck: pl.DataFrame, keep_rules: list[decisions.KeepRule], learn_min: int) -> Scored:
+                  struck: pl.DataFrame, keep_rules: list[decisions.KeepRule], learn_min: int,
+                  listed_from: float) -> Scored:
     """Learn from the `decided` pairs (SAMA/BEDA, with rid_l, rid_r) once there are `learn_min` each way and
-    a held-out share says the claims get no worse; score every compared pair; group the pairs at or above
-    the claim, `same` pairs (a person's SAMA) joined and `different` ones (BEDA) kept apart, each group's
-    record to keep chosen by `keep_rules`; a `struck` record's reason says which record its SAMA kept."""
+    a held-out share says the claims get no worse; score every compared pair, keeping those `kept_pairs`
+    names; group the pairs at or above the claim, `same` pairs (a person's SAMA) joined and `different` ones
+    (BEDA) kept apart, each group's record to keep chosen by `keep_rules`; a `struck` record's reason says
+    which record its SAMA kept."""
     records, cset = tonight.records, tonight.comparisons
     model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
-    scored = score(tonight.compared, records, cset, model, weights=False)
-    log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{scored.height:,}", lap("score"))
+    scored = score(tonight.compared, records, cset, model, weights=False, keep=kept_pairs(cset, listed_from))
+    log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{tonight.compared.height:,}",
+             lap("score"))
     groups = clustering.cluster(scored, records, lambda pairs: rescore(tonight, model, pairs), threshold=CLAIM,
                                 keep_rules=keep_rules, same=same, different=different)
     log.info("found %s people registered more than once (%.1f s)", f"{groups['group_id'].n_unique():,}",
              lap("cluster"))
-    return Scored(scored, _note_decisions(groups, struck), model, learning)
+    return Scored(scored, tonight.compared.height, _note_decisions(groups, struck), model, learning)
 
 
 def rescore(tonight: Tonight, model: FellegiSunter, pairs: pl.DataFrame) -> pl.DataFrame:

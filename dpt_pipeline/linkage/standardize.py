@@ -500,7 +500,9 @@ def prepare_records(standardized: pl.DataFrame) -> pl.DataFrame:
     nik_num = pl.col("nik_std").cast(pl.UInt64, strict=False)
     inti = (pl.col("nama_std").str.split(" ").list.filter(~pl.element().is_in(list(COMMON_NAME_TOKENS)))
             .list.join(" "))
-    return (standardized.sort("voter_id").with_row_index("rid")
+    # Ingest hands the voters over sorted by voter_id: a sort of this wide frame would hold a second copy.
+    ordered = standardized if standardized["voter_id"].is_sorted() else standardized.sort("voter_id")
+    return (ordered.with_row_index("rid")
             .with_columns(pl.col("tanggal_lahir").dt.strftime("%Y%m%d").alias("tanggal_text"),
                           pl.col("tanggal_lahir").dt.strftime("%Y%m%d").cast(pl.UInt32).alias("tanggal_num"),
                           nik_num.alias("nik_num"),

@@ -90,19 +90,21 @@ class TrainingSession:
     frozen: tuple[str, ...]
 
 
-def _unique_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """np.unique(levels, axis=0, return_index, return_counts), fast: each row as one mixed-radix integer,
-    grouped by hash (polars) rather than sorted; patterns in ascending order of that integer."""
-    if len(levels) == 0:
-        return levels, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    radix = levels.max(axis=0).astype(np.int64) + 1
-    code = np.zeros(len(levels), dtype=np.int64)
-    for k in range(levels.shape[1]):
-        code = code * radix[k] + levels[:, k]
-    groups = (pl.DataFrame({"code": code}).with_row_index("i").group_by("code")
-              .agg(pl.col("i").min(), pl.len().alias("n")).sort("code"))
-    idx = groups["i"].to_numpy().astype(np.int64)
-    return levels[idx], idx, groups["n"].to_numpy().astype(np.int64)
+def _pattern_counts(candidates: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
+    """The candidate pairs counted per level pattern and `pass_mask` (the level columns, pass_mask, `n`);
+    without a pass_mask column every pair counts under mask 0."""
+    cols = [c.level_column for c in cset.comparisons]
+    mask = pl.col("pass_mask") if "pass_mask" in candidates.columns else pl.lit(0, pl.UInt32).alias("pass_mask")
+    return candidates.lazy().group_by(*cols, mask).agg(pl.len().alias("n")).collect()
+
+
+def _patterns(by_mask: pl.DataFrame, cset: ComparisonSet, bits: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct level patterns of the pairs some pass in `bits` found (every pair: None) and how many
+    pairs hold each, in ascending order of their level tuples."""
+    cols = [c.level_column for c in cset.comparisons]
+    rows = by_mask if bits is None else by_mask.filter((pl.col("pass_mask") & bits) != 0)
+    grouped = rows.group_by(cols).agg(pl.col("n").sum()).sort(cols)
+    return grouped.select(cols).to_numpy().astype(np.int16), grouped["n"].to_numpy().astype(np.int64)
 
 
 def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_list: list[np.ndarray],
@@ -166,19 +168,28 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     u_list, n_random = estimate_u(records, cset, random_pairs, seed)
     passes = block.default_passes() if passes is None else passes
     names = [c.name for c in cset.comparisons]
-    levels = level_matrix(candidates, cset)
-    fixed_cols: np.ndarray = np.zeros((len(levels),))
+    # EM reads level patterns and their counts only: the pairs are counted once per (pattern, pass_mask),
+    # a few thousand rows however many millions of pairs (a level matrix of 200 million pairs is 4 GB).
+    by_mask = _pattern_counts(candidates, cset)
+    n_pairs = candidates.height
     fixed_levels = []
     learned = []
     for k, c in enumerate(cset.comparisons):
         is_fixed = np.array([False, *(lv.weight is not None for lv in c.levels)])
         fixed_levels.append(is_fixed)
-        for idx in np.flatnonzero(is_fixed):
-            weight = c.levels[idx - 1].weight
-            assert weight is not None
-            fixed_cols += np.where(levels[:, k] == idx, weight * math.log(2), 0.0)
         if not is_fixed[1:].all():
             learned.append(k)
+
+    def fixed_weights(patterns: np.ndarray) -> np.ndarray:
+        """Each pattern's fixed weights (nats)."""
+        out: np.ndarray = np.zeros((len(patterns),))
+        for k, c in enumerate(cset.comparisons):
+            for idx in np.flatnonzero(fixed_levels[k]):
+                weight = c.levels[idx - 1].weight
+                assert weight is not None
+                out += np.where(patterns[:, k] == idx, weight * math.log(2), 0.0)
+        return out
+
     # Start: m falls with the level order (level 1 is the strongest agreement).
     m_list = []
     for c in cset.comparisons:
@@ -192,31 +203,26 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
         unknown = [f for f in sess.frozen if f not in names]
         if unknown:
             raise ConfigError(f"training session freezes unknown comparisons {unknown}; known: {names}")
-        if sess.passes:
-            bits = block.pass_bits(sess.passes, passes)
-            mask: np.ndarray = ((candidates["pass_mask"] & bits) != 0).to_numpy()
-        else:
-            mask = np.ones(len(levels), dtype=bool)
-        if mask.sum() == 0:
+        bits = block.pass_bits(sess.passes, passes) if sess.passes else None
+        pats, cnt = _patterns(by_mask, cset, bits)
+        if cnt.sum() == 0:
             log.debug("model training on the pairs of blocking pass %s: no pairs; skipped", ", ".join(sess.passes))
             continue
         # A frozen comparison is left out of the session altogether: the pairs were chosen by its fields.
         estimate = {k for k in learned if names[k] not in sess.frozen}
-        pats, rows, cnt = _unique_rows(levels[mask])
-        fw = fixed_cols[mask][rows]
-        m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fw, sorted(estimate), estimate,
-                         max_iter, tol, fixed_levels)
+        m_s, _, it = _em(pats, cnt.astype(float), u_list, m_list, 0.5, fixed_weights(pats), sorted(estimate),
+                         estimate, max_iter, tol, fixed_levels)
         iterations += it
         for k in estimate:
             learned_m[k].append(m_s[k])
         log.debug("model training (EM) on the pairs of blocking pass %s: %s pairs, %d iterations",
-                  ", ".join(sess.passes) or "(all)", f"{int(mask.sum()):,}", it)
+                  ", ".join(sess.passes) or "(all)", f"{int(cnt.sum()):,}", it)
     for k, ms in learned_m.items():
         if ms:
             m_list[k] = np.mean(ms, axis=0)
-    pats, rows, cnt = _unique_rows(levels)
-    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_cols[rows], learned, set(), max_iter, tol,
-                     fixed_levels)
+    pats, cnt = _patterns(by_mask, cset, None)
+    _, lam, it = _em(pats, cnt.astype(float), u_list, m_list, 0.1, fixed_weights(pats), learned, set(), max_iter,
+                     tol, fixed_levels)
     params = []
     for k, c in enumerate(cset.comparisons):
         fixed = {lv.code: lv.weight for lv in c.levels if lv.weight is not None}
@@ -224,11 +230,11 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
                                        [float(x) for x in u_list[k]], fixed, c.conditions(), c.u_plain_codes))
     n = records.height
     possible = max(possible_pairs if possible_pairs is not None else n * (n - 1) / 2, 1.0)
-    em_share = lam * len(levels) / possible
-    prior: dict[str, float] = {"em_matches": round(lam * len(levels), 1)}
+    em_share = lam * n_pairs / possible
+    prior: dict[str, float] = {"em_matches": round(lam * n_pairs, 1)}
     ruled = 0
     if cset.prior_rule is not None and prior_recall is not None:
-        ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if len(levels) else 0
+        ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if n_pairs else 0
         prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
         if ruled < MIN_RULE_PAIRS:
             log.warning("only %s candidate pairs meet the rule for a sure duplicate (fewer than %s), so how many "
@@ -242,7 +248,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     lam_all = min(max(share, 1e-15), 1 - 1e-9)
     log.debug("Fellegi-Sunter fitted: prior over all pairs %.3g (%s); EM counts %.0f matches among %d candidates",
               lam_all, f"{prior.get('rule_pairs', 0):.0f} pairs by the deterministic rule / recall {prior_recall}"
-              if "from_em" not in prior else "EM's share", lam * len(levels), len(levels))
+              if "from_em" not in prior else "EM's share", lam * n_pairs, n_pairs)
     log.info("learned the model from %s candidate pairs (about %s of them look like one person)",
-             f"{len(levels):,}", f"{round(lam * len(levels)):,}")
+             f"{n_pairs:,}", f"{round(lam * n_pairs):,}")
     return FellegiSunter(params, lam_all, iterations + it, n_random, prior)

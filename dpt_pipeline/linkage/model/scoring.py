@@ -18,12 +18,35 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
             .select(pl.col(column).alias("value"), (pl.col("len") / n).alias("tf")))
 
 
+# Pairs scored at a time: a float per comparison and pair is the largest transient of scoring (at 200 million
+# pairs one array is 1.6 GB), so millions of pairs are scored a slice at a time.
+SCORE_CHUNK = 4_000_000
+
+
 def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter, *,
-          weights: bool = True) -> pl.DataFrame:
+          weights: bool = True, keep: pl.Expr | None = None, chunk: int = SCORE_CHUNK) -> pl.DataFrame:
     """Add `w_<comparison>` (bits; without them when not `weights`: scoring the same pairs again with them
     gives the same numbers), match_weight and match_probability to the compared pairs (rid_l, rid_r and the
-    level columns)."""
+    level columns). With `keep`, only the scored rows where it holds are returned (filtered slice by slice,
+    so that the scores of every candidate pair are never held at once)."""
     model.check(cset)
+    tf = {c.tf_column: _record_tf(records, c.tf_column) for c in cset.comparisons
+          if c.tf_column and any(lv.tf for lv in c.levels)}
+    parts = []
+    for start in range(0, max(candidates.height, 1), chunk):
+        part = _score(candidates.slice(start, chunk), cset, model, tf, weights)
+        parts.append(part if keep is None else part.filter(keep))
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
+
+
+def _record_tf(records: pl.DataFrame, column: str) -> pl.Series:
+    """Each record's (row = rid) share of records holding its value of `column`; null where it has none."""
+    return records.select(pl.col(column).alias("value")).join(
+        term_frequencies(records, column), on="value", how="left", maintain_order="left")["tf"]
+
+
+def _score(candidates: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter, tfs: dict[str, pl.Series],
+           weights: bool) -> pl.DataFrame:
     levels = level_matrix(candidates, cset)
     total = np.full(len(candidates), model.prior_weight)
     cols = []
@@ -33,8 +56,7 @@ def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, 
         if c.tf_column and tf_levels:
             # Each record's value frequency once, then the larger of the pair's two (symmetric: a pair scores
             # the same whichever record is on the left, also where the level accepts unequal values).
-            tf = records.select(pl.col(c.tf_column).alias("value")).join(
-                term_frequencies(records, c.tf_column), on="value", how="left", maintain_order="left")["tf"]
+            tf = tfs[c.tf_column]
             values = np.fmax(tf.gather(candidates["rid_l"]).to_numpy(), tf.gather(candidates["rid_r"]).to_numpy())
             for idx in tf_levels:
                 at = (levels[:, k] == idx) & ~np.isnan(values)

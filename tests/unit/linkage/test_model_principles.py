@@ -31,14 +31,14 @@ TOLERANCE = 0.01
 def _mixture(rng: np.random.Generator, n: int, lam: float, m: list[np.ndarray], u: list[np.ndarray]
              ) -> tuple[np.ndarray, np.ndarray]:
     """n level patterns drawn from the mixture (level 0 = null is never drawn), as unique patterns and
-    counts, the way `score.fit` hands them to EM."""
+    counts, the way `em.fit` hands them to EM."""
     match = rng.random(n) < lam
     cols = []
     for mk, uk in zip(m, u, strict=True):
         col = np.where(match, rng.choice(len(mk), n, p=mk), rng.choice(len(uk), n, p=uk))
         cols.append(col)
     levels = np.stack(cols, axis=1).astype(np.int16)
-    pats, _, counts = em._unique_rows(levels)
+    pats, counts = np.unique(levels, axis=0, return_counts=True)
     return pats, counts.astype(float)
 
 
