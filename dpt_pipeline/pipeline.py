@@ -128,6 +128,9 @@ def _run(config: Config, stages: tuple[str, ...], record: runs.Run, work: Path, 
                                       run_id=record.run_id)
         record.mode = str(link_info["mode"])
         tables.update(link_tables)
+        # The linkage records hold every voter's columns: the voters table is taken from them, so that one
+        # copy of the roll stays in memory rather than two (2.4 GB at ten million voters).
+        result = dataclasses.replace(result, voters=tables["voters"])
         timings["link"] = round(time.perf_counter() - t0, 3)
         record.stage("link", timings["link"], {k: int(link_info[k]) for k in (  # type: ignore[call-overload]
             "candidate_pairs", "listed_pairs", "claimed_pairs", "groups", "nik_conflicts", "border_areas")})
@@ -546,7 +549,8 @@ def link(config: Config, voters: pl.DataFrame, names: dict[str, str], work: Path
     for row in info["border"]:  # type: ignore[attr-defined]
         log.debug("border area %s, desa %s: %s residents %s", row["area"], row["kode_desa"], f"{row['residents']:,}",
                   row["status"])
-    tables = {"duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
+    tables = {"voters": records.select(voters.columns),
+              "duplicate_pairs": pairs, "duplicate_groups": groups, "nik_conflicts": conflicts,
               "model_levels": night.model_table(model, cset),
               "blocking_report": blocking, "border_residents": residents, "review_summary": review_summary,
               **review_tables}

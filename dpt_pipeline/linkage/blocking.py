@@ -9,8 +9,10 @@ common name (SITI) can explode the pair count.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -126,11 +128,34 @@ def default_passes() -> list[BlockingPass | NikEditPass]:
 
 
 def _pairs_in_blocks(keyed: pl.DataFrame, key_cols: list[str]) -> pl.DataFrame:
-    left = keyed.rename({"rid": "rid_l"})
-    right = keyed.rename({"rid": "rid_r"})
-    return (left.join(right, on=key_cols, how="inner")
-            .filter(pl.col("rid_l") < pl.col("rid_r"))
-            .select("rid_l", "rid_r"))
+    """Every pair (rid_l < rid_r) of the records (`rid`, one row each) that share all of `key_cols` (none
+    null): the records grouped by their keys, each block's pairs generated in numpy. A self-join would
+    hold every key column beside both rids and each pair twice: at ten million records, 8 GB for one pass."""
+    blocks = keyed.group_by(key_cols).agg(pl.col("rid").sort()).select("rid").filter(pl.col("rid").list.len() > 1)
+    sizes = blocks["rid"].list.len().to_numpy().astype(np.int64)
+    rids = blocks["rid"].explode().to_numpy().astype(np.uint32)
+    return block_pairs(rids, sizes)
+
+
+def block_pairs(rids: np.ndarray, sizes: np.ndarray, chunk: int = 20_000_000) -> pl.DataFrame:
+    """The pairs (rid_l, rid_r) within each block of `rids`: blocks lie one after another, `sizes[k]`
+    records each, rids ascending within a block; built `chunk` pairs at a time, block by block."""
+    n_pairs = sizes * (sizes - 1) // 2
+    starts = np.cumsum(sizes) - sizes
+    ends = np.cumsum(n_pairs)
+    out = [pl.DataFrame(schema=PAIR_SCHEMA)]
+    b0 = 0
+    while b0 < len(sizes):
+        # The blocks whose pairs end within `chunk` of the first one's start (one block at least).
+        b1 = max(int(np.searchsorted(ends, ends[b0] - n_pairs[b0] + chunk, side="right")), b0 + 1)
+        s, st = sizes[b0:b1], starts[b0:b1]
+        pos = np.arange(st[0], st[-1] + s[-1], dtype=np.int64)
+        after = np.repeat(st + s, s) - 1 - pos           # the records after each one in its block
+        left = np.repeat(pos, after)
+        right = left + 1 + (np.arange(len(left), dtype=np.int64) - np.repeat(np.cumsum(after) - after, after))
+        out.append(pl.DataFrame({"rid_l": rids[left], "rid_r": rids[right]}, schema=PAIR_SCHEMA))
+        b0 = b1
+    return pl.concat(out)
 
 
 def _largest(sizes: pl.Series, k: int = 3) -> list[int]:
@@ -237,44 +262,113 @@ def _dups_to_pairs(keyed: pl.DataFrame, cols: list[str], max_block: int) -> tupl
     return _pairs_in_blocks(d, cols).cast(PAIR_SCHEMA), largest  # type: ignore[arg-type]
 
 
-def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None = None
+# From this many records on, `candidate_pairs` spills each pass's pairs to Parquet (given a folder) and
+# unites them a range of rid_l at a time: at ten million records the passes find some 350 million pairs,
+# and holding them all, then a sorted copy, does not fit beside the records in 24 GB.
+SPILL_FROM = 2_000_000
+SPILL_RECORDS_PER_PART = 1_000_000
+
+
+def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None = None, *,
+                    spill: Path | None = None, spill_parts: int | None = None
                     ) -> tuple[pl.DataFrame, list[PassReport]]:
     """United candidate pairs and a report per pass.
 
     The pairs frame holds rid_l, rid_r and `pass_mask` (UInt32: bit i set when pass i found the pair; see
     `pass_names`). `records` must hold `rid` (UInt32, sorted like voter_id) and the columns the passes read.
+    With `spill` (an empty folder's path, removed afterwards), from SPILL_FROM records on (or with
+    `spill_parts` parts, whatever the size), each pass's pairs go to Parquet files by range of rid_l, united
+    a range at a time: the same pairs, in the same order.
     """
     passes = default_passes() if passes is None else list(passes)
     if len(passes) > 32:
         raise ValueError("at most 32 blocking passes")
+    n_parts = spill_parts or (-(-records.height // SPILL_RECORDS_PER_PART) if records.height >= SPILL_FROM else 0)
+    sink = _Spill(spill, records.height, n_parts) if spill is not None and n_parts else None
     parts, reports = [], []
-    for i, p in enumerate(passes):
-        pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
-        parts.append(pairs.select(
-            pair_key().alias("key"),
-            pl.lit(1 << i, dtype=pl.UInt32).alias("bit")))
-        reports.append(rep)
-    united, reports = unite(parts, reports)
+    try:
+        for i, p in enumerate(passes):
+            pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
+            part = pairs.select(pair_key().alias("key"), pl.lit(1 << i, dtype=pl.UInt32).alias("bit"))
+            del pairs
+            if sink is None:
+                parts.append(part)
+            else:
+                sink.add(i, part)
+            reports.append(rep)
+        united, reports = unite(parts, reports) if sink is None else (sink.unite(), _count(sink.masks, reports))
+    finally:
+        if sink is not None:
+            sink.remove()
     rid_l, rid_r = split_pair_key("key")
     united = united.select(rid_l.alias("rid_l"), rid_r.alias("rid_r"), "pass_mask")
     return united, reports
+
+
+class _Spill:
+    """Pass pairs (key, bit) kept on disk by range of rid_l, `n_parts` ranges holding about as many pairs
+    each (a pair's rid_l is the smaller rid, so low rids hold more: rid_l <= x for a share 1 - (1 - x/n)**2
+    of random pairs)."""
+
+    def __init__(self, folder: Path, n_records: int, n_parts: int) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True)
+        shares = np.arange(1, n_parts) / n_parts
+        self.bounds = np.unique((n_records * (1 - np.sqrt(1 - shares))).astype(np.uint64)) << np.uint64(32)
+        self.masks: np.ndarray = np.zeros(0, dtype=np.uint32)
+        self.n_parts = len(self.bounds) + 1
+
+    def _file(self, part: int, pass_index: int) -> Path:
+        return self.folder / f"{part:04d}" / f"{pass_index:02d}.parquet"
+
+    def add(self, pass_index: int, pairs: pl.DataFrame) -> None:
+        at = np.searchsorted(self.bounds, pairs["key"].to_numpy(), side="right")
+        for (part,), rows in pairs.with_columns(pl.Series("_part", at, pl.UInt32)).partition_by(
+                "_part", as_dict=True, include_key=False).items():
+            path = self._file(int(part), pass_index)  # type: ignore[call-overload]
+            path.parent.mkdir(exist_ok=True)
+            rows.write_parquet(path, compression="lz4")
+
+    def unite(self) -> pl.DataFrame:
+        out = []
+        for part in range(self.n_parts):
+            files = sorted((self.folder / f"{part:04d}").glob("*.parquet"))
+            if files:
+                out.append(_sorted_union(pl.concat([pl.read_parquet(f) for f in files])))
+                for f in files:
+                    f.unlink()
+        united = pl.concat(out) if out else pl.DataFrame(schema={"key": pl.UInt64, "pass_mask": pl.UInt32})
+        self.masks = united["pass_mask"].to_numpy()
+        return united
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _sorted_union(pairs: pl.DataFrame) -> pl.DataFrame:
+    """One row per key with the bits of its rows or-ed (`pass_mask`), sorted by key."""
+    # Sorted first, then grouped in that order: three times faster than hashing 40 million keys.
+    return (pairs.sort("key").group_by("key", maintain_order=True)
+            .agg(pl.col("bit").bitwise_or().alias("pass_mask")))
 
 
 def unite(parts: list[pl.DataFrame], reports: list[PassReport]) -> tuple[pl.DataFrame, list[PassReport]]:
     """The passes' pairs (`key`: pair_key, `bit`: the bits of the passes that found it) as one row per pair
     with its `pass_mask`, sorted by key; each report's `pairs` (the pairs its pass found) and `new_pairs`
     (those no earlier pass found) counted from the masks."""
-    # Sorted first, then grouped in that order: three times faster than hashing 40 million keys.
-    united = (pl.concat(parts).sort("key").group_by("key", maintain_order=True)
-              .agg(pl.col("bit").bitwise_or().alias("pass_mask")))
-    masks = united["pass_mask"].to_numpy()
+    united = _sorted_union(pl.concat(parts))
+    return united, _count(united["pass_mask"].to_numpy(), reports)
+
+
+def _count(masks: np.ndarray, reports: list[PassReport]) -> list[PassReport]:
+    """Each report's `pairs` and `new_pairs` from the united pairs' masks."""
     # The first pass that found a pair is the lowest bit of its mask.
     first = np.log2(masks & (~masks + np.uint32(1))).astype(np.int64)
     new = np.bincount(first, minlength=len(reports))
     for i, rep in enumerate(reports):
         rep.new_pairs = int(new[i])
         rep.pairs = int(np.count_nonzero(masks & np.uint32(1 << i)))
-    return united, reports
+    return reports
 
 
 def pass_names(mask: pl.Expr, passes: Sequence[BlockingPass | NikEditPass]) -> pl.Expr:

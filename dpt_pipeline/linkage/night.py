@@ -68,7 +68,7 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
             records, passes, mapped=mapped, last_pairs=cache.pairs.select("rid_l", "rid_r", "pass_mask"),
             last_keys=cache.keys)
     else:
-        candidates, reports = blocking.candidate_pairs(records, passes)
+        candidates, reports = blocking.candidate_pairs(records, passes, spill=work / "blocking_spill")
         keys = reblock.keys_frame(records, passes)
     for r in reports:
         log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
+import numpy as np
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dpt_pipeline.linkage import blocking as block
 
@@ -94,3 +98,21 @@ def test_a_placeholder_date_meets_its_double_by_name_and_year(make_records) -> N
     # Each record with a real date meets the placeholder; the two real dates do not meet through it.
     assert got == {(0, 1), (1, 2)}
     assert reports["placeholder_nama_tahun"].pairs == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 12), max_size=25), chunk=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_block_pairs_are_every_pair_within_each_block_once(sizes: list[int], chunk: int, seed: int) -> None:
+    """Blocks of any sizes (one record included), cut into chunks of any size: each pair of records of
+    one block once, with rid_l < rid_r, and none across blocks."""
+    rng = np.random.default_rng(seed)
+    rids = rng.permutation(max(sum(sizes), 1) * 3)[:sum(sizes)].astype(np.uint32)
+    blocks, at = [], 0
+    for n in sizes:
+        blocks.append(np.sort(rids[at:at + n]))
+        at += n
+    flat = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.uint32)
+    got = block.block_pairs(flat, np.array(sizes, dtype=np.int64), chunk=chunk)
+    want = sorted((int(a), int(b)) for b_ in blocks for a, b in itertools.combinations(b_, 2))
+    assert got.schema == pl.Schema(block.PAIR_SCHEMA)
+    assert sorted(got.iter_rows()) == want
