@@ -10,9 +10,10 @@ common name (SITI) can explode the pair count.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -262,47 +263,74 @@ def _dups_to_pairs(keyed: pl.DataFrame, cols: list[str], max_block: int) -> tupl
     return _pairs_in_blocks(d, cols).cast(PAIR_SCHEMA), largest  # type: ignore[arg-type]
 
 
-# From this many records on, `candidate_pairs` spills each pass's pairs to Parquet (given a folder) and
-# unites them a range of rid_l at a time: at ten million records the passes find some 350 million pairs,
-# and holding them all, then a sorted copy, does not fit beside the records in 24 GB.
+# From this many records on, the night blocks on disk (`candidate_pairs_spilled`): each pass's pairs by
+# range of rid_l, united a range at a time and left on disk for `compare.compare_parts`. At ten
+# million records the passes find some 300 million pairs; held at once beside the records, with a sorted
+# copy, they do not fit in 24 GB.
 SPILL_FROM = 2_000_000
 SPILL_RECORDS_PER_PART = 1_000_000
 
 
-def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None = None, *,
-                    spill: Path | None = None, spill_parts: int | None = None
+class SpilledPairs(NamedTuple):
+    """United candidate pairs on disk: Parquet files (rid_l, rid_r, pass_mask) in key order, `height` rows."""
+
+    parts: list[Path]
+    height: int
+
+    def lazy(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.parts) if self.parts else pl.LazyFrame(schema=_UNITED_SCHEMA)
+
+
+_UNITED_SCHEMA = {**PAIR_SCHEMA, "pass_mask": pl.UInt32}
+
+
+def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None = None
                     ) -> tuple[pl.DataFrame, list[PassReport]]:
     """United candidate pairs and a report per pass.
 
     The pairs frame holds rid_l, rid_r and `pass_mask` (UInt32: bit i set when pass i found the pair; see
     `pass_names`). `records` must hold `rid` (UInt32, sorted like voter_id) and the columns the passes read.
-    With `spill` (an empty folder's path, removed afterwards), from SPILL_FROM records on (or with
-    `spill_parts` parts, whatever the size), each pass's pairs go to Parquet files by range of rid_l, united
-    a range at a time: the same pairs, in the same order.
     """
+    parts, reports = [], []
+    for part, rep in _each_pass(records, passes):
+        parts.append(part)
+        reports.append(rep)
+    united, reports = unite(parts, reports)
+    return _split(united), reports
+
+
+def candidate_pairs_spilled(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None,
+                            folder: Path, parts: int | None = None) -> tuple[SpilledPairs, list[PassReport]]:
+    """`candidate_pairs` on disk, for a large roll: each pass's pairs go to Parquet files under `folder`
+    (made here; the caller removes it) by range of rid_l, `parts` ranges (a range per
+    SPILL_RECORDS_PER_PART records by default), united a range at a time. The same pairs, in the same order."""
+    sink = _Spill(folder, records.height, parts or -(-records.height // SPILL_RECORDS_PER_PART))
+    try:
+        reports = []
+        for i, (part, rep) in enumerate(_each_pass(records, passes)):
+            sink.add(i, part)
+            reports.append(rep)
+        return sink.unite(reports), reports
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _each_pass(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None
+               ) -> Iterator[tuple[pl.DataFrame, PassReport]]:
+    """Each pass's pairs (`key`: pair_key, `bit`: its bit) and its report, a pass at a time."""
     passes = default_passes() if passes is None else list(passes)
     if len(passes) > 32:
         raise ValueError("at most 32 blocking passes")
-    n_parts = spill_parts or (-(-records.height // SPILL_RECORDS_PER_PART) if records.height >= SPILL_FROM else 0)
-    sink = _Spill(spill, records.height, n_parts) if spill is not None and n_parts else None
-    parts, reports = [], []
-    try:
-        for i, p in enumerate(passes):
-            pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
-            part = pairs.select(pair_key().alias("key"), pl.lit(1 << i, dtype=pl.UInt32).alias("bit"))
-            del pairs
-            if sink is None:
-                parts.append(part)
-            else:
-                sink.add(i, part)
-            reports.append(rep)
-        united, reports = unite(parts, reports) if sink is None else (sink.unite(), _count(sink.masks, reports))
-    finally:
-        if sink is not None:
-            sink.remove()
+    for i, p in enumerate(passes):
+        pairs, rep = _run_nik_edit_pass(records, p) if isinstance(p, NikEditPass) else _run_key_pass(records, p)
+        yield pairs.select(pair_key().alias("key"), pl.lit(1 << i, dtype=pl.UInt32).alias("bit")), rep
+
+
+def _split(united: pl.DataFrame) -> pl.DataFrame:
+    """(key, pass_mask) as (rid_l, rid_r, pass_mask)."""
     rid_l, rid_r = split_pair_key("key")
-    united = united.select(rid_l.alias("rid_l"), rid_r.alias("rid_r"), "pass_mask")
-    return united, reports
+    return united.select(rid_l.alias("rid_l"), rid_r.alias("rid_r"), "pass_mask")
 
 
 class _Spill:
@@ -315,34 +343,41 @@ class _Spill:
         folder.mkdir(parents=True)
         shares = np.arange(1, n_parts) / n_parts
         self.bounds = np.unique((n_records * (1 - np.sqrt(1 - shares))).astype(np.uint64)) << np.uint64(32)
-        self.masks: np.ndarray = np.zeros(0, dtype=np.uint32)
         self.n_parts = len(self.bounds) + 1
 
-    def _file(self, part: int, pass_index: int) -> Path:
-        return self.folder / f"{part:04d}" / f"{pass_index:02d}.parquet"
+    def _pass_file(self, part: int, pass_index: int) -> Path:
+        return self.folder / "passes" / f"{part:04d}" / f"{pass_index:02d}.parquet"
 
     def add(self, pass_index: int, pairs: pl.DataFrame) -> None:
         at = np.searchsorted(self.bounds, pairs["key"].to_numpy(), side="right")
         for (part,), rows in pairs.with_columns(pl.Series("_part", at, pl.UInt32)).partition_by(
                 "_part", as_dict=True, include_key=False).items():
-            path = self._file(int(part), pass_index)  # type: ignore[call-overload]
-            path.parent.mkdir(exist_ok=True)
+            path = self._pass_file(int(part), pass_index)  # type: ignore[call-overload]
+            path.parent.mkdir(parents=True, exist_ok=True)
             rows.write_parquet(path, compression="lz4")
 
-    def unite(self) -> pl.DataFrame:
-        out = []
+    def unite(self, reports: list[PassReport]) -> SpilledPairs:
+        """Each range's pairs united (`united/<range>.parquet`), the pass files removed as they are read;
+        the reports counted range by range."""
+        (self.folder / "united").mkdir()
+        out, height = [], 0
+        new, found = np.zeros(len(reports), dtype=np.int64), np.zeros(len(reports), dtype=np.int64)
         for part in range(self.n_parts):
-            files = sorted((self.folder / f"{part:04d}").glob("*.parquet"))
-            if files:
-                out.append(_sorted_union(pl.concat([pl.read_parquet(f) for f in files])))
-                for f in files:
-                    f.unlink()
-        united = pl.concat(out) if out else pl.DataFrame(schema={"key": pl.UInt64, "pass_mask": pl.UInt32})
-        self.masks = united["pass_mask"].to_numpy()
-        return united
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+            files = sorted(self._pass_file(part, 0).parent.glob("*.parquet"))
+            if not files:
+                continue
+            united = _sorted_union(pl.concat([pl.read_parquet(f) for f in files]))
+            n, f = _mask_counts(united["pass_mask"].to_numpy(), len(reports))
+            new, found = new + n, found + f
+            path = self.folder / "united" / f"{part:04d}.parquet"
+            _split(united).write_parquet(path, compression="lz4")
+            out.append(path)
+            height += united.height
+            for file in files:
+                file.unlink()
+        shutil.rmtree(self.folder / "passes", ignore_errors=True)
+        _set_counts(reports, new, found)
+        return SpilledPairs(out, height)
 
 
 def _sorted_union(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -357,18 +392,22 @@ def unite(parts: list[pl.DataFrame], reports: list[PassReport]) -> tuple[pl.Data
     with its `pass_mask`, sorted by key; each report's `pairs` (the pairs its pass found) and `new_pairs`
     (those no earlier pass found) counted from the masks."""
     united = _sorted_union(pl.concat(parts))
-    return united, _count(united["pass_mask"].to_numpy(), reports)
+    _set_counts(reports, *_mask_counts(united["pass_mask"].to_numpy(), len(reports)))
+    return united, reports
 
 
-def _count(masks: np.ndarray, reports: list[PassReport]) -> list[PassReport]:
-    """Each report's `pairs` and `new_pairs` from the united pairs' masks."""
-    # The first pass that found a pair is the lowest bit of its mask.
+def _mask_counts(masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pass: the pairs no earlier pass found (the lowest bit of a mask is the first pass that found
+    it), and the pairs it found."""
     first = np.log2(masks & (~masks + np.uint32(1))).astype(np.int64)
-    new = np.bincount(first, minlength=len(reports))
+    return (np.bincount(first, minlength=n)[:n],
+            np.array([np.count_nonzero(masks & np.uint32(1 << i)) for i in range(n)], dtype=np.int64))
+
+
+def _set_counts(reports: list[PassReport], new: np.ndarray, found: np.ndarray) -> None:
     for i, rep in enumerate(reports):
         rep.new_pairs = int(new[i])
-        rep.pairs = int(np.count_nonzero(masks & np.uint32(1 << i)))
-    return reports
+        rep.pairs = int(found[i])
 
 
 def pass_names(mask: pl.Expr, passes: Sequence[BlockingPass | NikEditPass]) -> pl.Expr:

@@ -12,8 +12,9 @@ String similarities are computed with rapidfuzz's batch `cpdist` on the distinct
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -304,7 +305,26 @@ def compare(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, *, 
         frame = frame.with_columns([_similarity(frame, s).alias(s.name) for s in cset.similarities])
         return frame.lazy().with_columns([c.level_expr() for c in cset.comparisons]).collect()
     coded = _Coded.of(records, cset) if cset.code_strings and pairs.height >= CODE_FROM else None
+    return _compare_slim(records, pairs, cset, coded, chunk_size)
 
+
+def compare_parts(records: pl.DataFrame, parts: Sequence[Path], cset: ComparisonSet, folder: Path,
+                  chunk_size: int = 1_000_000) -> list[Path]:
+    """`compare(records, pairs, cset, slim=True)` of the pairs in each Parquet file of `parts`, written to
+    a Parquet file each in `folder` (made here): the pairs of ten million records compared a part at a
+    time, never all in memory. The records' strings are coded once for every part."""
+    folder.mkdir(parents=True)
+    coded = _Coded.of(records, cset) if cset.code_strings else None
+    out = []
+    for i, part in enumerate(parts):
+        path = folder / f"{i:04d}.parquet"
+        _compare_slim(records, pl.read_parquet(part), cset, coded, chunk_size).write_parquet(path, compression="lz4")
+        out.append(path)
+    return out
+
+
+def _compare_slim(records: pl.DataFrame, pairs: pl.DataFrame, cset: ComparisonSet, coded: _Coded | None,
+                  chunk_size: int) -> pl.DataFrame:
     def one(chunk: pl.DataFrame) -> pl.DataFrame:
         frame = attach(records if coded is None else coded.frame, chunk, cset.columns)
         frame = frame.with_columns([_similarity(frame, s, coded).alias(s.name) for s in cset.similarities])

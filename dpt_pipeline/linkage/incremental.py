@@ -29,6 +29,7 @@ import rapidfuzz
 
 from dpt_pipeline import __version__
 from dpt_pipeline.config import Config
+from dpt_pipeline.core import frames
 from dpt_pipeline.errors import DptError
 from dpt_pipeline.io import cachefiles
 from dpt_pipeline.io.cachefiles import Damaged as _Damaged
@@ -224,7 +225,7 @@ def _derived_names(records: pl.DataFrame) -> list[str]:
     return [c for c in records.columns if c in made]
 
 
-def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, content: pl.Series,
+def save(work: Path, sig: str, compared: frames.Frame, records: pl.DataFrame, content: pl.Series,
          keys: pl.DataFrame, cset: compare.ComparisonSet, model: score.FellegiSunter) -> None:
     """Keep tonight's compared pairs (by rid, with their pass_mask), each rid's voter_id and CONTENT
     (`content`, in rid order), its standardised record, its blocking keys (`keys`, `reblock.keys_frame`)
@@ -233,15 +234,19 @@ def save(work: Path, sig: str, compared: pl.DataFrame, records: pl.DataFrame, co
     folder = work / CACHE_DIR
     folder.mkdir()
     levels = [c.level_column for c in cset.comparisons]
-    compared.select("rid_l", "rid_r", "pass_mask", *levels).write_parquet(folder / PAIRS_FILE, compression="lz4")
+    pairs = compared.select("rid_l", "rid_r", "pass_mask", *levels)
+    if isinstance(pairs, pl.LazyFrame):   # a large roll's pairs, compared a part at a time on disk
+        pairs.sink_parquet(folder / PAIRS_FILE, compression="lz4")
+    else:
+        pairs.write_parquet(folder / PAIRS_FILE, compression="lz4")
     records.select("voter_id", content.alias(CONTENT)).write_parquet(folder / IDS_FILE, compression="lz4")
     records.select("voter_id", content.alias(CONTENT), *_derived_names(records)).write_parquet(
         folder / RECORDS_FILE, compression="lz4")
     keys.write_parquet(folder / KEYS_FILE, compression="lz4")
     write_private(folder / MODEL_FILE, model.to_json() + "\n")
     files = {name: sha256_file(folder / name) for name in (PAIRS_FILE, IDS_FILE, RECORDS_FILE, KEYS_FILE, MODEL_FILE)}
-    write_private(folder / MANIFEST_FILE, json.dumps({"signature": sig, "pairs": compared.height, "files": files},
-                                                     indent=2) + "\n")
+    manifest = {"signature": sig, "pairs": frames.height(compared), "files": files}
+    write_private(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
 
 
 def content_hash(voters: pl.DataFrame) -> pl.Series:

@@ -12,6 +12,7 @@ them in, so this stage reads nothing but its cache.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +20,18 @@ from pathlib import Path
 import polars as pl
 
 from dpt_pipeline.config import Config
-from dpt_pipeline.core import decisions
+from dpt_pipeline.core import decisions, frames
 from dpt_pipeline.core.keys import pair_ids
 from dpt_pipeline.core.schema import MODEL_HOLD, MODEL_PRIOR
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.linkage import blocking, clustering, dpt, incremental, reblock
-from dpt_pipeline.linkage.comparisons import ComparisonSet, compare, explain
+from dpt_pipeline.linkage.comparisons import ComparisonSet, compare, compare_parts, explain
 from dpt_pipeline.linkage.model import FellegiSunter, fit, score
 from dpt_pipeline.linkage.model.learning import learn_from_decisions
 
 log = logging.getLogger(__name__)
+
+SPILL = "linkage_spill"   # in the staging folder: a large roll's pairs on disk until they are scored
 
 Lap = Callable[[str], float]   # told that a step ended; returns its seconds
 
@@ -39,11 +42,12 @@ class Tonight:
 
     records: pl.DataFrame
     comparisons: ComparisonSet
-    compared: pl.DataFrame
+    compared: frames.Frame                     # a LazyFrame over `spill` for a large roll
     model: FellegiSunter
     blocking: list[blocking.PassReport]
     mode: str                                  # "full" or "incremental"
     reuse: dict[str, int] = field(default_factory=dict)
+    spill: Path | None = None                  # the compared pairs on disk, removed once scored
 
 
 def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, *, full: bool) -> Tonight:
@@ -62,24 +66,37 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     log.info("standardised %s voters; %s unchanged since the last run were taken from the cache (%.1f s)",
              f"{records.height - reused_records:,}", f"{reused_records:,}", lap("standardize"))
     passes = blocking.default_passes()
+    candidates: pl.DataFrame | blocking.SpilledPairs
     if cache is not None:
         mapped = incremental.mapped_rids(cache.ids, records, content)
         candidates, reports, keys = reblock.candidate_pairs_since(
             records, passes, mapped=mapped, last_pairs=cache.pairs.select("rid_l", "rid_r", "pass_mask"),
             last_keys=cache.keys)
+    elif records.height >= blocking.SPILL_FROM:
+        # A large roll's pairs are blocked, compared and scored a part at a time on disk.
+        candidates, reports = blocking.candidate_pairs_spilled(records, passes, work / SPILL)
+        keys = reblock.keys_frame(records, passes)
     else:
-        candidates, reports = blocking.candidate_pairs(records, passes, spill=work / "blocking_spill")
+        candidates, reports = blocking.candidate_pairs(records, passes)
         keys = reblock.keys_frame(records, passes)
     for r in reports:
         log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",
                   r.name, f"{r.pairs:,}", f"{r.new_pairs:,}", r.largest_blocks, f"{r.skipped_blocks:,}")
     log.info("found %s candidate pairs to compare (%.1f s)", f"{candidates.height:,}", lap("block"))
     reuse: dict[str, int] = {"reused_records": reused_records}
+    compared: frames.Frame
     if cache is not None:
+        assert isinstance(candidates, pl.DataFrame)
         compared, counts = incremental.compare_with_cache(records, candidates, cset, cache.pairs, mapped)
         reuse |= counts
         log.info("compared %s new or changed pairs; %s pairs unchanged since the last run were reused (%.1f s)",
                  f"{reuse['compared_pairs']:,}", f"{reuse['reused_pairs']:,}", lap("compare"))
+    elif isinstance(candidates, blocking.SpilledPairs):
+        parts = compare_parts(records, candidates.parts, cset, work / SPILL / "compared")
+        for part in candidates.parts:
+            part.unlink()
+        compared = pl.scan_parquet(parts) if parts else compare(records, candidates.lazy().collect(), cset, slim=True)
+        log.info("compared %s pairs, %s parts on disk (%.1f s)", f"{candidates.height:,}", len(parts), lap("compare"))
     else:
         compared = compare(records, candidates, cset, slim=True)
         log.info("compared %s pairs (%.1f s)", f"{candidates.height:,}", lap("compare"))
@@ -91,7 +108,8 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
         model = fit(compared, records, cset, dpt.dpt_training(), random_pairs=lc.random_pairs, seed=lc.seed,
                     prior_recall=lc.prior_recall)
     incremental.save(work, sig, compared, records, content, keys, cset, model)
-    return Tonight(records, cset, compared, model, reports, "incremental" if cache is not None else "full", reuse)
+    return Tonight(records, cset, compared, model, reports, "incremental" if cache is not None else "full", reuse,
+                   work / SPILL if isinstance(compared, pl.LazyFrame) else None)
 
 
 @dataclass
@@ -136,13 +154,15 @@ def score_tonight(tonight: Tonight, lap: Lap, *, decided: pl.DataFrame, same: pl
     records, cset = tonight.records, tonight.comparisons
     model, learning = learn_from_decisions(tonight.model, tonight.compared, records, cset, decided, learn_min)
     scored = score(tonight.compared, records, cset, model, weights=False, keep=kept_pairs(cset, listed_from))
-    log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{tonight.compared.height:,}",
-             lap("score"))
+    candidates = frames.height(tonight.compared)
+    if tonight.spill is not None:   # scored: the pairs on disk are done with (and must not be published)
+        shutil.rmtree(tonight.spill, ignore_errors=True)
+    log.info("scored %s pairs: how likely each is one person (%.1f s)", f"{candidates:,}", lap("score"))
     groups = clustering.cluster(scored, records, lambda pairs: rescore(tonight, model, pairs), threshold=CLAIM,
                                 keep_rules=keep_rules, same=same, different=different)
     log.info("found %s people registered more than once (%.1f s)", f"{groups['group_id'].n_unique():,}",
              lap("cluster"))
-    return Scored(scored, tonight.compared.height, _note_decisions(groups, struck), model, learning)
+    return Scored(scored, candidates, _note_decisions(groups, struck), model, learning)
 
 
 def rescore(tonight: Tonight, model: FellegiSunter, pairs: pl.DataFrame) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from dpt_pipeline.core import frames
 from dpt_pipeline.errors import ConfigError
 from dpt_pipeline.linkage import blocking as block
 from dpt_pipeline.linkage.comparisons import NULL, Comparison, ComparisonSet, compare
@@ -90,12 +91,13 @@ class TrainingSession:
     frozen: tuple[str, ...]
 
 
-def _pattern_counts(candidates: pl.DataFrame, cset: ComparisonSet) -> pl.DataFrame:
+def _pattern_counts(candidates: frames.Frame, cset: ComparisonSet) -> pl.DataFrame:
     """The candidate pairs counted per level pattern and `pass_mask` (the level columns, pass_mask, `n`);
     without a pass_mask column every pair counts under mask 0."""
     cols = [c.level_column for c in cset.comparisons]
-    mask = pl.col("pass_mask") if "pass_mask" in candidates.columns else pl.lit(0, pl.UInt32).alias("pass_mask")
-    return candidates.lazy().group_by(*cols, mask).agg(pl.len().alias("n")).collect()
+    has_mask = "pass_mask" in candidates.lazy().collect_schema().names()
+    mask = pl.col("pass_mask") if has_mask else pl.lit(0, pl.UInt32).alias("pass_mask")
+    return frames.collect(candidates.lazy().group_by(*cols, mask).agg(pl.len().alias("n")), candidates)
 
 
 def _patterns(by_mask: pl.DataFrame, cset: ComparisonSet, bits: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +152,7 @@ def _em(patterns: np.ndarray, counts: np.ndarray, u_list: list[np.ndarray], m_li
 MIN_RULE_PAIRS = 10
 
 
-def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
+def fit(candidates: frames.Frame, records: pl.DataFrame, cset: ComparisonSet,
         sessions: list[TrainingSession] | None = None, *, passes: Sequence[block.BlockingPass | block.NikEditPass]
         | None = None, random_pairs: int = 300_000, seed: int = 0, max_iter: int = 200, tol: float = 1e-6,
         possible_pairs: float | None = None, prior_recall: float | None = None) -> FellegiSunter:
@@ -171,7 +173,7 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     # EM reads level patterns and their counts only: the pairs are counted once per (pattern, pass_mask),
     # a few thousand rows however many millions of pairs (a level matrix of 200 million pairs is 4 GB).
     by_mask = _pattern_counts(candidates, cset)
-    n_pairs = candidates.height
+    n_pairs = int(by_mask["n"].sum())
     fixed_levels = []
     learned = []
     for k, c in enumerate(cset.comparisons):
@@ -234,7 +236,8 @@ def fit(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
     prior: dict[str, float] = {"em_matches": round(lam * n_pairs, 1)}
     ruled = 0
     if cset.prior_rule is not None and prior_recall is not None:
-        ruled = candidates.select(cset.prior_rule.fill_null(False).sum()).item() if n_pairs else 0
+        ruled = (frames.collect(candidates.lazy().select(cset.prior_rule.fill_null(False).sum()), candidates).item()
+                 if n_pairs else 0)
         prior |= {"rule_pairs": float(ruled), "rule_recall": prior_recall}
         if ruled < MIN_RULE_PAIRS:
             log.warning("only %s candidate pairs meet the rule for a sure duplicate (fewer than %s), so how many "

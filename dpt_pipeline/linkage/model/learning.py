@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import polars as pl
 
-from dpt_pipeline.core import decisions
+from dpt_pipeline.core import decisions, frames
 from dpt_pipeline.core.thresholds import CLAIM
 from dpt_pipeline.linkage.comparisons import NULL, ComparisonSet
 from dpt_pipeline.linkage.model.fellegi_sunter import ComparisonParams, FellegiSunter, level_matrix
@@ -35,14 +35,14 @@ def with_decisions(model: FellegiSunter, same_pairs: pl.DataFrame, cset: Compari
     return FellegiSunter(params, model.lambda_, model.em_iterations, model.random_pairs, dict(model.prior))
 
 
-def learn_from_decisions(model: FellegiSunter, compared: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet,
+def learn_from_decisions(model: FellegiSunter, compared: frames.Frame, records: pl.DataFrame, cset: ComparisonSet,
                          decided: pl.DataFrame, minimum: int) -> tuple[FellegiSunter, dict[str, object]]:
     """Once reviewers have decided `minimum` pairs each way, their SAMA pairs may estimate m beside EM. A
     fifth of the decisions is held out (chosen by pair_id, so the same every night); the model learnt on
     the rest is adopted, learning from them all, only if the held-out F1 does not fall. `info` says which
     happened and why."""
-    labelled = decided.filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA])).join(
-        compared, on=["rid_l", "rid_r"], how="inner")
+    labelled = frames.collect(decided.lazy().filter(pl.col("keputusan").is_in([decisions.SAMA, decisions.BEDA]))
+                              .join(compared.lazy(), on=["rid_l", "rid_r"], how="inner"), compared)
     n_same = int((labelled["keputusan"] == decisions.SAMA).sum())
     n_diff = labelled.height - n_same
     info: dict[str, object] = {"sama": n_same, "beda": n_diff, "minimum": minimum, "used": False}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from dpt_pipeline.core import frames
 from dpt_pipeline.linkage.comparisons import ComparisonSet
 from dpt_pipeline.linkage.model.fellegi_sunter import M_FLOOR, TF_MAX_BOOST, FellegiSunter, level_matrix
 
@@ -23,18 +24,20 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
 SCORE_CHUNK = 4_000_000
 
 
-def score(candidates: pl.DataFrame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter, *,
+def score(candidates: frames.Frame, records: pl.DataFrame, cset: ComparisonSet, model: FellegiSunter, *,
           weights: bool = True, keep: pl.Expr | None = None, chunk: int = SCORE_CHUNK) -> pl.DataFrame:
     """Add `w_<comparison>` (bits; without them when not `weights`: scoring the same pairs again with them
     gives the same numbers), match_weight and match_probability to the compared pairs (rid_l, rid_r and the
-    level columns). With `keep`, only the scored rows where it holds are returned (filtered slice by slice,
-    so that the scores of every candidate pair are never held at once)."""
+    level columns; a LazyFrame is read a slice at a time). With `keep`, only the scored rows where it holds
+    are returned (filtered slice by slice, so that the scores of every candidate pair are never held at
+    once)."""
     model.check(cset)
     tf = {c.tf_column: _record_tf(records, c.tf_column) for c in cset.comparisons
           if c.tf_column and any(lv.tf for lv in c.levels)}
     parts = []
-    for start in range(0, max(candidates.height, 1), chunk):
-        part = _score(candidates.slice(start, chunk), cset, model, tf, weights)
+    for start in range(0, max(frames.height(candidates), 1), chunk):
+        rows = candidates.slice(start, chunk)
+        part = _score(rows if isinstance(rows, pl.DataFrame) else rows.collect(), cset, model, tf, weights)
         parts.append(part if keep is None else part.filter(keep))
     return parts[0] if len(parts) == 1 else pl.concat(parts)
 
