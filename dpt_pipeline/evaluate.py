@@ -121,25 +121,33 @@ def read_truth(path: Path) -> pl.DataFrame:
     return truth.select("source", pl.col("source_row").cast(pl.Int64), "person_id", "case")
 
 
-def read_candidates(cache_dir: Path | None, voter_ids: pl.Series) -> tuple[pl.DataFrame | None, str | None]:
-    """The candidate pairs (voter_id_l < voter_id_r) the run compared, from its incremental cache, and None;
-    or None and why they are unknown (no cache, unreadable, made for other voters than the database's)."""
+def read_candidates(cache_dir: Path | None, voter_ids: pl.Series, among: pl.Series | None = None
+                    ) -> tuple[pl.DataFrame | None, str | None, int | None]:
+    """The candidate pairs (voter_id_l < voter_id_r) the run compared, from its incremental cache, None and
+    how many there are; or None, why they are unknown (no cache, unreadable, made for other voters than the
+    database's) and None.
+    With `among` (voter_ids), only the pairs of two of them: at ten million voters the candidates are 278
+    million pairs, too many to hold as pairs of voter_id strings."""
     if cache_dir is None or not (cache_dir / PAIRS_FILE).is_file() or not (cache_dir / IDS_FILE).is_file():
-        return None, "no cache"
+        return None, "no cache", None
     try:
         ids = pl.read_parquet(cache_dir / IDS_FILE, columns=["voter_id"]).with_row_index("rid")
         rids = pl.read_parquet(cache_dir / PAIRS_FILE, columns=["rid_l", "rid_r"])
     except (OSError, pl.exceptions.PolarsError) as e:
-        return None, f"cache unreadable ({type(e).__name__})"
+        return None, f"cache unreadable ({type(e).__name__})", None
     if ids.height != voter_ids.len() or ids.join(pl.DataFrame({"voter_id": voter_ids}), on="voter_id",
                                                  how="anti").height:
-        return None, "cache made for other voters than the database's"
+        return None, "cache made for other voters than the database's", None
     ids = ids.with_columns(pl.col("rid").cast(rids.schema["rid_l"]))
+    total = rids.height
+    if among is not None:
+        keep = ids["voter_id"].is_in(among.implode()).to_numpy()
+        rids = rids.filter(pl.Series(keep[rids["rid_l"].to_numpy()] & keep[rids["rid_r"].to_numpy()]))
     pairs = (rids.join(ids.rename({"rid": "rid_l", "voter_id": "a"}), on="rid_l")
              .join(ids.rename({"rid": "rid_r", "voter_id": "b"}), on="rid_r")
              .select(pl.min_horizontal("a", "b").alias("voter_id_l"), pl.max_horizontal("a", "b").alias("voter_id_r"))
              .unique())
-    return pairs, None
+    return pairs, None, total
 
 
 def evaluate(database: Path, truth_path: Path, threshold: float = CLAIM, cache_dir: Path | None = None,
@@ -155,7 +163,6 @@ def evaluate(database: Path, truth_path: Path, threshold: float = CLAIM, cache_d
     pairs = pairs.select(pl.min_horizontal(PAIR).alias("voter_id_l"), pl.max_horizontal(PAIR).alias("voter_id_r"),
                          "match_probability").unique(PAIR)
     people = voters.join(truth, on=["source", "source_row"], how="inner").filter(pl.col("person_id").is_not_null())
-    candidates, note = read_candidates(cache_dir, voters["voter_id"])
 
     def all_pairs(members: pl.DataFrame, key: str) -> pl.DataFrame:
         m = members.select(key, "voter_id")
@@ -169,6 +176,10 @@ def evaluate(database: Path, truth_path: Path, threshold: float = CLAIM, cache_d
                 .join(case_of.rename({"voter_id": "voter_id_r"}), on="voter_id_r", suffix="_r"))
 
     truth_pairs = all_pairs(people, "person_id")
+    # The candidates the figures read: pairs of two records of one person, or of two hard negatives.
+    asked = pl.concat([truth_pairs["voter_id_l"], truth_pairs["voter_id_r"],
+                       people.filter(pl.col("case").is_in(HARD_NEGATIVES))["voter_id"]]).unique()
+    candidates, note, n_cand = read_candidates(cache_dir, voters["voter_id"], asked)
     claimed = pairs.filter(pl.col("match_probability") >= threshold).select(PAIR)
     listed = pairs.select(PAIR)
     grouped = all_pairs(groups, "group_id")
@@ -244,7 +255,6 @@ def evaluate(database: Path, truth_path: Path, threshold: float = CLAIM, cache_d
     load = ReviewLoad(voters.height, listed.height, round(listed.height * per_k, 3),
                       _share(n_listed_true, listed.height), to_decide.height, round(to_decide.height * per_k, 3),
                       _share(true_to_decide, to_decide.height))
-    n_cand = None if candidates is None else candidates.height
     return Evaluation(
         _scores(claimed, truth_pairs), _scores(grouped, truth_pairs), hard_claimed, hard_listed,
         true_pairs_not_candidates=n_true - n_listed_true,
