@@ -140,6 +140,8 @@ def read_candidates(cache_dir: Path | None, voter_ids: pl.Series, among: pl.Seri
         return None, "cache made for other voters than the database's", None
     ids = ids.with_columns(pl.col("rid").cast(rids.schema["rid_l"]))
     total = rids.height
+    if total and rids.select(pl.max_horizontal(pl.col("rid_l").max(), pl.col("rid_r").max())).item() >= ids.height:
+        return None, "cache damaged (a pair names a record beyond its list of voters)", None
     if among is not None:
         keep = ids["voter_id"].is_in(among.implode()).to_numpy()
         rids = rids.filter(pl.Series(keep[rids["rid_l"].to_numpy()] & keep[rids["rid_r"].to_numpy()]))

@@ -116,6 +116,23 @@ def _ingest_source(cfg: SourceConfig, regions: RegionTable, reference: dt.date, 
     return voters, rejects, s, done
 
 
+def _in_voter_id_order(lists: list[pl.DataFrame]) -> pl.DataFrame:
+    """The lists' voters (each sorted by voter_id) as one frame sorted by voter_id: one after another in
+    the order of their first voter_id, or, where ids interleave (a list named as another plus "-..."),
+    merged."""
+    if not lists:
+        return pl.DataFrame(schema=VOTER_SCHEMA)
+    lists = sorted(lists, key=lambda f: f["voter_id"].min() or "")   # type: ignore[arg-type,return-value]
+    out = pl.concat(lists)
+    if out["voter_id"].is_sorted():
+        return out
+    del out
+    merged = lists[0]
+    for more in lists[1:]:
+        merged = merged.merge_sorted(more, key="voter_id")
+    return merged
+
+
 def run(config: Config, *, last: Path | None = None, keep: Path | None = None) -> IngestResult:
     """Ingest every configured source. `last`: the output folder whose ingest cache (`cache`) holds the rows
     the last run kept, reused where they still are; `keep`: the (staging) folder to keep tonight's rows in."""
@@ -144,7 +161,6 @@ def run(config: Config, *, last: Path | None = None, keep: Path | None = None) -
         raise
     if writer is not None:
         writer.close()
-    voters.sort(key=lambda f: f["voter_id"].min() or "")   # type: ignore[arg-type,return-value]
-    return IngestResult(voters=pl.concat(voters) if voters else pl.DataFrame(schema=VOTER_SCHEMA),
+    return IngestResult(voters=_in_voter_id_order(voters),
                         rejects=pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
                         summaries=summaries, reused=reused)

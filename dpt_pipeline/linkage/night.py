@@ -109,7 +109,7 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
                     prior_recall=lc.prior_recall)
     incremental.save(work, sig, compared, records, content, keys, cset, model)
     return Tonight(records, cset, compared, model, reports, "incremental" if cache is not None else "full", reuse,
-                   work / SPILL if isinstance(compared, pl.LazyFrame) else None)
+                   work / SPILL if isinstance(candidates, blocking.SpilledPairs) else None)
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Scored:
 
     def weighed(self, tonight: Tonight, pairs: pl.DataFrame) -> pl.DataFrame:
         """Rows of `scored` with each comparison's weight (`w_<comparison>`) beside their scores: `scored`
-        holds every candidate pair without them (a float per comparison and pair is the largest part of the
+        holds the kept pairs without them (a float per comparison and pair is the largest part of the
         stage's memory), so the few pairs published get them here, from the same model and records."""
         return score(pairs.drop("match_weight", "match_probability"), tonight.records, tonight.comparisons,
                      self.model)

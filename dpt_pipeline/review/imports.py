@@ -181,7 +181,9 @@ def _what_changed(old: pl.DataFrame, voters: pl.DataFrame) -> pl.DataFrame:
                                   pl.col("nama").alias("_nama_now")), on=["source", "source_row"], how="left")
               .with_columns(pl.when((pl.col("nik") == pl.col("_nik_now")).fill_null(False) | same_name.fill_null(False))
                             .then(pl.col("_new")).alias("_new")).drop("_nik_now", "_nama_now"))
-    by_nik = old.join(now.filter(pl.col("nik").is_not_null()).unique(["source", "nik"], keep="first")
+    # Of a list's records with that NIK, the first in the file (the voters table has no set row order).
+    by_nik = old.join(now.filter(pl.col("nik").is_not_null()).sort("source_row")
+                      .unique(["source", "nik"], keep="first", maintain_order=True)
                       .select("source", "nik", pl.col("_new").alias("_new_nik")), on=["source", "nik"], how="left")
     succ = by_row.join(by_nik.select("voter_id", "_new_nik"), on="voter_id", how="left").with_columns(
         pl.coalesce("_new", "_new_nik").alias("_new")).drop("_new_nik")

@@ -173,6 +173,7 @@ def fit(candidates: frames.Frame, records: pl.DataFrame, cset: ComparisonSet,
     # EM reads level patterns and their counts only: the pairs are counted once per (pattern, pass_mask),
     # a few thousand rows however many millions of pairs (a level matrix of 200 million pairs is 4 GB).
     by_mask = _pattern_counts(candidates, cset)
+    has_mask = "pass_mask" in candidates.lazy().collect_schema().names()
     n_pairs = int(by_mask["n"].sum())
     fixed_levels = []
     learned = []
@@ -205,6 +206,8 @@ def fit(candidates: frames.Frame, records: pl.DataFrame, cset: ComparisonSet,
         unknown = [f for f in sess.frozen if f not in names]
         if unknown:
             raise ConfigError(f"training session freezes unknown comparisons {unknown}; known: {names}")
+        if sess.passes and not has_mask:
+            raise ValueError(f"training session on passes {list(sess.passes)}: the pairs have no pass_mask")
         bits = block.pass_bits(sess.passes, passes) if sess.passes else None
         pats, cnt = _patterns(by_mask, cset, bits)
         if cnt.sum() == 0:
