@@ -295,8 +295,7 @@ def candidate_pairs(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEd
     for part, rep in _each_pass(records, passes):
         parts.append(part)
         reports.append(rep)
-    united, reports = unite(parts, reports)
-    return _split(united), reports
+    return unite(parts, reports)
 
 
 def candidate_pairs_spilled(records: pl.DataFrame, passes: Sequence[BlockingPass | NikEditPass] | None,
@@ -389,11 +388,11 @@ def _sorted_union(pairs: pl.DataFrame) -> pl.DataFrame:
 
 def unite(parts: list[pl.DataFrame], reports: list[PassReport]) -> tuple[pl.DataFrame, list[PassReport]]:
     """The passes' pairs (`key`: pair_key, `bit`: the bits of the passes that found it) as one row per pair
-    with its `pass_mask`, sorted by key; each report's `pairs` (the pairs its pass found) and `new_pairs`
-    (those no earlier pass found) counted from the masks."""
+    (rid_l, rid_r, `pass_mask`), sorted by rid_l, rid_r; each report's `pairs` (the pairs its pass found)
+    and `new_pairs` (those no earlier pass found) counted from the masks."""
     united = _sorted_union(pl.concat(parts))
     _set_counts(reports, *_mask_counts(united["pass_mask"].to_numpy(), len(reports)))
-    return united, reports
+    return _split(united), reports
 
 
 def _mask_counts(masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

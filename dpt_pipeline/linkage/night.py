@@ -75,9 +75,9 @@ def compare_tonight(config: Config, voters: pl.DataFrame, work: Path, lap: Lap, 
     elif records.height >= blocking.SPILL_FROM:
         # A large roll's pairs are blocked, compared and scored a part at a time on disk.
         candidates, reports = blocking.candidate_pairs_spilled(records, passes, work / SPILL)
-        keys = reblock.keys_frame(records, passes)
     else:
         candidates, reports = blocking.candidate_pairs(records, passes)
+    if cache is None:
         keys = reblock.keys_frame(records, passes)
     for r in reports:
         log.debug("blocking pass %s: %s pairs (%s new), largest blocks %s, skipped blocks %s",

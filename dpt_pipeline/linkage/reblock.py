@@ -32,7 +32,6 @@ from dpt_pipeline.linkage.blocking import (
     _dups_to_pairs,
     _run_key_pass,
     pair_key,
-    split_pair_key,
     unite,
 )
 
@@ -144,8 +143,7 @@ def candidate_pairs_since(records: pl.DataFrame, passes: Sequence[BlockingPass |
                          "bit": pl.Series(mask, dtype=pl.UInt32)}).filter(pl.col("bit") != 0)
     parts.append(kept.select(pair_key().alias("key"), "bit"))
     united, reports = unite(parts, reports)
-    rid_l, rid_r = split_pair_key("key")
-    return united.select(rid_l.alias("rid_l"), rid_r.alias("rid_r"), "pass_mask"), reports, keys
+    return united, reports, keys
 
 
 def _key_pass(records: pl.DataFrame, keys: pl.DataFrame, gone: pl.DataFrame, is_new: np.ndarray, p: BlockingPass,

@@ -91,11 +91,10 @@ class TrainingSession:
     frozen: tuple[str, ...]
 
 
-def _pattern_counts(candidates: frames.Frame, cset: ComparisonSet) -> pl.DataFrame:
+def _pattern_counts(candidates: frames.Frame, cset: ComparisonSet, has_mask: bool) -> pl.DataFrame:
     """The candidate pairs counted per level pattern and `pass_mask` (the level columns, pass_mask, `n`);
-    without a pass_mask column every pair counts under mask 0."""
+    without a pass_mask column (`has_mask` False) every pair counts under mask 0."""
     cols = [c.level_column for c in cset.comparisons]
-    has_mask = "pass_mask" in candidates.lazy().collect_schema().names()
     mask = pl.col("pass_mask") if has_mask else pl.lit(0, pl.UInt32).alias("pass_mask")
     return frames.collect(candidates.lazy().group_by(*cols, mask).agg(pl.len().alias("n")), candidates)
 
@@ -172,8 +171,8 @@ def fit(candidates: frames.Frame, records: pl.DataFrame, cset: ComparisonSet,
     names = [c.name for c in cset.comparisons]
     # EM reads level patterns and their counts only: the pairs are counted once per (pattern, pass_mask),
     # a few thousand rows however many millions of pairs (a level matrix of 200 million pairs is 4 GB).
-    by_mask = _pattern_counts(candidates, cset)
     has_mask = "pass_mask" in candidates.lazy().collect_schema().names()
+    by_mask = _pattern_counts(candidates, cset, has_mask)
     n_pairs = int(by_mask["n"].sum())
     fixed_levels = []
     learned = []
